@@ -1,0 +1,59 @@
+package org.flserver.platform;
+
+import jakarta.annotation.PostConstruct;
+import jakarta.annotation.Resource;
+import jakarta.ejb.Singleton;
+import jakarta.ejb.Startup;
+import jakarta.ejb.TransactionAttribute;
+import jakarta.ejb.TransactionAttributeType;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.Locale;
+import java.util.logging.Logger;
+import javax.sql.DataSource;
+import org.flywaydb.core.Flyway;
+
+/**
+ * Brings the schema to the current version at deployment, before any request is served. The schema
+ * is only ever changed by the versioned SQL files under {@code db/migration/<vendor>} (one folder per
+ * database, because PostgreSQL gets {@code jsonb} and {@code uuid} columns that H2 does not have);
+ * JPA never generates tables. Runs outside a JTA transaction: Flyway commits each migration itself.
+ */
+@Singleton
+@Startup
+@TransactionAttribute(TransactionAttributeType.NOT_SUPPORTED)
+public class DatabaseMigrations {
+
+    private static final Logger LOG = Logger.getLogger(DatabaseMigrations.class.getName());
+
+    @Resource(lookup = DataSourceConfig.JNDI_NAME)
+    DataSource dataSource;
+
+    @PostConstruct
+    void migrate() {
+        String vendor = vendor();
+        Flyway flyway = Flyway.configure(DatabaseMigrations.class.getClassLoader())
+                .dataSource(dataSource)
+                .locations("classpath:db/migration/" + vendor)
+                .failOnMissingLocations(true)
+                .load();
+        int applied = flyway.migrate().migrationsExecuted;
+        LOG.info(() -> vendor + " database schema ready (" + applied + " migrations applied now)");
+    }
+
+    /** The migration folder for the connected database: {@code postgresql} or {@code h2}. */
+    private String vendor() {
+        try (Connection connection = dataSource.getConnection()) {
+            String product = connection.getMetaData().getDatabaseProductName().toLowerCase(Locale.ROOT);
+            if (product.contains("postgres")) {
+                return "postgresql";
+            }
+            if (product.contains("h2")) {
+                return "h2";
+            }
+            throw new IllegalStateException("unsupported database: " + product + " (use PostgreSQL or H2)");
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot reach the database: " + e.getMessage(), e);
+        }
+    }
+}

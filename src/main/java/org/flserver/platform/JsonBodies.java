@@ -1,0 +1,69 @@
+package org.flserver.platform;
+
+import jakarta.json.Json;
+import jakarta.json.JsonException;
+import jakarta.json.JsonObject;
+import jakarta.json.JsonReader;
+import jakarta.json.JsonStructure;
+import jakarta.json.stream.JsonParsingException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Reads request bodies as JSON-P trees under a size limit. Resources take the raw stream and parse
+ * here rather than letting the runtime bind records, so that every malformed body, wrong type or
+ * unknown field becomes a precise 400 of ours instead of the runtime's own error.
+ */
+public final class JsonBodies {
+
+    /** Largest JSON body accepted (users, trainings, client lists, inference). */
+    public static final int MAX_JSON_BYTES = 1 << 20;
+
+    private JsonBodies() {
+    }
+
+    /** Parses the body as one JSON object; empty, malformed, oversized or non-object bodies are refused. */
+    public static JsonObject readObject(InputStream body) {
+        byte[] bytes = readLimited(body, MAX_JSON_BYTES);
+        if (bytes.length == 0 || new String(bytes, StandardCharsets.UTF_8).isBlank()) {
+            throw ApiException.badRequest("JSON parse error - the request body is empty.");
+        }
+        JsonStructure value;
+        try (JsonReader reader = Json.createReader(new java.io.ByteArrayInputStream(bytes))) {
+            value = reader.read();
+        } catch (JsonParsingException e) {
+            throw ApiException.badRequest("JSON parse error - " + oneLine(e.getMessage()));
+        } catch (JsonException e) {
+            throw ApiException.badRequest("JSON parse error - the request body is not valid JSON.");
+        }
+        if (!(value instanceof JsonObject object)) {
+            throw new ApiException(400, Json.createObjectBuilder().add("_schema",
+                    Json.createArrayBuilder().add("Invalid input type.")).build(), "not an object");
+        }
+        return object;
+    }
+
+    static byte[] readLimited(InputStream body, int limit) {
+        if (body == null) {
+            return new byte[0];
+        }
+        try {
+            byte[] bytes = body.readNBytes(limit + 1);
+            if (bytes.length > limit) {
+                throw ApiException.detail(413, "Request body too large: at most " + limit + " bytes of JSON.");
+            }
+            return bytes;
+        } catch (IOException e) {
+            throw ApiException.badRequest("The request body could not be read.");
+        }
+    }
+
+    private static String oneLine(String message) {
+        if (message == null) {
+            return "malformed JSON.";
+        }
+        String line = message.replaceAll("\\s+", " ").trim();
+        return line.length() > 200 ? line.substring(0, 200) : line;
+    }
+}

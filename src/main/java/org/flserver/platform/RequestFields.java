@@ -1,0 +1,194 @@
+package org.flserver.platform;
+
+import jakarta.json.Json;
+import jakarta.json.JsonArray;
+import jakarta.json.JsonNumber;
+import jakarta.json.JsonObject;
+import jakarta.json.JsonObjectBuilder;
+import jakarta.json.JsonString;
+import jakarta.json.JsonValue;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+
+/**
+ * Typed, validated access to the fields of a JSON request object, collecting every problem as a
+ * marshmallow-style field error ({@code {"field": ["message"]}}, api.md §1.2) before anything is
+ * written. A resource asks for each field, then calls {@link #check()}; the values it got back are
+ * only meaningful when {@code check()} did not throw.
+ */
+public final class RequestFields {
+
+    private final JsonObject object;
+    private final Map<String, JsonValue> errors = new LinkedHashMap<>();
+
+    public RequestFields(JsonObject object, String... allowed) {
+        this.object = object;
+        Set<String> known = Set.of(allowed);
+        for (String key : object.keySet()) {
+            if (!known.contains(key)) {
+                error(key, "Unknown field.");
+            }
+        }
+    }
+
+    public boolean has(String name) {
+        return object.containsKey(name) && object.get(name).getValueType() != JsonValue.ValueType.NULL;
+    }
+
+    public String string(String name, boolean required, int maxLength) {
+        JsonValue value = present(name, required);
+        if (value == null) {
+            return null;
+        }
+        if (!(value instanceof JsonString s)) {
+            return error(name, "Not a valid string.");
+        }
+        if (s.getString().length() > maxLength) {
+            return error(name, "Longer than maximum length " + maxLength + ".");
+        }
+        return s.getString();
+    }
+
+    public Boolean bool(String name) {
+        JsonValue value = present(name, false);
+        if (value == null) {
+            return null;
+        }
+        if (value == JsonValue.TRUE) {
+            return true;
+        }
+        if (value == JsonValue.FALSE) {
+            return false;
+        }
+        return error(name, "Not a valid boolean.");
+    }
+
+    public Integer integer(String name, boolean required, long min, long max) {
+        JsonValue value = present(name, required);
+        if (value == null) {
+            return null;
+        }
+        if (!(value instanceof JsonNumber n) || !n.isIntegral()) {
+            return error(name, "Not a valid integer.");
+        }
+        java.math.BigInteger big = n.bigIntegerValue();
+        if (big.compareTo(java.math.BigInteger.valueOf(min)) < 0
+                || big.compareTo(java.math.BigInteger.valueOf(max)) > 0) {
+            return error(name, "Must be greater than or equal to " + min + " and less than or equal to " + max + ".");
+        }
+        return big.intValue();
+    }
+
+    public UUID uuid(String name, boolean required) {
+        JsonValue value = present(name, required);
+        if (value == null) {
+            return null;
+        }
+        UUID id = value instanceof JsonString s ? Uuids.parseOrNull(s.getString()) : null;
+        return id != null ? id : error(name, "Not a valid UUID.");
+    }
+
+    /** A list of UUIDs; bad entries are reported by index, as marshmallow does. */
+    public List<UUID> uuids(String name, boolean required) {
+        JsonValue value = present(name, required);
+        if (value == null) {
+            return null;
+        }
+        if (!(value instanceof JsonArray array)) {
+            return error(name, "Not a valid list.");
+        }
+        List<UUID> ids = new ArrayList<>();
+        JsonObjectBuilder bad = Json.createObjectBuilder();
+        boolean anyBad = false;
+        for (int i = 0; i < array.size(); i++) {
+            JsonValue entry = array.get(i);
+            UUID id = entry instanceof JsonString s ? Uuids.parseOrNull(s.getString()) : null;
+            if (id == null) {
+                bad.add(Integer.toString(i), Json.createArrayBuilder().add("Not a valid UUID."));
+                anyBad = true;
+            } else {
+                ids.add(id);
+            }
+        }
+        if (anyBad) {
+            errors.put(name, bad.build());
+            return null;
+        }
+        return ids;
+    }
+
+    public List<String> strings(String name, boolean required, int maxLength) {
+        JsonValue value = present(name, required);
+        if (value == null) {
+            return null;
+        }
+        if (!(value instanceof JsonArray array)) {
+            return error(name, "Not a valid list.");
+        }
+        List<String> out = new ArrayList<>();
+        for (JsonValue entry : array) {
+            if (!(entry instanceof JsonString s) || s.getString().length() > maxLength) {
+                return error(name, "Not a valid list of strings (each at most " + maxLength + " characters).");
+            }
+            out.add(s.getString());
+        }
+        return out;
+    }
+
+    public JsonObject object(String name) {
+        JsonValue value = present(name, false);
+        if (value == null) {
+            return null;
+        }
+        if (!(value instanceof JsonObject o)) {
+            return error(name, "Not a valid mapping type.");
+        }
+        return o;
+    }
+
+    /** One of the given labels, matched exactly (case-sensitive), as the reference server does. */
+    public String choice(String name, boolean required, String... labels) {
+        String value = string(name, required, 64);
+        if (value != null && !Arrays.asList(labels).contains(value)) {
+            return error(name, "Must be one of: " + String.join(", ", labels) + ".");
+        }
+        return value;
+    }
+
+    /** Records a problem found by the caller (a value the type check let through). */
+    public <T> T error(String name, String message) {
+        if (!errors.containsKey(name)) {
+            errors.put(name, Json.createArrayBuilder().add(message).build());
+        }
+        return null;
+    }
+
+    public boolean hasErrors() {
+        return !errors.isEmpty();
+    }
+
+    /** Throws the collected field errors as one 400, or returns when there are none. */
+    public void check() {
+        if (errors.isEmpty()) {
+            return;
+        }
+        JsonObjectBuilder body = Json.createObjectBuilder();
+        errors.forEach(body::add);
+        throw new ApiException(400, body.build(), "invalid fields " + errors.keySet());
+    }
+
+    private JsonValue present(String name, boolean required) {
+        if (!has(name)) {
+            if (required) {
+                error(name, "Missing data for required field.");
+            }
+            return null;
+        }
+        return object.get(name);
+    }
+}

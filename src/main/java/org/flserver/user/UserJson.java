@@ -1,0 +1,32 @@
+package org.flserver.user;
+
+import jakarta.json.Json;
+import jakarta.json.JsonObject;
+import jakarta.json.JsonObjectBuilder;
+
+/** The API's user and group JSON (api.md §3, §4). The token appears only for the caller's own record. */
+public final class UserJson {
+
+    private UserJson() {
+    }
+
+    public static JsonObject user(User user, boolean withToken) {
+        JsonObjectBuilder json = Json.createObjectBuilder()
+                .add("username", user.getUsername())
+                .add("first_name", user.getFirstName())
+                .add("last_name", user.getLastName())
+                .add("email", user.getEmail())
+                .add("id", user.getId().toString())
+                .add("actor", user.isActor())
+                .add("client", user.isClient())
+                .add("message_endpoint", user.getMessageEndpoint());
+        if (withToken) {
+            json.add("token", user.getToken());
+        }
+        return json.build();
+    }
+
+    public static JsonObject group(Group group) {
+        return Json.createObjectBuilder().add("id", group.getId()).add("name", group.getName()).build();
+    }
+}

@@ -1,0 +1,143 @@
+package org.flserver.user;
+
+import jakarta.inject.Inject;
+import jakarta.json.Json;
+import jakarta.json.JsonArray;
+import jakarta.json.JsonArrayBuilder;
+import jakarta.json.JsonObject;
+import jakarta.json.JsonObjectBuilder;
+import jakarta.json.JsonValue;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.MultivaluedMap;
+import jakarta.ws.rs.core.Response;
+import java.io.InputStream;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.regex.Pattern;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirements;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+import org.flserver.platform.JsonBodies;
+import org.flserver.platform.RequestFields;
+import org.flserver.platform.Uuids;
+
+/** {@code /api/users/}: sign-up (anonymous) and reading users (api.md §3). */
+@Path("users")
+@Produces(MediaType.APPLICATION_JSON)
+@Tag(name = "users")
+public class UserResource {
+
+    private static final Pattern USERNAME = Pattern.compile("[\\w.@+-]+");
+    private static final Pattern EMAIL = Pattern.compile("[^@\\s]+@[^@\\s]+");
+
+    @Inject
+    UserService users;
+
+    @Inject
+    CurrentUser caller;
+
+    @POST
+    @Anonymous
+    @SecurityRequirements
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Operation(summary = "Create a user (no authentication); the answer includes the user's API token")
+    public Response create(InputStream body) {
+        return created(JsonBodies.readObject(body));
+    }
+
+    @POST
+    @Anonymous
+    @SecurityRequirements
+    @Consumes(MediaType.APPLICATION_FORM_URLENCODED)
+    @Operation(summary = "Create a user from form fields")
+    public Response createFromForm(MultivaluedMap<String, String> form) {
+        JsonObjectBuilder json = Json.createObjectBuilder();
+        for (Map.Entry<String, List<String>> field : form.entrySet()) {
+            String value = field.getValue().isEmpty() ? "" : field.getValue().get(field.getValue().size() - 1);
+            if (field.getKey().equals("actor") || field.getKey().equals("client")) {
+                String v = value.trim().toLowerCase();
+                json.add(field.getKey(), switch (v) {
+                    case "true", "1", "on", "yes" -> JsonValue.TRUE;
+                    case "false", "0", "off", "no", "" -> JsonValue.FALSE;
+                    default -> Json.createValue(value);
+                });
+            } else {
+                json.add(field.getKey(), value);
+            }
+        }
+        return created(json.build());
+    }
+
+    private Response created(JsonObject body) {
+        RequestFields fields = new RequestFields(body, "username", "password", "first_name", "last_name",
+                "email", "actor", "client", "message_endpoint");
+        String username = fields.string("username", true, 150);
+        if (username != null && !USERNAME.matcher(username).matches()) {
+            fields.error("username",
+                    "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.");
+        }
+        String password = fields.string("password", true, 4096);
+        if (password != null && password.isEmpty()) {
+            fields.error("password", "This field may not be blank.");
+        }
+        String firstName = fields.string("first_name", false, 150);
+        String lastName = fields.string("last_name", false, 150);
+        String email = fields.string("email", false, 254);
+        if (email != null && !email.isEmpty() && !EMAIL.matcher(email).matches()) {
+            fields.error("email", "Enter a valid email address.");
+        }
+        Boolean actor = fields.bool("actor");
+        Boolean client = fields.bool("client");
+        String endpoint = fields.string("message_endpoint", false, 2048);
+        if (endpoint != null && !endpoint.isEmpty() && !MessageEndpoints.isValid(endpoint)) {
+            fields.error("message_endpoint", "Enter a valid http or https URL.");
+        }
+        fields.check();
+        User user = users.create(new NewUser(username, password, orEmpty(firstName), orEmpty(lastName),
+                orEmpty(email), Boolean.TRUE.equals(actor), Boolean.TRUE.equals(client), orEmpty(endpoint)));
+        return Response.status(201).entity(UserJson.user(user, true)).build();
+    }
+
+    @GET
+    @Operation(summary = "List all users (without tokens)")
+    public JsonArray list() {
+        JsonArrayBuilder out = Json.createArrayBuilder();
+        users.all().forEach(u -> out.add(UserJson.user(u, false)));
+        return out.build();
+    }
+
+    @GET
+    @Path("myself")
+    @Operation(summary = "The authenticated user (the web frontend's login check)")
+    public JsonObject myself() {
+        return UserJson.user(users.get(caller.id()), false);
+    }
+
+    @GET
+    @Path("groups")
+    @Operation(summary = "The groups the authenticated user belongs to")
+    public JsonArray groups() {
+        JsonArrayBuilder out = Json.createArrayBuilder();
+        users.groupsOf(caller.id()).forEach(g -> out.add(UserJson.group(g)));
+        return out.build();
+    }
+
+    @GET
+    @Path("{id}")
+    @Operation(summary = "A user by id; the token is included only for the caller's own record")
+    public JsonObject get(@PathParam("id") String id) {
+        UUID userId = Uuids.pathId(id, "User");
+        return UserJson.user(users.get(userId), userId.equals(caller.id()));
+    }
+
+    private static String orEmpty(String value) {
+        return value == null ? "" : value;
+    }
+}

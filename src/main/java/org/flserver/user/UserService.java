@@ -1,0 +1,88 @@
+package org.flserver.user;
+
+import jakarta.ejb.Stateless;
+import jakarta.inject.Inject;
+import jakarta.persistence.EntityManager;
+import jakarta.persistence.PersistenceContext;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.List;
+import java.util.UUID;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.flserver.platform.ApiException;
+
+/** Users and their groups: creation with a hashed password and a fresh token, and look-ups. */
+@Stateless
+public class UserService {
+
+    @PersistenceContext
+    EntityManager em;
+
+    @Inject
+    @ConfigProperty(name = "fl.auth.pbkdf2-iterations", defaultValue = "600000")
+    int pbkdf2Iterations;
+
+    public User create(NewUser request) {
+        if (!em.createNamedQuery(User.BY_USERNAME, User.class)
+                .setParameter("username", request.username()).getResultList().isEmpty()) {
+            throw ApiException.field("username", "A user with that username already exists.");
+        }
+        User user = new User(request.username(), PasswordHasher.hash(request.password(), pbkdf2Iterations),
+                PasswordHasher.newToken());
+        user.setFirstName(request.firstName());
+        user.setLastName(request.lastName());
+        user.setEmail(request.email());
+        user.setActor(request.actor());
+        user.setClient(request.client());
+        user.setMessageEndpoint(request.messageEndpoint());
+        em.persist(user);
+        return user;
+    }
+
+    /** Creates or promotes the configured administrator (first start); its password is (re)set. */
+    public User ensureSuperuser(String username, String password) {
+        List<User> found = em.createNamedQuery(User.BY_USERNAME, User.class)
+                .setParameter("username", username).getResultList();
+        User user;
+        if (found.isEmpty()) {
+            user = new User(username, PasswordHasher.hash(password, pbkdf2Iterations), PasswordHasher.newToken());
+            em.persist(user);
+        } else {
+            user = found.get(0);
+            if (!PasswordHasher.verify(password, user.getPasswordHash())) {
+                user.setPasswordHash(PasswordHasher.hash(password, pbkdf2Iterations));
+            }
+        }
+        user.setSuperuser(true);
+        return user;
+    }
+
+    public User get(UUID id) {
+        User user = em.find(User.class, id);
+        if (user == null) {
+            throw ApiException.notFound("User", id);
+        }
+        return user;
+    }
+
+    public List<User> all() {
+        return em.createNamedQuery(User.ALL, User.class).getResultList();
+    }
+
+    /** Users by id, all of which must exist (the reference's "Not all provided users were found!"). */
+    public List<User> allOf(Collection<UUID> ids) {
+        if (ids.isEmpty()) {
+            return List.of();
+        }
+        List<User> users = em.createQuery("SELECT u FROM User u WHERE u.id IN :ids", User.class)
+                .setParameter("ids", ids).getResultList();
+        if (users.size() != new java.util.HashSet<>(ids).size()) {
+            throw ApiException.badRequest("Not all provided users were found!");
+        }
+        return users;
+    }
+
+    public List<Group> groupsOf(UUID userId) {
+        return get(userId).getGroups().stream().sorted(Comparator.comparing(Group::getId)).toList();
+    }
+}
