@@ -1,0 +1,169 @@
+package org.flserver.it;
+
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.platform.launcher.LauncherSession;
+import org.junit.platform.launcher.LauncherSessionListener;
+
+/**
+ * Starts what the integration tests run against, once per test run: a real PostgreSQL (zonky's
+ * embedded binaries, from Maven Central; or an external one named by {@code FL_IT_DB_URL}) and
+ * one Payara Micro with the built WAR on it, configured for that database. Plain JUnit classes
+ * reach the server through {@link #baseUrl()}; Arquillian classes boot their own Payara Micro with
+ * the same database settings (passed as {@code payara.cmdOptions}).
+ *
+ * <p>Only active when failsafe sets {@code it.server=true}, so unit-test runs start nothing.
+ */
+public class IntegrationEnvironment implements LauncherSessionListener {
+
+    private static volatile String baseUrl;
+    private static volatile String jdbcUrl;
+    private EmbeddedPostgres postgres;
+    private Process payara;
+    private Path workDir;
+
+    @Override
+    public void launcherSessionOpened(LauncherSession session) {
+        if (!Boolean.getBoolean("it.server") || baseUrl != null) {
+            return;
+        }
+        try {
+            workDir = Files.createDirectories(Path.of("target", "it"));
+            startDatabase();
+            startServer();
+        } catch (Exception e) {
+            launcherSessionClosed(session);
+            throw new IllegalStateException("could not start the integration-test environment: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void launcherSessionClosed(LauncherSession session) {
+        if (payara != null) {
+            payara.destroy();
+            try {
+                if (!payara.waitFor(Duration.ofSeconds(30).toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                    payara.destroyForcibly();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                payara.destroyForcibly();
+            }
+            payara = null;
+        }
+        if (postgres != null) {
+            try {
+                postgres.close();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            postgres = null;
+        }
+    }
+
+    /** Root URL of the shared server, e.g. {@code http://localhost:41234} (no trailing slash). */
+    public static String baseUrl() {
+        if (baseUrl == null) {
+            throw new IllegalStateException("the shared server is not running (run with failsafe: mvn verify)");
+        }
+        return baseUrl;
+    }
+
+    /** JDBC URL of the test database (user and password {@code fl}). */
+    public static String jdbcUrl() {
+        return jdbcUrl;
+    }
+
+    private void startDatabase() throws Exception {
+        String external = System.getenv("FL_IT_DB_URL");
+        if (external != null && !external.isBlank()) {
+            jdbcUrl = external;
+            return;
+        }
+        postgres = EmbeddedPostgres.builder()
+                .setOverrideWorkingDirectory(workDir.resolve("pg").toFile())
+                .setCleanDataDirectory(true)
+                .start();
+        try (Connection c = postgres.getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {
+            s.execute("CREATE ROLE fl LOGIN PASSWORD 'fl'");
+            s.execute("CREATE DATABASE fl OWNER fl");
+        }
+        jdbcUrl = "jdbc:postgresql://127.0.0.1:" + postgres.getPort() + "/fl";
+    }
+
+    /** The -D options that point a Payara Micro at the test database. */
+    static List<String> serverProperties(Path dataDir) {
+        return List.of(
+                "-Dfl.db.class=org.flserver.platform.PostgresDataSource",
+                "-Dfl.db.url=" + jdbcUrl,
+                "-Dfl.db.user=fl",
+                "-Dfl.db.password=fl",
+                "-Dfl.data.dir=" + dataDir.toAbsolutePath(),
+                // Test users need no production-strength hashing; verification reads the count from the hash.
+                "-Dfl.auth.pbkdf2-iterations=1000",
+                "-Dfl.admin.username=admin",
+                "-Dfl.admin.password=admin-password");
+    }
+
+    private void startServer() throws Exception {
+        Path war = Path.of(System.getProperty("it.war", "target/fl-server.war"));
+        Path jar = Path.of(System.getProperty("payara.microJar", "target/payara-micro.jar"));
+        int port = freePort();
+        Path dataDir = Files.createDirectories(workDir.resolve("data-shared"));
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.add("-Xmx1g");
+        command.addAll(serverProperties(dataDir));
+        command.addAll(List.of("-jar", jar.toString(), "--deploy", war.toString(), "--contextroot", "/",
+                "--port", Integer.toString(port), "--nocluster",
+                "--rootdir", Files.createDirectories(workDir.resolve("payara-root")).toString()));
+        Path log = workDir.resolve("shared-server.log");
+        payara = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        String url = "http://localhost:" + port;
+        waitForHealth(url, log);
+        baseUrl = url;
+        // Arquillian's Payara Micro (one per @Deployment class) gets the same database.
+        System.setProperty("payara.cmdOptions", String.join(" ",
+                serverProperties(Files.createDirectories(workDir.resolve("data-arquillian")))));
+    }
+
+    private void waitForHealth(String url, Path log) throws Exception {
+        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+        long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
+        while (System.nanoTime() < deadline) {
+            if (!payara.isAlive()) {
+                throw new IllegalStateException("Payara Micro exited; see " + log.toAbsolutePath());
+            }
+            try {
+                HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url + "/health/ready"))
+                        .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+                if (r.statusCode() == 200 && r.body().contains("\"UP\"")) {
+                    return;
+                }
+            } catch (IOException notYet) {
+                // still booting
+            }
+            Thread.sleep(500);
+        }
+        throw new IllegalStateException("Payara Micro did not become healthy in 5 minutes; see " + log.toAbsolutePath());
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
+        }
+    }
+}
