@@ -1,0 +1,668 @@
+package org.flserver.tensor.pytorch;
+
+import org.flserver.tensor.DType;
+import org.flserver.tensor.WeightFileException;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * A pickle interpreter that builds a symbolic object tree and never calls, imports or instantiates
+ * anything. GLOBALs become {@link Global} markers checked against a {@link PicklePolicy}; the handful
+ * of callables torch files use ({@code OrderedDict}, {@code _rebuild_tensor_v2}, …) are interpreted by
+ * their meaning; tensors become {@link TensorNode}s that only record which storage they view.
+ *
+ * <p>This is the reason the server can accept pickles from untrusted clients at all: Python's
+ * unpickler runs whatever the file names. Every size in the input is checked against the bytes that
+ * remain before anything is allocated, and stack, MARK depth, memo and tensor count are bounded, so
+ * a hostile pickle costs at most a bounded amount of time and memory before it is refused.
+ */
+final class SymbolicPickle {
+
+    static final int MAX_OPCODES = 10_000_000;
+    static final int MAX_MARK_DEPTH = 1_000;
+    /** Items on the stack; torch's pickler batches SETITEMS by 1000 pairs, so real files stay near 2000. */
+    static final int MAX_STACK = 1_000_000;
+    static final int MAX_TENSORS = 1_000_000;
+    static final int MAX_DIMS = 32;
+    private static final int MAX_GLOBAL_LINE = 512;
+    private static final Pattern STORAGE_KEY = Pattern.compile("[0-9]{1,20}");
+
+    /** A GLOBAL, kept as a name. */
+    record Global(String module, String name) {
+        @Override
+        public String toString() {
+            return module + " " + name;
+        }
+    }
+
+    /** Python's {@code None}. */
+    enum None { NONE }
+
+    /** A dict or OrderedDict; {@code state} is what BUILD attached (the {@code _metadata} attribute). */
+    static final class PyDict {
+        final LinkedHashMap<Object, Object> items = new LinkedHashMap<>();
+        Object state;
+    }
+
+    /** A list, or a set or frozenset (order kept, duplicates irrelevant here). */
+    static final class PyList {
+        final List<Object> items;
+
+        PyList(List<Object> items) {
+            this.items = items;
+        }
+    }
+
+    /** A tuple: immutable, so opcodes that mutate refuse it. */
+    static final class PyTuple {
+        final List<Object> items;
+
+        PyTuple(List<Object> items) {
+            this.items = List.copyOf(items);
+        }
+    }
+
+    /** An object made by NEWOBJ: a class marker and the state BUILD gave it. */
+    static final class PyObject {
+        final Global cls;
+        Object state;
+
+        PyObject(Global cls) {
+            this.cls = cls;
+        }
+    }
+
+    /** A storage named by a persistent id; one instance per key. */
+    static final class StorageRef {
+        final String key;
+        final DType dtype;
+        final String location;
+        final long numel;
+
+        StorageRef(String key, DType dtype, String location, long numel) {
+            this.key = key;
+            this.dtype = dtype;
+            this.location = location;
+            this.numel = numel;
+        }
+    }
+
+    /** A tensor record: a view into a storage. Its identity is the memo identity of the pickle. */
+    static final class TensorNode {
+        final StorageRef storage;
+        final long offset;
+        final long[] size;
+        final long[] stride;
+        final String rebuild;
+        boolean parameter;
+
+        TensorNode(StorageRef storage, long offset, long[] size, long[] stride, String rebuild) {
+            this.storage = storage;
+            this.offset = offset;
+            this.size = size;
+            this.stride = stride;
+            this.rebuild = rebuild;
+        }
+    }
+
+    /** The result: the root object and the storages in first-use order. */
+    record Result(Object root, Map<String, StorageRef> storages, int tensorCount) {
+    }
+
+    private static final Object MARK = new Object() {
+        @Override
+        public String toString() {
+            return "MARK";
+        }
+    };
+
+    private final byte[] in;
+    private final PicklePolicy policy;
+    private final boolean torchscript;
+    private int pos;
+    private final ArrayList<Object> stack = new ArrayList<>();
+    private final int[] marks = new int[MAX_MARK_DEPTH];
+    private int markDepth;
+    private final HashMap<Long, Object> memo = new HashMap<>();
+    private final LinkedHashMap<String, StorageRef> storages = new LinkedHashMap<>();
+    private int tensors;
+
+    private SymbolicPickle(byte[] in, PicklePolicy policy, boolean torchscript) {
+        this.in = in;
+        this.policy = policy;
+        this.torchscript = torchscript;
+    }
+
+    /**
+     * Interprets {@code pickle} symbolically.
+     *
+     * @param torchscript whether the TorchScript allow-list applies (instead of torch.save's)
+     */
+    static Result interpret(byte[] pickle, PicklePolicy policy, boolean torchscript) throws WeightFileException {
+        SymbolicPickle p = new SymbolicPickle(pickle, policy, torchscript);
+        try {
+            Object root = p.run();
+            return new Result(root, p.storages, p.tensors);
+        } catch (StackOverflowError | ClassCastException | IndexOutOfBoundsException e) {
+            // Defensive: every path below checks types and bounds first; this keeps any slip a refusal.
+            throw new WeightFileException("malformed pickle at byte " + p.pos);
+        }
+    }
+
+    private Object run() throws WeightFileException {
+        int ops = 0;
+        while (true) {
+            if (++ops > MAX_OPCODES) {
+                throw new WeightFileException("pickle has more than " + MAX_OPCODES + " opcodes");
+            }
+            int op = u8();
+            switch (op) {
+                case 0x80 -> { // PROTO
+                    int v = u8();
+                    if (v < 2 || v > 5) {
+                        throw new WeightFileException("unsupported pickle protocol " + v);
+                    }
+                }
+                case 0x95 -> { // FRAME: a length hint only
+                    long n = u64();
+                    if (n < 0 || n > remaining()) {
+                        throw new WeightFileException("pickle FRAME longer than the data");
+                    }
+                }
+                case '.' -> { // STOP
+                    if (markDepth != 0 || stack.size() != 1) {
+                        throw new WeightFileException("pickle STOP with an unbalanced stack");
+                    }
+                    return stack.get(0);
+                }
+                case '(' -> {
+                    if (markDepth == MAX_MARK_DEPTH) {
+                        throw new WeightFileException("pickle MARK depth exceeds " + MAX_MARK_DEPTH);
+                    }
+                    marks[markDepth++] = stack.size();
+                }
+                case '0' -> { // POP
+                    if (markDepth > 0 && marks[markDepth - 1] == stack.size()) {
+                        markDepth--;
+                    } else {
+                        pop();
+                    }
+                }
+                case '1' -> popMark(); // POP_MARK
+                case '2' -> push(peek()); // DUP
+                case 'N' -> push(None.NONE);
+                case 0x88 -> push(Boolean.TRUE);
+                case 0x89 -> push(Boolean.FALSE);
+                case 'K' -> push((long) u8());
+                case 'M' -> push((long) (u8() | (u8() << 8)));
+                case 'J' -> push((long) s32());
+                case 0x8a -> push(long1());
+                case 'G' -> push(Double.longBitsToDouble(be64()));
+                case 'X' -> push(utf8(u32()));
+                case 0x8c -> push(utf8(u8()));
+                case 0x8d -> push(utf8(u64()));
+                case 'C' -> push(bytes(u8()));
+                case 'B' -> push(bytes(u32()));
+                case 0x8e -> push(bytes(u64()));
+                case ')' -> push(new PyTuple(List.of()));
+                case 't' -> push(new PyTuple(popMark()));
+                case 0x85 -> push(new PyTuple(List.of(pop())));
+                case 0x86 -> {
+                    Object b = pop();
+                    Object a = pop();
+                    push(new PyTuple(List.of(a, b)));
+                }
+                case 0x87 -> {
+                    Object c = pop();
+                    Object b = pop();
+                    Object a = pop();
+                    push(new PyTuple(List.of(a, b, c)));
+                }
+                case ']' -> push(new PyList(new ArrayList<>()));
+                case 'a' -> {
+                    Object v = pop();
+                    list(peek(), "APPEND").add(v);
+                }
+                case 'e' -> {
+                    List<Object> vs = popMark();
+                    list(peek(), "APPENDS").addAll(vs);
+                }
+                case '}' -> push(new PyDict());
+                case 's' -> {
+                    Object v = pop();
+                    Object k = pop();
+                    dict(peek(), "SETITEM").items.put(key(k), v);
+                }
+                case 'u' -> {
+                    List<Object> kv = popMark();
+                    if (kv.size() % 2 != 0) {
+                        throw new WeightFileException("pickle SETITEMS with an odd number of items");
+                    }
+                    PyDict d = dict(peek(), "SETITEMS");
+                    for (int i = 0; i < kv.size(); i += 2) {
+                        d.items.put(key(kv.get(i)), kv.get(i + 1));
+                    }
+                }
+                case 0x8f -> push(new PyList(new ArrayList<>()));  // EMPTY_SET
+                case 0x90 -> {                                       // ADDITEMS
+                    List<Object> vs = popMark();
+                    list(peek(), "ADDITEMS").addAll(vs);
+                }
+                case 0x91 -> push(new PyList(new ArrayList<>(popMark()))); // FROZENSET
+                case 'q' -> memoPut(u8());
+                case 'r' -> memoPut(u32());
+                case 0x94 -> memoPut(memo.size());
+                case 'h' -> push(memoGet(u8()));
+                case 'j' -> push(memoGet(u32()));
+                case 'c' -> {
+                    String module = line();
+                    String name = line();
+                    push(global(module, name));
+                }
+                case 0x93 -> {
+                    Object name = pop();
+                    Object module = pop();
+                    if (!(module instanceof String m) || !(name instanceof String n)) {
+                        throw new WeightFileException("pickle STACK_GLOBAL without two strings");
+                    }
+                    push(global(m, n));
+                }
+                case 'R' -> {
+                    Object args = pop();
+                    Object fn = pop();
+                    push(reduce(fn, args));
+                }
+                case 0x81 -> {
+                    Object args = pop();
+                    Object cls = pop();
+                    push(newObj(cls, args));
+                }
+                case 'b' -> {
+                    Object state = pop();
+                    build(peek(), state);
+                }
+                case 'Q' -> push(persistentLoad(pop()));
+                case 'i', 'o' -> throw new WeightFileException("pickle opcode " + (op == 'i' ? "INST" : "OBJ")
+                        + " is not allowed");
+                case 0x82, 0x83, 0x84 -> throw new WeightFileException("pickle EXT opcodes are not allowed");
+                case 'P' -> throw new WeightFileException("pickle text PERSID is not allowed");
+                case 0x92 -> throw new WeightFileException("pickle NEWOBJ_EX is not allowed");
+                case 0x96, 0x97, 0x98 -> throw new WeightFileException("pickle protocol-5 buffers are not allowed");
+                default -> throw new WeightFileException(String.format(
+                        "unsupported pickle opcode 0x%02x at byte %d", op, pos - 1));
+            }
+        }
+    }
+
+    // ---- symbolic meaning of the few callables torch uses ------------------------------------------
+
+    private Global global(String module, String name) throws WeightFileException {
+        if (!policy.isAllowed(module, name, torchscript)) {
+            throw new WeightFileException("GLOBAL '" + printable(module) + " " + printable(name) + "' not allowed");
+        }
+        return new Global(module, name);
+    }
+
+    private Object reduce(Object fn, Object argsObj) throws WeightFileException {
+        if (!(fn instanceof Global g) || !policy.isCallable(g.module(), g.name(), torchscript)) {
+            throw new WeightFileException("REDUCE of " + describe(fn) + " not allowed");
+        }
+        if (!(argsObj instanceof PyTuple t)) {
+            throw new WeightFileException("REDUCE of " + g + " without an argument tuple");
+        }
+        List<Object> a = t.items;
+        switch (g.toString()) {
+            case "collections OrderedDict" -> {
+                if (!a.isEmpty()) {
+                    throw new WeightFileException("OrderedDict with constructor arguments is not supported");
+                }
+                return new PyDict();
+            }
+            case "torch._utils _rebuild_tensor_v2" -> {
+                if (a.size() != 6 && a.size() != 7) {
+                    throw new WeightFileException("_rebuild_tensor_v2 with " + a.size() + " arguments");
+                }
+                return tensor(a, "_rebuild_tensor_v2");
+            }
+            case "torch._utils _rebuild_tensor" -> {
+                if (a.size() != 4) {
+                    throw new WeightFileException("_rebuild_tensor with " + a.size() + " arguments");
+                }
+                return tensor(a, "_rebuild_tensor");
+            }
+            case "torch._utils _rebuild_parameter", "torch._utils _rebuild_parameter_with_state" -> {
+                int expected = g.name().endsWith("_with_state") ? 4 : 3;
+                if (a.size() != expected || !(a.get(0) instanceof TensorNode tn) || !(a.get(1) instanceof Boolean)) {
+                    throw new WeightFileException(g.name() + " without (tensor, requires_grad, …) arguments");
+                }
+                tn.parameter = true;
+                return tn;
+            }
+            case "__builtin__ set", "builtins set", "__builtin__ frozenset", "builtins frozenset" -> {
+                if (a.size() > 1 || a.size() == 1 && !(a.get(0) instanceof PyList)) {
+                    throw new WeightFileException(g + " with unsupported arguments");
+                }
+                return new PyList(a.isEmpty() ? new ArrayList<>() : new ArrayList<>(((PyList) a.get(0)).items));
+            }
+            case "_codecs encode" -> {
+                if (a.size() != 2 || !(a.get(0) instanceof String s) || !"latin1".equals(a.get(1))) {
+                    throw new WeightFileException("_codecs encode with unsupported arguments");
+                }
+                byte[] b = new byte[s.length()];
+                for (int i = 0; i < b.length; i++) {
+                    char c = s.charAt(i);
+                    if (c > 0xFF) {
+                        throw new WeightFileException("_codecs encode of a non-latin1 string");
+                    }
+                    b[i] = (byte) c;
+                }
+                return b;
+            }
+            case "torch.jit._pickle restore_type_tag" -> {
+                if (a.size() != 2 || !(a.get(1) instanceof String)) {
+                    throw new WeightFileException("restore_type_tag with unsupported arguments");
+                }
+                return a.get(0);
+            }
+            default -> { // torch.jit._pickle build_*list: the list itself
+                if (a.size() != 1 || !(a.get(0) instanceof PyList)) {
+                    throw new WeightFileException(g.name() + " without a list argument");
+                }
+                return a.get(0);
+            }
+        }
+    }
+
+    private TensorNode tensor(List<Object> a, String rebuild) throws WeightFileException {
+        if (!(a.get(0) instanceof StorageRef storage)) {
+            throw new WeightFileException(rebuild + " without a storage");
+        }
+        long offset = nonNegative(a.get(1), "storage offset");
+        long[] size = dims(a.get(2), "size");
+        long[] stride = dims(a.get(3), "stride");
+        if (size.length != stride.length) {
+            throw new WeightFileException("tensor size and stride differ in length");
+        }
+        if (a.size() > 4 && !(a.get(4) instanceof Boolean)) {
+            throw new WeightFileException(rebuild + ": requires_grad is not a bool");
+        }
+        if (a.size() > 5 && !(a.get(5) instanceof PyDict)) {
+            throw new WeightFileException(rebuild + ": backward hooks are not an OrderedDict");
+        }
+        if (++tensors > MAX_TENSORS) {
+            throw new WeightFileException("more than " + MAX_TENSORS + " tensors");
+        }
+        return new TensorNode(storage, offset, size, stride, rebuild);
+    }
+
+    private static long[] dims(Object o, String what) throws WeightFileException {
+        if (!(o instanceof PyTuple t)) {
+            throw new WeightFileException("tensor " + what + " is not a tuple");
+        }
+        if (t.items.size() > MAX_DIMS) {
+            throw new WeightFileException("tensor has more than " + MAX_DIMS + " dimensions");
+        }
+        long[] r = new long[t.items.size()];
+        for (int i = 0; i < r.length; i++) {
+            r[i] = nonNegative(t.items.get(i), "tensor " + what);
+        }
+        return r;
+    }
+
+    private static long nonNegative(Object o, String what) throws WeightFileException {
+        if (!(o instanceof Long v) || v < 0) {
+            throw new WeightFileException(what + " must be a non-negative integer");
+        }
+        return v;
+    }
+
+    private Object newObj(Object cls, Object args) throws WeightFileException {
+        if (!(cls instanceof Global g) || !policy.isClass(g.module(), g.name(), torchscript)) {
+            throw new WeightFileException("NEWOBJ of " + describe(cls) + " not allowed");
+        }
+        if (!(args instanceof PyTuple t) || !t.items.isEmpty()) {
+            throw new WeightFileException("NEWOBJ of " + g + " with constructor arguments is not supported");
+        }
+        return new PyObject(g);
+    }
+
+    private void build(Object target, Object state) throws WeightFileException {
+        if (target instanceof PyObject o) {
+            if (o.state instanceof PyDict old && state instanceof PyDict add) {
+                old.items.putAll(add.items);
+            } else {
+                o.state = state;
+            }
+        } else if (target instanceof PyDict d) {
+            d.state = state;
+        } else {
+            throw new WeightFileException("BUILD on " + describe(target) + " is not supported");
+        }
+    }
+
+    private StorageRef persistentLoad(Object pid) throws WeightFileException {
+        if (!(pid instanceof PyTuple t) || t.items.size() != 5 || !"storage".equals(t.items.get(0))) {
+            throw new WeightFileException("unsupported persistent id (expected ('storage', type, key, location, numel))");
+        }
+        List<Object> f = t.items;
+        if (!(f.get(1) instanceof Global g) || !policy.isStorageClass(g.module(), g.name())) {
+            throw new WeightFileException("persistent id with unsupported storage type " + describe(f.get(1)));
+        }
+        if (!(f.get(2) instanceof String key) || !STORAGE_KEY.matcher(key).matches()) {
+            throw new WeightFileException("storage key '" + printable(String.valueOf(f.get(2)))
+                    + "' is not a decimal number");
+        }
+        if (!(f.get(3) instanceof String location) || location.length() > 64) {
+            throw new WeightFileException("storage " + key + " has no valid location");
+        }
+        long numel = nonNegative(f.get(4), "storage numel");
+        DType dtype = DType.fromStorageClass(g.name()).orElseThrow();
+        StorageRef known = storages.get(key);
+        if (known != null) {
+            if (known.dtype != dtype || known.numel != numel) {
+                throw new WeightFileException("storage " + key + " is declared twice with different type or size");
+            }
+            return known;
+        }
+        StorageRef s = new StorageRef(key, dtype, location, numel);
+        storages.put(key, s);
+        return s;
+    }
+
+    // ---- stack and memo ------------------------------------------------------------------------------
+
+    private void push(Object o) throws WeightFileException {
+        if (stack.size() >= MAX_STACK) {
+            throw new WeightFileException("pickle stack exceeds " + MAX_STACK + " items");
+        }
+        stack.add(o);
+    }
+
+    private Object pop() throws WeightFileException {
+        int floor = markDepth > 0 ? marks[markDepth - 1] : 0;
+        if (stack.size() <= floor) {
+            throw new WeightFileException("pickle stack underflow at byte " + (pos - 1));
+        }
+        return stack.remove(stack.size() - 1);
+    }
+
+    private Object peek() throws WeightFileException {
+        int floor = markDepth > 0 ? marks[markDepth - 1] : 0;
+        if (stack.size() <= floor) {
+            throw new WeightFileException("pickle stack underflow at byte " + (pos - 1));
+        }
+        return stack.get(stack.size() - 1);
+    }
+
+    private List<Object> popMark() throws WeightFileException {
+        if (markDepth == 0) {
+            throw new WeightFileException("pickle opcode without MARK at byte " + (pos - 1));
+        }
+        int m = marks[--markDepth];
+        List<Object> top = new ArrayList<>(stack.subList(m, stack.size()));
+        stack.subList(m, stack.size()).clear();
+        return top;
+    }
+
+    private void memoPut(long index) throws WeightFileException {
+        memo.put(index, peek());
+    }
+
+    private Object memoGet(long index) throws WeightFileException {
+        Object o = memo.get(index);
+        if (o == null) {
+            throw new WeightFileException("pickle memo slot " + index + " is empty");
+        }
+        return o;
+    }
+
+    private static List<Object> list(Object o, String op) throws WeightFileException {
+        if (!(o instanceof PyList l)) {
+            throw new WeightFileException(op + " on " + describe(o));
+        }
+        return l.items;
+    }
+
+    private static PyDict dict(Object o, String op) throws WeightFileException {
+        if (!(o instanceof PyDict d)) {
+            throw new WeightFileException(op + " on " + describe(o));
+        }
+        return d;
+    }
+
+    /** Dict keys must be hashable values whose Java equality matches Python's. */
+    private static Object key(Object k) throws WeightFileException {
+        if (k instanceof String || k instanceof Long || k instanceof Boolean || k == None.NONE) {
+            return k;
+        }
+        throw new WeightFileException("unsupported dict key type " + describe(k));
+    }
+
+    static String describe(Object o) {
+        if (o instanceof Global g) {
+            return "'" + printable(g.toString()) + "'";
+        }
+        if (o == null) {
+            return "nothing";
+        }
+        return o.getClass().getSimpleName();
+    }
+
+    /** Keeps file-controlled text in messages short and on one line. */
+    static String printable(String s) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < s.length() && b.length() < 120; i++) {
+            char c = s.charAt(i);
+            b.append(c >= 0x20 && c < 0x7F ? c : '?');
+        }
+        return s.length() > 120 ? b + "…" : b.toString();
+    }
+
+    // ---- reading the input, every length checked against what remains --------------------------------
+
+    private int remaining() {
+        return in.length - pos;
+    }
+
+    private void need(long n) throws WeightFileException {
+        if (n < 0 || n > remaining()) {
+            throw new WeightFileException("pickle data truncated at byte " + pos);
+        }
+    }
+
+    private int u8() throws WeightFileException {
+        need(1);
+        return in[pos++] & 0xFF;
+    }
+
+    private int s32() throws WeightFileException {
+        need(4);
+        int v = (in[pos] & 0xFF) | (in[pos + 1] & 0xFF) << 8 | (in[pos + 2] & 0xFF) << 16 | (in[pos + 3] & 0xFF) << 24;
+        pos += 4;
+        return v;
+    }
+
+    private long u32() throws WeightFileException {
+        return s32() & 0xFFFFFFFFL;
+    }
+
+    private long u64() throws WeightFileException {
+        long lo = u32();
+        long hi = u32();
+        long v = hi << 32 | lo;
+        if (v < 0) {
+            throw new WeightFileException("pickle length out of range at byte " + pos);
+        }
+        return v;
+    }
+
+    private long be64() throws WeightFileException {
+        need(8);
+        long v = 0;
+        for (int i = 0; i < 8; i++) {
+            v = v << 8 | (in[pos++] & 0xFF);
+        }
+        return v;
+    }
+
+    private long long1() throws WeightFileException {
+        int n = u8();
+        if (n > 8) {
+            throw new WeightFileException("pickle LONG1 longer than 8 bytes");
+        }
+        need(n);
+        long v = 0;
+        for (int i = n - 1; i >= 0; i--) {
+            v = v << 8 | (in[pos + i] & 0xFF);
+        }
+        if (n > 0 && n < 8 && (in[pos + n - 1] & 0x80) != 0) {
+            v |= -1L << (8 * n); // sign-extend two's complement
+        }
+        pos += n;
+        return v;
+    }
+
+    private byte[] bytes(long n) throws WeightFileException {
+        need(n);
+        byte[] b = new byte[(int) n];
+        System.arraycopy(in, pos, b, 0, (int) n);
+        pos += (int) n;
+        return b;
+    }
+
+    private String utf8(long n) throws WeightFileException {
+        need(n);
+        try {
+            String s = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(in, pos, (int) n)).toString();
+            pos += (int) n;
+            return s;
+        } catch (CharacterCodingException e) {
+            throw new WeightFileException("pickle string is not valid UTF-8 at byte " + pos);
+        }
+    }
+
+    private String line() throws WeightFileException {
+        int start = pos;
+        while (pos < in.length && in[pos] != '\n') {
+            if (pos - start > MAX_GLOBAL_LINE || in[pos] < 0x20 || in[pos] > 0x7E) {
+                throw new WeightFileException("malformed GLOBAL name at byte " + start);
+            }
+            pos++;
+        }
+        need(1);
+        String s = new String(in, start, pos - start, StandardCharsets.US_ASCII);
+        pos++;
+        return s;
+    }
+}
