@@ -3,16 +3,10 @@ package org.flserver.it;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.platform.launcher.LauncherSession;
@@ -32,7 +26,7 @@ public class IntegrationEnvironment implements LauncherSessionListener {
     private static volatile String baseUrl;
     private static volatile String jdbcUrl;
     private EmbeddedPostgres postgres;
-    private Process payara;
+    private PayaraMicroProcess payara;
     private Path workDir;
 
     @Override
@@ -41,7 +35,7 @@ public class IntegrationEnvironment implements LauncherSessionListener {
             return;
         }
         try {
-            workDir = Files.createDirectories(Path.of("target", "it"));
+            workDir = Files.createDirectories(Path.of("target", "it")).toAbsolutePath();
             startDatabase();
             startServer();
         } catch (Exception e) {
@@ -53,15 +47,7 @@ public class IntegrationEnvironment implements LauncherSessionListener {
     @Override
     public void launcherSessionClosed(LauncherSession session) {
         if (payara != null) {
-            payara.destroy();
-            try {
-                if (!payara.waitFor(Duration.ofSeconds(30).toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
-                    payara.destroyForcibly();
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                payara.destroyForcibly();
-            }
+            payara.close();
             payara = null;
         }
         if (postgres != null) {
@@ -119,51 +105,16 @@ public class IntegrationEnvironment implements LauncherSessionListener {
     }
 
     private void startServer() throws Exception {
-        Path war = Path.of(System.getProperty("it.war", "target/fl-server.war"));
-        Path jar = Path.of(System.getProperty("payara.microJar", "target/payara-micro.jar"));
-        int port = freePort();
         Path dataDir = Files.createDirectories(workDir.resolve("data-shared"));
-        List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.add("-Xmx1g");
-        command.addAll(serverProperties(dataDir));
-        command.addAll(List.of("-jar", jar.toString(), "--deploy", war.toString(), "--contextroot", "/",
-                "--port", Integer.toString(port), "--nocluster",
-                "--rootdir", Files.createDirectories(workDir.resolve("payara-root")).toString()));
-        Path log = workDir.resolve("shared-server.log");
-        payara = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        String url = "http://localhost:" + port;
-        waitForHealth(url, log);
-        baseUrl = url;
+        List<String> jvm = new ArrayList<>();
+        jvm.add("-Xmx1g");
+        jvm.addAll(serverProperties(dataDir));
+        payara = PayaraMicroProcess.start(workDir, jvm, List.of("--contextroot", "/",
+                        "--rootdir", Files.createDirectories(workDir.resolve("payara-root")).toAbsolutePath().toString()),
+                workDir.resolve("shared-server.log"));
+        baseUrl = payara.baseUrl();
         // Arquillian's Payara Micro (one per @Deployment class) gets the same database.
         System.setProperty("payara.cmdOptions", String.join(" ",
                 serverProperties(Files.createDirectories(workDir.resolve("data-arquillian")))));
-    }
-
-    private void waitForHealth(String url, Path log) throws Exception {
-        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-        long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
-        while (System.nanoTime() < deadline) {
-            if (!payara.isAlive()) {
-                throw new IllegalStateException("Payara Micro exited; see " + log.toAbsolutePath());
-            }
-            try {
-                HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url + "/health/ready"))
-                        .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
-                if (r.statusCode() == 200 && r.body().contains("\"UP\"")) {
-                    return;
-                }
-            } catch (IOException notYet) {
-                // still booting
-            }
-            Thread.sleep(500);
-        }
-        throw new IllegalStateException("Payara Micro did not become healthy in 5 minutes; see " + log.toAbsolutePath());
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0)) {
-            return socket.getLocalPort();
-        }
     }
 }

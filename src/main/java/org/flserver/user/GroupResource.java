@@ -1,0 +1,110 @@
+package org.flserver.user;
+
+import jakarta.inject.Inject;
+import jakarta.json.Json;
+import jakarta.json.JsonArray;
+import jakarta.json.JsonArrayBuilder;
+import jakarta.json.JsonObject;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.DELETE;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.PATCH;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.PUT;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.MultivaluedMap;
+import jakarta.ws.rs.core.Response;
+import java.io.InputStream;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+import org.flserver.platform.JsonBodies;
+import org.flserver.platform.RequestFields;
+
+/**
+ * {@code /api/groups/} (api.md §4). Group ids are integers: a non-integer id does not match the
+ * route and answers the JSON 404, as the reference's {@code <int:id>} route does.
+ */
+@Path("groups")
+@Produces(MediaType.APPLICATION_JSON)
+@Tag(name = "groups")
+public class GroupResource {
+
+    private static final String ID = "{id: [0-9]{1,18}}";
+
+    @Inject
+    GroupService groups;
+
+    @Inject
+    CurrentUser caller;
+
+    @GET
+    @Operation(summary = "All groups (superusers only)")
+    public JsonArray list() {
+        JsonArrayBuilder out = Json.createArrayBuilder();
+        groups.all(caller.id()).forEach(g -> out.add(UserJson.group(g)));
+        return out.build();
+    }
+
+    @POST
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Operation(summary = "Create a group")
+    public Response create(InputStream body) {
+        String name = name(JsonBodies.readObject(body));
+        return Response.status(201).entity(UserJson.group(groups.create(name))).build();
+    }
+
+    @POST
+    @Consumes(MediaType.APPLICATION_FORM_URLENCODED)
+    @Operation(summary = "Create a group from form fields")
+    public Response createFromForm(MultivaluedMap<String, String> form) {
+        var json = Json.createObjectBuilder();
+        form.forEach((key, values) -> json.add(key, values.isEmpty() ? "" : values.get(values.size() - 1)));
+        String name = name(json.build());
+        return Response.status(201).entity(UserJson.group(groups.create(name))).build();
+    }
+
+    @GET
+    @Path(ID)
+    @Operation(summary = "A group (members only)")
+    public JsonObject get(@PathParam("id") long id) {
+        return UserJson.group(groups.get(caller.id(), id));
+    }
+
+    @PUT
+    @Path(ID)
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Operation(summary = "Rename a group (members only)")
+    public JsonObject update(@PathParam("id") long id, InputStream body) {
+        String name = name(JsonBodies.readObject(body));
+        return UserJson.group(groups.rename(caller.id(), id, name));
+    }
+
+    @PATCH
+    @Path(ID)
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Operation(summary = "Rename a group (members only)")
+    public JsonObject patch(@PathParam("id") long id, InputStream body) {
+        return update(id, body);
+    }
+
+    @DELETE
+    @Path(ID)
+    @Operation(summary = "Delete a group (members only)")
+    public Response delete(@PathParam("id") long id) {
+        groups.delete(caller.id(), id);
+        return Response.noContent().build();
+    }
+
+    private static String name(JsonObject body) {
+        RequestFields fields = new RequestFields(body, "name");
+        String name = fields.string("name", true, 150);
+        if (name != null && name.isBlank()) {
+            fields.error("name", "This field may not be blank.");
+        }
+        fields.check();
+        return name;
+    }
+}

@@ -1,0 +1,101 @@
+package org.flserver.it;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** A Payara Micro JVM serving the built WAR, started as an operator would, and stopped again. */
+public final class PayaraMicroProcess implements AutoCloseable {
+
+    private final Process process;
+    private final String baseUrl;
+    private final Path log;
+
+    private PayaraMicroProcess(Process process, String baseUrl, Path log) {
+        this.process = process;
+        this.baseUrl = baseUrl;
+        this.log = log;
+    }
+
+    /**
+     * Starts {@code java [jvmOptions] -jar payara-micro.jar --deploy fl-server.war --port N --nocluster
+     * [extra]} in {@code workDir} and waits until {@code /health/ready} answers UP.
+     */
+    public static PayaraMicroProcess start(Path workDir, List<String> jvmOptions, List<String> extra, Path log)
+            throws Exception {
+        Path war = Path.of(System.getProperty("it.war", "target/fl-server.war")).toAbsolutePath();
+        Path jar = Path.of(System.getProperty("payara.microJar", "target/payara-micro.jar")).toAbsolutePath();
+        int port = freePort();
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-jar", jar.toString(), "--deploy", war.toString(),
+                "--port", Integer.toString(port), "--nocluster"));
+        command.addAll(extra);
+        Process process = new ProcessBuilder(command).directory(workDir.toFile())
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        PayaraMicroProcess payara = new PayaraMicroProcess(process, "http://localhost:" + port, log);
+        try {
+            payara.waitForHealth();
+        } catch (Exception e) {
+            payara.close();
+            throw e;
+        }
+        return payara;
+    }
+
+    public String baseUrl() {
+        return baseUrl;
+    }
+
+    private void waitForHealth() throws Exception {
+        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+        long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new IllegalStateException("Payara Micro exited; see " + log.toAbsolutePath());
+            }
+            try {
+                HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(baseUrl + "/health/ready"))
+                        .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+                // Payara answers /health before the application is deployed (no checks = UP); ours
+                // is there only once the WAR is up and its database migrated.
+                if (r.statusCode() == 200 && r.body().contains("\"database\"")) {
+                    return;
+                }
+            } catch (IOException notYet) {
+                // still booting
+            }
+            Thread.sleep(500);
+        }
+        throw new IllegalStateException("Payara Micro did not become healthy in 5 minutes; see " + log.toAbsolutePath());
+    }
+
+    @Override
+    public void close() {
+        process.destroy();
+        try {
+            if (!process.waitFor(30, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                process.waitFor(10, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            process.destroyForcibly();
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
+        }
+    }
+}

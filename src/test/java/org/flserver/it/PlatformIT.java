@@ -1,0 +1,59 @@
+package org.flserver.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.flserver.it.ApiClient.Account;
+import org.flserver.it.ApiClient.Reply;
+import org.junit.jupiter.api.Test;
+
+/** What every route shares: OpenAPI, Swagger UI, health, JSON 404/405/415/413, trailing slashes. */
+class PlatformIT {
+
+    private final ApiClient api = new ApiClient();
+
+    @Test
+    void openApiDescribesTheApi() {
+        Reply yaml = api.send("GET", "/api/schema/", null, null, (String) null);
+        assertEquals(200, yaml.status());
+        assertTrue(yaml.body().startsWith("openapi: 3"), yaml.body());
+        Reply json = api.send("GET", "/api/schema/?format=json", null, null, (String) null);
+        assertEquals(200, json.status());
+        var paths = json.json().getJsonObject("paths");
+        for (String path : new String[]{"/api/users", "/api/users/myself", "/api/groups", "/api/schema"}) {
+            assertTrue(paths.keySet().stream().anyMatch(p -> p.equals(path) || p.equals(path + "/")),
+                    path + " missing in " + paths.keySet());
+        }
+        Reply ui = api.send("GET", "/api/schema/swagger-ui/", null, null, (String) null);
+        assertEquals(200, ui.status());
+        assertTrue(ui.body().contains("SwaggerUIBundle"));
+        String script = ui.body().replaceAll("(?s).*<script src=\"([^\"]+)\".*", "$1");
+        assertEquals(200, api.send("GET", script, null, null, (String) null).status(), script);
+    }
+
+    @Test
+    void healthReportsTheDatabase() {
+        Reply health = api.send("GET", "/health/ready", null, null, (String) null);
+        assertEquals(200, health.status());
+        assertEquals("UP", health.json().getString("status"));
+        assertTrue(health.body().contains("PostgreSQL"), health.body());
+    }
+
+    @Test
+    void unknownRoutesWrongMethodsAndTypesAnswerJson() {
+        Account a = api.createUser("plat");
+        Reply unknown = api.get("/api/no/such/route/", a);
+        assertEquals(404, unknown.status());
+        assertEquals("Not found.", unknown.detail());
+        Reply method = api.send("PUT", "/api/users/myself/", a.tokenHeader(), "application/json", "{}");
+        assertEquals(405, method.status());
+        assertEquals("Method \"PUT\" not allowed.", method.detail());
+        Reply type = api.send("POST", "/api/users/", null, "text/plain", "hello");
+        assertEquals(415, type.status());
+        assertTrue(type.detail().startsWith("Unsupported media type"), type.toString());
+        Reply tooLarge = api.send("POST", "/api/users/", null, "application/json",
+                "{\"username\":\"" + "x".repeat(2 << 20) + "\"}");
+        assertEquals(413, tooLarge.status());
+        assertTrue(tooLarge.detail().startsWith("Request body too large"), tooLarge.toString());
+    }
+}
