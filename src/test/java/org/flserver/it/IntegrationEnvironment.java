@@ -104,13 +104,29 @@ public class IntegrationEnvironment implements LauncherSessionListener {
                 "-Dfl.admin.password=admin-password");
     }
 
+    /**
+     * An empty Payara root directory. A root directory kept from an earlier run still lists that
+     * run's WAR: Payara deploys it at boot and then redeploys the new one over it, and requests in
+     * between meet the old copy or, during the redeploy, 404s.
+     */
+    private static Path freshDirectory(Path dir) throws IOException {
+        if (Files.exists(dir)) {
+            try (var paths = Files.walk(dir)) {
+                for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    Files.delete(p);
+                }
+            }
+        }
+        return Files.createDirectories(dir);
+    }
+
     private void startServer() throws Exception {
         Path dataDir = Files.createDirectories(workDir.resolve("data-shared"));
         List<String> jvm = new ArrayList<>();
         jvm.add("-Xmx1g");
         jvm.addAll(serverProperties(dataDir));
         payara = PayaraMicroProcess.start(workDir, jvm, List.of("--contextroot", "/",
-                        "--rootdir", Files.createDirectories(workDir.resolve("payara-root")).toAbsolutePath().toString()),
+                        "--rootdir", freshDirectory(workDir.resolve("payara-root")).toString()),
                 workDir.resolve("shared-server.log"));
         baseUrl = payara.baseUrl();
         // Arquillian's Payara Micro (one per @Deployment class) gets the same database.
