@@ -23,6 +23,9 @@ import org.junit.platform.launcher.LauncherSessionListener;
  */
 public class IntegrationEnvironment implements LauncherSessionListener {
 
+    /** {@code fl.upload.max-bytes} of the test servers: 8 MiB. */
+    public static final long UPLOAD_LIMIT_BYTES = 8L << 20;
+
     private static volatile String baseUrl;
     private static volatile String jdbcUrl;
     private EmbeddedPostgres postgres;
@@ -101,7 +104,9 @@ public class IntegrationEnvironment implements LauncherSessionListener {
                 // Test users need no production-strength hashing; verification reads the count from the hash.
                 "-Dfl.auth.pbkdf2-iterations=1000",
                 "-Dfl.admin.username=admin",
-                "-Dfl.admin.password=admin-password");
+                "-Dfl.admin.password=admin-password",
+                // Small enough that a test can send a little more than the limit (ModelApiIT).
+                "-Dfl.upload.max-bytes=" + UPLOAD_LIMIT_BYTES);
     }
 
     /**

@@ -1,0 +1,227 @@
+package org.flserver.model;
+
+import jakarta.annotation.PostConstruct;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.UUID;
+import java.util.regex.Pattern;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.flserver.platform.ApiException;
+
+/**
+ * The content-addressed store of weights and other model files (design.md §4). A file lives at
+ * {@code <data>/files/<first 2 hex>/<sha256>}, so equal uploads are kept once and a database row
+ * only needs the hash.
+ *
+ * <p>Why it is written this way:
+ * <ul>
+ * <li>An upload is streamed to {@code <data>/tmp/} while its SHA-256 is computed: a file never
+ *     passes through the heap whole, whatever its size.</li>
+ * <li>The temp file is fsynced and then <em>renamed</em> into {@code files/} (atomic on one file
+ *     system), and the directory is fsynced. A crash therefore leaves at most a stray temp file;
+ *     {@code files/} never holds a partial file, and a name always matches its content.</li>
+ * <li>Receiving and committing are two steps ({@link #receive} / {@link #commit}), so a request with
+ *     several files can refuse all of them (e.g. the second is too large) before any is kept.</li>
+ * <li>Files are never parsed or executed here; validating them as PyTorch files is the job of the
+ *     tensor reader. Files are never deleted by a model delete either: clones share them, so
+ *     removing unreferenced files is a separate garbage collection (future work).</li>
+ * </ul>
+ */
+@ApplicationScoped
+public class ModelFiles {
+
+    private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
+    private static final int BUFFER = 64 * 1024;
+
+    @Inject
+    @ConfigProperty(name = "fl.data.dir", defaultValue = "fl-data")
+    String dataDirectory;
+
+    @Inject
+    @ConfigProperty(name = "fl.upload.max-bytes", defaultValue = "4294967296")
+    long maxUploadBytes;
+
+    private Path files;
+    private Path tmp;
+
+    @PostConstruct
+    void init() {
+        Path root = Path.of(dataDirectory).toAbsolutePath();
+        files = root.resolve("files");
+        tmp = root.resolve("tmp");
+        try {
+            Files.createDirectories(files);
+            Files.createDirectories(tmp);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create the data directory " + root, e);
+        }
+    }
+
+    /** The largest file an upload may carry ({@code fl.upload.max-bytes}, default 4 GiB). */
+    public long maxUploadBytes() {
+        return maxUploadBytes;
+    }
+
+    /** Streams {@code in} into the store (receive and commit in one step). */
+    public StoredFile store(InputStream in, long maxBytes) {
+        try (ReceivedFile received = receive(in, maxBytes)) {
+            return commit(received);
+        }
+    }
+
+    /**
+     * Streams {@code in} into a new temp file, hashing as it goes, and fsyncs it. More than
+     * {@code maxBytes} bytes → 413 {@code {"detail": ...}} and the temp file is gone. The caller
+     * must {@link #commit} or close the result.
+     */
+    public ReceivedFile receive(InputStream in, long maxBytes) {
+        Path temp = tmp.resolve("upload-" + UUID.randomUUID() + ".part");
+        MessageDigest sha = sha256();
+        long size = 0;
+        boolean done = false;
+        try (FileChannel out = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            byte[] buffer = new byte[BUFFER];
+            int n;
+            while ((n = in.read(buffer)) >= 0) {
+                size += n;
+                if (size > maxBytes) {
+                    throw ApiException.detail(413, "The uploaded file is too large: at most " + maxBytes + " bytes.");
+                }
+                sha.update(buffer, 0, n);
+                ByteBuffer chunk = ByteBuffer.wrap(buffer, 0, n);
+                while (chunk.hasRemaining()) {
+                    out.write(chunk);
+                }
+            }
+            out.force(true);
+            done = true;
+        } catch (IOException e) {
+            throw ApiException.badRequest("The uploaded file could not be read completely.");
+        } finally {
+            if (!done) {
+                deleteQuietly(temp);
+            }
+        }
+        return new ReceivedFile(temp, HexFormat.of().formatHex(sha.digest()), size);
+    }
+
+    /**
+     * Moves a received file to its content address. If a file with that hash is already stored,
+     * the temp file is simply dropped (dedupe): same name, same bytes.
+     */
+    public StoredFile commit(ReceivedFile received) {
+        Path target = path(received.sha256());
+        try {
+            Files.createDirectories(target.getParent());
+            if (Files.exists(target)) {
+                deleteQuietly(received.temp());
+            } else {
+                try {
+                    Files.move(received.temp(), target, StandardCopyOption.ATOMIC_MOVE);
+                } catch (FileAlreadyExistsException raced) {
+                    deleteQuietly(received.temp());
+                }
+                syncDirectory(target.getParent());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot store " + received.sha256(), e);
+        }
+        received.committed = true;
+        return new StoredFile(received.sha256(), received.size());
+    }
+
+    /** Where the file with this hash lives (it may not exist). Only well-formed hashes are accepted. */
+    public Path path(String sha256) {
+        if (sha256 == null || !SHA256.matcher(sha256).matches()) {
+            throw new IllegalArgumentException("not a SHA-256 hex string: " + sha256);
+        }
+        return files.resolve(sha256.substring(0, 2)).resolve(sha256);
+    }
+
+    public boolean exists(String sha256) {
+        return Files.isRegularFile(path(sha256));
+    }
+
+    /** Opens a stored file for streaming reads; the caller closes it. */
+    public InputStream open(String sha256) {
+        try {
+            return Files.newInputStream(path(sha256));
+        } catch (IOException e) {
+            throw new UncheckedIOException("stored file " + sha256 + " cannot be read", e);
+        }
+    }
+
+    private static void syncDirectory(Path directory) {
+        // fsync of the directory makes the rename itself durable (POSIX); not possible on every OS.
+        try (FileChannel dir = FileChannel.open(directory, StandardOpenOption.READ)) {
+            dir.force(true);
+        } catch (IOException | UnsupportedOperationException notSupported) {
+            // best effort: the file's content is already durable, only the name may be lost on a crash
+        }
+    }
+
+    private static void deleteQuietly(Path path) {
+        try {
+            Files.deleteIfExists(path);
+        } catch (IOException ignored) {
+            // a stray temp file is harmless (tmp/ holds nothing the server reads back)
+        }
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * An upload received into a temp file but not yet stored. Closing it without {@link #commit}
+     * deletes the temp file, so try-with-resources leaves nothing behind on a refusal.
+     */
+    public static final class ReceivedFile implements AutoCloseable {
+        private final Path temp;
+        private final String sha256;
+        private final long size;
+        private boolean committed;
+
+        ReceivedFile(Path temp, String sha256, long size) {
+            this.temp = temp;
+            this.sha256 = sha256;
+            this.size = size;
+        }
+
+        Path temp() {
+            return temp;
+        }
+
+        public String sha256() {
+            return sha256;
+        }
+
+        public long size() {
+            return size;
+        }
+
+        @Override
+        public void close() {
+            if (!committed) {
+                deleteQuietly(temp);
+            }
+        }
+    }
+}

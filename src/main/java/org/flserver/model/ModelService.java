@@ -1,0 +1,199 @@
+package org.flserver.model;
+
+import jakarta.ejb.Stateless;
+import jakarta.inject.Inject;
+import jakarta.persistence.EntityManager;
+import jakarta.persistence.PersistenceContext;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import org.flserver.platform.ApiException;
+import org.flserver.platform.Uuids;
+import org.flserver.training.Training;
+import org.flserver.user.User;
+import org.flserver.user.UserService;
+
+/**
+ * Models: storing uploads, finding them, and deciding who may see or delete one (api.md §5,
+ * §13, and the object-level authorisation of §15.2). Every public method is one transaction.
+ *
+ * <p>Methods other domains use (trainings, metrics, inference):
+ * <ul>
+ * <li>{@link #model(UUID)} / {@link #globalModel(UUID)}: look-ups that answer the API's 400
+ *     "Model &lt;id&gt; not found." themselves;</li>
+ * <li>{@link #visibleModel(UUID, UUID)} / {@link #canSee(Model, UUID)}: the §15.2 visibility rule;</li>
+ * <li>{@link #trainingOf(GlobalModel)}: the training a global model belongs to, if any.</li>
+ * </ul>
+ */
+@Stateless
+public class ModelService {
+
+    @PersistenceContext
+    EntityManager em;
+
+    @Inject
+    UserService users;
+
+    /** Stores an uploaded GLOBAL or SWAG model whose files are already in {@link ModelFiles}. */
+    public GlobalModel create(UUID ownerId, ModelUpload upload) {
+        User owner = users.get(ownerId);
+        GlobalModel model = "SWAG".equals(upload.type())
+                ? new SWAGModel(owner, upload.round(), upload.name(), upload.description())
+                : new GlobalModel(owner, upload.round(), upload.name(), upload.description());
+        model.setWeights(upload.weights());
+        model.setInputShape(upload.inputShape());
+        model.setPreprocessingSha256(upload.preprocessing() == null ? null : upload.preprocessing().sha256());
+        em.persist(model);
+        return model;
+    }
+
+    /**
+     * Creates an ensemble of the caller's own global models (api.md §5.2, type MEAN). Malformed,
+     * unknown, local and mean-model ids are "Invalid model UUIDs found." (an ensemble of ensembles
+     * has no weights to run); models of other owners are "Insufficient model permissions".
+     */
+    public MeanModel createMean(UUID ownerId, String name, String description, int round, List<String> memberIds) {
+        User owner = users.get(ownerId);
+        if (memberIds.isEmpty()) {
+            throw ApiException.list(400, "Invalid model selection. A mean model needs at least one model.");
+        }
+        List<UUID> ids = new ArrayList<>();
+        for (String text : memberIds) {
+            UUID id = Uuids.parseOrNull(text);
+            if (id == null) {
+                throw ApiException.list(400, "Invalid model UUIDs found.");
+            }
+            ids.add(id);
+        }
+        Set<UUID> distinct = new LinkedHashSet<>(ids);
+        Map<UUID, GlobalModel> found = new HashMap<>();
+        em.createQuery("SELECT g FROM GlobalModel g WHERE g.id IN :ids", GlobalModel.class)
+                .setParameter("ids", distinct).getResultList().stream()
+                .filter(g -> !(g instanceof MeanModel))
+                .forEach(g -> found.put(g.getId(), g));
+        if (found.size() != distinct.size()) {
+            throw ApiException.list(400, "Invalid model UUIDs found.");
+        }
+        if (found.values().stream().anyMatch(g -> !g.getOwner().getId().equals(ownerId))) {
+            throw ApiException.list(400, "Invalid model selection. Insufficient model permissions.");
+        }
+        MeanModel mean = new MeanModel(owner, round, name, description, ids.stream().map(found::get).toList());
+        em.persist(mean);
+        return mean;
+    }
+
+    /** Any model by id; unknown → 400 {@code "Model <id> not found."} as the reference answers. */
+    public Model model(UUID id) {
+        Model model = em.find(Model.class, id);
+        if (model == null) {
+            throw ApiException.notFound("Model", id);
+        }
+        return model;
+    }
+
+    /** A global model (GLOBAL, SWAG or MEAN) by id; unknown or local → 400 {@code "Model <id> not found."}. */
+    public GlobalModel globalModel(UUID id) {
+        return globalModel(id, "Model");
+    }
+
+    /**
+     * As {@link #globalModel(UUID)} with the entity name of the message chosen by the caller; the
+     * reference says {@code "GlobalModel <id> not found."} on local-model and preprocessing uploads.
+     */
+    public GlobalModel globalModel(UUID id, String entityName) {
+        Model model = em.find(Model.class, id);
+        if (!(model instanceof GlobalModel global)) {
+            throw ApiException.notFound(entityName, id);
+        }
+        return global;
+    }
+
+    /** The model if the caller may see it (§15.2): 400 when unknown, 403 when not visible. */
+    public Model visibleModel(UUID id, UUID callerId) {
+        Model model = model(id);
+        if (!canSee(model, callerId)) {
+            throw ApiException.forbidden("You are not allowed to access model " + id + ".");
+        }
+        return model;
+    }
+
+    /**
+     * Visible to its owner, the actor and participants of its training (for a local model: of its
+     * base model's training) and — so that an ensemble's members can be fetched — of a training on
+     * a mean model it is a member of.
+     */
+    public boolean canSee(Model model, UUID callerId) {
+        if (model.getOwner().getId().equals(callerId)) {
+            return true;
+        }
+        GlobalModel global = trainedModel(model);
+        if (global == null) {
+            return false;
+        }
+        List<UUID> trainedIds = new ArrayList<>(em.createQuery(
+                        "SELECT m.id FROM MeanModel m JOIN m.members g WHERE g.id = :id", UUID.class)
+                .setParameter("id", global.getId()).getResultList());
+        trainedIds.add(global.getId());
+        return em.createQuery("SELECT COUNT(t) FROM Training t WHERE t.model.id IN :ids"
+                        + " AND (t.actor.id = :caller OR :user MEMBER OF t.participants)", Long.class)
+                .setParameter("ids", trainedIds).setParameter("caller", callerId)
+                .setParameter("user", em.getReference(User.class, callerId))
+                .getSingleResult() > 0;
+    }
+
+    /** The training of a global model, if one was created on it. */
+    public Optional<Training> trainingOf(GlobalModel model) {
+        return em.createQuery("SELECT t FROM Training t WHERE t.model = :model", Training.class)
+                .setParameter("model", model).getResultList().stream().findFirst();
+    }
+
+    /**
+     * {@code GET /api/models/}: the caller's own models (local ones included) and the models of
+     * trainings the caller is actor or participant of, oldest first.
+     */
+    public List<Model> relatedModels(UUID callerId) {
+        return em.createQuery("SELECT m FROM Model m WHERE m.owner.id = :caller OR m.id IN"
+                        + " (SELECT t.model.id FROM Training t WHERE t.actor.id = :caller"
+                        + " OR :user MEMBER OF t.participants) ORDER BY m.createdAt, m.id", Model.class)
+                .setParameter("caller", callerId)
+                .setParameter("user", em.getReference(User.class, callerId))
+                .getResultList();
+    }
+
+    /**
+     * Deletes a model: allowed for its owner and the actor of its training (for a local model: of
+     * its base model's training). The schema's ON DELETE CASCADE removes what hangs off the row in
+     * the same statement — the training of a global model (and its participants), local models
+     * based on it, metrics, and ensemble memberships — on H2 and PostgreSQL alike, so no ordering of
+     * deletes is needed here. The weights file stays: files are shared by content (clones,
+     * identical uploads), and removing unreferenced ones is a separate garbage collection.
+     */
+    public void delete(UUID id, UUID callerId) {
+        Model model = model(id);
+        boolean allowed = model.getOwner().getId().equals(callerId);
+        if (!allowed) {
+            GlobalModel global = trainedModel(model);
+            allowed = global != null && trainingOf(global)
+                    .map(t -> t.getActor().getId().equals(callerId)).orElse(false);
+        }
+        if (!allowed) {
+            throw ApiException.forbidden(
+                    "You are neither the owner of the model nor the actor of the corresponding training.");
+        }
+        em.remove(model);
+        em.flush();
+    }
+
+    /** The global model whose training decides about this model: itself, or a local model's base. */
+    private static GlobalModel trainedModel(Model model) {
+        if (model instanceof LocalModel local) {
+            return local.getBaseModel();
+        }
+        return model instanceof GlobalModel global ? global : null;
+    }
+}

@@ -1,0 +1,499 @@
+package org.flserver.it;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import jakarta.json.Json;
+import jakarta.json.JsonArray;
+import jakarta.json.JsonObject;
+import jakarta.json.JsonValue;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.OffsetDateTime;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.flserver.it.ApiClient.Account;
+import org.flserver.it.ApiClient.Reply;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The models API (api.md §5.1–5.4, §13, §15.1–15.2) against the shared server on PostgreSQL:
+ * uploads of real PyTorch fixtures, byte-identical downloads, listing and metadata JSON, SWAG and
+ * MEAN models, who may see and delete what, and every refusal with its exact status and body.
+ * Trainings are written straight into the database (the trainings API is not part of this area),
+ * which also lets the test read back what a delete removed.
+ */
+class ModelApiIT {
+
+    private static final Path FIXTURES = Path.of(System.getProperty("fl.fixtures"), "models");
+    private static final Path DATA = Path.of("target", "it", "data-shared");
+
+    /** The whole-request limit of the upload routes: the file limit plus 1 MiB for form fields. */
+    private static final long UPLOAD_REQUEST_LIMIT = IntegrationEnvironment.UPLOAD_LIMIT_BYTES + (1 << 20);
+
+    private final ApiClient api = new ApiClient();
+
+    // ---------------------------------------------------------------- upload, download, JSON
+
+    @Test
+    void uploadedModelDownloadsByteIdenticalWithHeaders() throws Exception {
+        Account owner = api.createUser("mowner");
+        byte[] file = fixture("mlp.torchscript.pt");
+        String id = upload(owner, new Multipart().field("name", "mlp").field("description", "a small MLP")
+                .field("input_shape", "None").field("input_shape", "3").file("model_file", "mlp.pt", file));
+
+        for (String path : List.of("/api/models/" + id + "/", "/api/models/" + id)) {
+            HttpResponse<byte[]> r = api.download(path, owner);
+            assertEquals(200, r.statusCode(), path);
+            assertEquals(sha256(file), sha256(r.body()), path);
+            assertArrayEquals(file, r.body());
+            assertEquals("application/octet-stream", r.headers().firstValue("Content-Type").orElse(null));
+            assertEquals("filename=\"model-" + id + ".pt\"", r.headers().firstValue("Content-Disposition").orElse(null));
+            assertEquals(file.length, r.headers().firstValueAsLong("Content-Length").orElse(-1));
+        }
+        // content-addressed: the file is kept under its SHA-256
+        String sha = sha256(file);
+        assertTrue(Files.isRegularFile(DATA.resolve("files").resolve(sha.substring(0, 2)).resolve(sha)));
+    }
+
+    @Test
+    void listAndMetadataShowTheGlobalModelJson() {
+        Account owner = api.createUser("mlist");
+        String id = upload(owner, new Multipart().field("name", "listed").field("description", "d")
+                .field("input_shape", "null").field("input_shape", "4").field("round", "2")
+                .file("model_file", "m.pt", fixture("mlp.module.pt")));
+
+        JsonObject expected = Json.createObjectBuilder().add("id", id).add("round", 2).add("name", "listed")
+                .add("description", "d").add("input_shape", Json.createArrayBuilder().addNull().add(4))
+                .add("preprocessing", JsonValue.NULL).add("owner", owner.id().toString())
+                .add("has_preprocessing", false).build();
+        Reply list = api.get("/api/models/", owner);
+        assertEquals(200, list.status(), list.toString());
+        assertEquals(List.of(expected), list.array().getValuesAs(JsonObject.class));
+
+        Reply metadata = api.get("/api/models/" + id + "/metadata/", owner);
+        assertEquals(200, metadata.status(), metadata.toString());
+        assertEquals(Json.createObjectBuilder(expected).add("stats", JsonValue.NULL).build(), metadata.json());
+        assertEquals(200, api.get("/api/models/" + id + "/metadata", owner).status());
+
+        // another user's listing does not contain it
+        Account other = api.createUser("mlist-other");
+        assertEquals(0, api.get("/api/models/", other).array().size());
+    }
+
+    @Test
+    void swagModelWithPreprocessingAndUnknownTypeFallsBackToGlobal() {
+        Account owner = api.createUser("mswag");
+        byte[] weights = fixture("cnn_bn.torchscript.pt");
+        String swag = upload(owner, new Multipart().field("name", "swag").field("description", "s")
+                .field("type", "SWAG").file("model_file", "w.pt", weights)
+                .file("model_preprocessing_file", "p.pt", fixture("gelu_mlp.torchscript.pt")));
+        JsonObject json = api.get("/api/models/" + swag + "/metadata/", owner).json();
+        assertEquals("", json.getString("swag_first_moment"));
+        assertEquals("", json.getString("swag_second_moment"));
+        assertTrue(json.getBoolean("has_preprocessing"));
+        assertEquals(JsonValue.NULL, json.get("preprocessing"));
+        assertEquals(JsonValue.NULL, json.get("input_shape"));
+        assertEquals(0, json.getInt("round"));
+        assertArrayEquals(weights, api.download("/api/models/" + swag + "/", owner).body());
+
+        String other = upload(owner, new Multipart().field("name", "x").field("description", "x")
+                .field("type", "SOMETHING").file("model_file", "w.pt", weights));
+        JsonObject plain = api.get("/api/models/" + other + "/metadata/", owner).json();
+        assertFalse(plain.containsKey("swag_first_moment"), plain.toString());
+        assertFalse(plain.containsKey("models"));
+    }
+
+    @Test
+    void meanModelOfOwnModels() {
+        Account owner = api.createUser("mmean");
+        String a = upload(owner, simpleUpload("a"));
+        String b = upload(owner, simpleUpload("b"));
+        Reply r = api.postJson("/api/models/", owner, Json.createObjectBuilder().add("name", "ensemble")
+                .add("description", "mean of a and b").add("type", "MEAN")
+                .add("models", Json.createArrayBuilder().add(a).add(b)).build().toString());
+        assertEquals(201, r.status(), r.toString());
+        assertEquals("Model Upload Accepted", r.detail());
+        String mean = r.json().getString("model_id");
+
+        JsonObject json = api.get("/api/models/" + mean + "/metadata/", owner).json();
+        assertEquals("ensemble", json.getString("name"));
+        assertEquals(List.of(a, b), json.getJsonArray("models").getValuesAs(jakarta.json.JsonString.class)
+                .stream().map(jakarta.json.JsonString::getString).toList());
+        assertEquals(Set.of(a, b, mean), ids(api.get("/api/models/", owner).array()));
+
+        HttpResponse<byte[]> download = api.download("/api/models/" + mean + "/", owner);
+        assertEquals(400, download.statusCode());
+        assertEquals("{\"detail\":\"A mean model has no weights of its own; download its member models.\"}",
+                new String(download.body(), StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void meanModelRefusals() {
+        Account owner = api.createUser("mmean-bad");
+        Account stranger = api.createUser("mmean-str");
+        String own = upload(owner, simpleUpload("own"));
+        String foreign = upload(stranger, simpleUpload("foreign"));
+        String unknown = UUID.randomUUID().toString();
+
+        assertList(mean(owner, Json.createArrayBuilder().add(own).add(unknown).build()), "Invalid model UUIDs found.");
+        assertList(mean(owner, Json.createArrayBuilder().add("not-a-uuid").build()), "Invalid model UUIDs found.");
+        assertList(mean(owner, Json.createArrayBuilder().add(own).add(foreign).build()),
+                "Invalid model selection. Insufficient model permissions.");
+        assertList(mean(owner, Json.createValue(own)), "Invalid type for field: models");
+        assertList(mean(owner, Json.createArrayBuilder().add(1).build()), "Invalid type for field: models");
+        assertList(mean(owner, null), "Missing required field: models");
+        assertList(api.postJson("/api/models/", owner, "{\"description\":\"d\",\"type\":\"MEAN\",\"models\":[]}"),
+                "Missing required field: name");
+        // nothing was created by the refusals
+        assertEquals(Set.of(own), ids(api.get("/api/models/", owner).array()));
+    }
+
+    // ---------------------------------------------------------------- permissions
+
+    @Test
+    void strangersGet403AndTheOwnerDeletes() {
+        Account owner = api.createUser("mperm");
+        Account stranger = api.createUser("mperm-x");
+        String id = upload(owner, simpleUpload("private"));
+        String path = "/api/models/" + id + "/";
+
+        assertEquals(403, api.download(path, stranger).statusCode());
+        assertDetail(api.get(path + "metadata/", stranger), 403, "You are not allowed to access model " + id + ".");
+        assertDetail(api.send("DELETE", path, stranger.tokenHeader(), null, (String) null), 403,
+                "You are neither the owner of the model nor the actor of the corresponding training.");
+        assertEquals(200, api.get(path + "metadata/", owner).status(), "a refused delete must not delete");
+
+        assertDetail(api.send("DELETE", path, owner.tokenHeader(), null, (String) null), 200, "Model removed!");
+        assertDetail(api.get(path + "metadata/", owner), 400, "Model " + id + " not found.");
+        assertEquals(400, api.download(path, owner).statusCode());
+        assertDetail(api.send("DELETE", path, owner.tokenHeader(), null, (String) null), 400,
+                "Model " + id + " not found.");
+        assertEquals(0, api.get("/api/models/", owner).array().size());
+    }
+
+    @Test
+    void trainingActorAndParticipantsSeeTheModelAndOnlyTheActorDeletesIt() throws Exception {
+        Account owner = api.createUser("mtr-owner");
+        Account actor = api.createUser("mtr-actor");
+        Account participant = api.createUser("mtr-part");
+        Account stranger = api.createUser("mtr-x");
+        byte[] file = fixture("mlp.torchscript.pt");
+        String global = upload(owner, new Multipart().field("name", "trained").field("description", "d")
+                .file("model_file", "m.pt", file));
+        UUID training = UUID.randomUUID();
+        UUID local = UUID.randomUUID();
+        try (Connection db = database()) {
+            update(db, "INSERT INTO training (id, model_id, actor_id, state, target_num_updates, last_update)"
+                    + " VALUES (?, ?, ?, 'O', 1, ?)", training, UUID.fromString(global), actor.id(), OffsetDateTime.now());
+            update(db, "INSERT INTO training_participant (training_id, user_id) VALUES (?, ?)", training, participant.id());
+            // a participant's local update of the same weights, and a metric on the global model
+            update(db, "INSERT INTO model (id, model_type, owner_id, round, weights_sha256, weights_size, created_at,"
+                    + " base_model_id, sample_size) VALUES (?, 'LOCAL', ?, 0, ?, ?, ?, ?, 10)",
+                    local, participant.id(), sha256(file), (long) file.length, OffsetDateTime.now(), UUID.fromString(global));
+            update(db, "INSERT INTO metric (metric_key, value_float, step, model_id, reporter_id)"
+                    + " VALUES ('loss', 0.5, 0, ?, ?)", UUID.fromString(global), participant.id());
+        }
+
+        for (Account a : List.of(actor, participant)) {
+            assertArrayEquals(file, api.download("/api/models/" + global + "/", a).body(), a.username());
+            assertEquals(200, api.get("/api/models/" + global + "/metadata/", a).status());
+            assertTrue(ids(api.get("/api/models/", a).array()).contains(global), a.username());
+            // FedDC: participants download each other's local models
+            assertArrayEquals(file, api.download("/api/models/" + local + "/", a).body(), a.username());
+        }
+        assertEquals(Set.of(global), ids(api.get("/api/models/", actor).array()));
+        assertEquals(Set.of(global, local.toString()), ids(api.get("/api/models/", participant).array()));
+        JsonObject localJson = api.get("/api/models/" + local + "/metadata/", participant).json();
+        assertEquals(Json.createObjectBuilder().add("id", local.toString()).add("round", 0).add("sample_size", 10)
+                .add("owner", participant.id().toString()).add("base_model", global)
+                .add("stats", JsonValue.NULL).build(), localJson);
+        assertEquals(403, api.download("/api/models/" + local + "/", stranger).statusCode());
+        assertEquals(403, api.get("/api/models/" + global + "/metadata/", stranger).status());
+
+        assertEquals(403, api.send("DELETE", "/api/models/" + global + "/", participant.tokenHeader(), null,
+                (String) null).status());
+        assertDetail(api.send("DELETE", "/api/models/" + global + "/", actor.tokenHeader(), null, (String) null),
+                200, "Model removed!");
+        try (Connection db = database()) {
+            assertEquals(0, count(db, "SELECT count(*) FROM model WHERE id IN (?, ?)", UUID.fromString(global), local));
+            assertEquals(0, count(db, "SELECT count(*) FROM training WHERE id = ?", training));
+            assertEquals(0, count(db, "SELECT count(*) FROM training_participant WHERE training_id = ?", training));
+            assertEquals(0, count(db, "SELECT count(*) FROM metric WHERE model_id = ?", UUID.fromString(global)));
+        }
+        // the file stays: it is content-addressed and may be shared
+        String sha = sha256(file);
+        assertTrue(Files.isRegularFile(DATA.resolve("files").resolve(sha.substring(0, 2)).resolve(sha)));
+    }
+
+    @Test
+    void unauthenticatedIs401() {
+        Reply r = api.send("GET", "/api/models/", null, null, (String) null);
+        assertDetail(r, 401, "Authentication credentials were not provided.");
+        Multipart form = simpleUpload("anon");
+        Reply upload = api.sendBytes("POST", "/api/models/", null, form.contentType(), form.bytes());
+        assertDetail(upload, 401, "Authentication credentials were not provided.");
+        assertEquals(401, api.send("GET", "/api/models/" + UUID.randomUUID() + "/", null, null, (String) null).status());
+    }
+
+    // ---------------------------------------------------------------- refusals
+
+    @Test
+    void badUploadsAreRefusedWithTheirMessage() {
+        Account owner = api.createUser("mbad");
+        byte[] file = fixture("mlp.torchscript.pt");
+        assertList(post(owner, new Multipart().field("description", "d").file("model_file", "m.pt", file)),
+                "Missing required field: name");
+        assertList(post(owner, new Multipart().field("name", "n").file("model_file", "m.pt", file)),
+                "Missing required field: description");
+        assertDetail(post(owner, new Multipart().field("name", "n").field("description", "d")), 400,
+                "No uploaded file 'model_file' found.");
+        // a model_file part without a file name is a text field, as in Django
+        assertDetail(post(owner, new Multipart().field("name", "n").field("description", "d")
+                .field("model_file", "bytes")), 400, "No uploaded file 'model_file' found.");
+        assertDetail(post(owner, new Multipart().field("name", "n").field("description", "d")
+                .field("input_shape", "None").field("input_shape", "three").file("model_file", "m.pt", file)), 400,
+                "Invalid input_shape entry 'three': expected an integer ≥ 1, None or null.");
+        assertDetail(post(owner, new Multipart().field("name", "n").field("description", "d")
+                .field("input_shape", "0").file("model_file", "m.pt", file)), 400,
+                "Invalid input_shape entry '0': expected an integer ≥ 1, None or null.");
+        String badRound = "Invalid round: must be an integer from 0 to 2147483647.";
+        for (String round : List.of("one", "-1", "1.5", "99999999999")) {
+            assertDetail(post(owner, new Multipart().field("name", "n").field("description", "d")
+                    .field("round", round).file("model_file", "m.pt", file)), 400, badRound);
+        }
+        assertList(post(owner, new Multipart().field("name", "x".repeat(257)).field("description", "d")
+                .file("model_file", "m.pt", file)), "Field name is too long: at most 256 characters.");
+        assertDetail(api.send("POST", "/api/models/", owner.tokenHeader(), "text/plain", "hello"), 415,
+                "Unsupported media type \"text/plain\" in request.");
+        // JSON is for MEAN models only: any other type has no file
+        assertDetail(api.postJson("/api/models/", owner, "{\"name\":\"n\",\"description\":\"d\"}"), 400,
+                "No uploaded file 'model_file' found.");
+        assertDetail(api.postJson("/api/models/", owner, "{\"name\":\"n\",\"description\":\"d\",\"type\":\"GLOBAL\"}"),
+                400, "No uploaded file 'model_file' found.");
+        assertDetail(api.postJson("/api/models/", owner, "{\"name\":\"n\""), 400, null);
+        // nothing was stored by any of these
+        assertEquals(0, api.get("/api/models/", owner).array().size());
+
+        // a 256-character name is fine
+        upload(owner, new Multipart().field("name", "y".repeat(256)).field("description", "d")
+                .file("model_file", "m.pt", file));
+    }
+
+    @Test
+    void malformedAndUnknownIdsAre400NotFound() {
+        Account owner = api.createUser("mids");
+        String unknown = UUID.randomUUID().toString();
+        for (String id : List.of("not-a-uuid", "1-1-1-1-1", unknown)) {
+            assertDetail(api.get("/api/models/" + id + "/metadata/", owner), 400, "Model " + id + " not found.");
+            HttpResponse<byte[]> download = api.download("/api/models/" + id + "/", owner);
+            assertEquals(400, download.statusCode());
+            assertEquals("{\"detail\":\"Model " + id + " not found.\"}", new String(download.body(), StandardCharsets.UTF_8));
+            assertDetail(api.send("DELETE", "/api/models/" + id + "/", owner.tokenHeader(), null, (String) null), 400,
+                    "Model " + id + " not found.");
+        }
+    }
+
+    @Test
+    void oversizedUploadIs413AndLeavesNothingBehind() throws Exception {
+        Account owner = api.createUser("mbig");
+        Set<Path> filesBefore = storedFiles();
+        byte[] big = new byte[(int) IntegrationEnvironment.UPLOAD_LIMIT_BYTES + 1];
+        new java.util.Random(42).nextBytes(big);
+        Reply r = post(owner, new Multipart().field("name", "big").field("description", "d")
+                .file("model_file", "big.pt", big));
+        assertDetail(r, 413, "The uploaded file is too large: at most " + IntegrationEnvironment.UPLOAD_LIMIT_BYTES
+                + " bytes.");
+        // the first file is fine, the second too large: both are refused, neither is kept
+        byte[] small = new byte[100_000];
+        new java.util.Random(7).nextBytes(small);
+        Reply both = post(owner, new Multipart().field("name", "two").field("description", "d")
+                .file("model_file", "a.pt", small).file("model_preprocessing_file", "p.pt", big));
+        assertDetail(both, 413, "The uploaded file is too large: at most " + IntegrationEnvironment.UPLOAD_LIMIT_BYTES
+                + " bytes.");
+        assertFalse(Files.exists(DATA.resolve("files").resolve(sha256(small).substring(0, 2)).resolve(sha256(small))));
+
+        assertEquals(0, api.get("/api/models/", owner).array().size());
+        assertEquals(filesBefore, storedFiles());
+        assertFalse(Files.exists(DATA.resolve("files").resolve(sha256(big).substring(0, 2)).resolve(sha256(big))));
+        try (Stream<Path> temps = Files.list(DATA.resolve("tmp"))) {
+            assertEquals(List.of(), temps.toList());
+        }
+        try (Connection db = database()) {
+            assertEquals(0, count(db, "SELECT count(*) FROM model WHERE owner_id = ?", owner.id()));
+        }
+    }
+
+    @Test
+    void declaredOversizedBodyIsRefusedBeforeItIsRead() throws Exception {
+        Account owner = api.createUser("mhuge");
+        URI base = URI.create(api.base());
+        try (Socket socket = new Socket(base.getHost(), base.getPort())) {
+            socket.setSoTimeout(30_000);
+            OutputStream out = socket.getOutputStream();
+            // claims 100 GB and sends none of it: only an answer that reads nothing comes back at once
+            out.write(("POST /api/models/ HTTP/1.1\r\nHost: " + base.getAuthority() + "\r\n"
+                    + "Authorization: " + owner.tokenHeader() + "\r\n"
+                    + "Content-Type: multipart/form-data; boundary=xyz\r\n"
+                    + "Content-Length: 100000000000\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            String answer = readResponse(socket.getInputStream());
+            assertTrue(answer.startsWith("HTTP/1.1 413"), answer);
+            assertTrue(answer.endsWith("{\"detail\":\"The upload is too large: at most " + UPLOAD_REQUEST_LIMIT
+                    + " bytes per request (files and form fields).\"}"), answer);
+        }
+    }
+
+    @Test
+    void chunkedOversizedBodyIsCutOffWith413() throws Exception {
+        Account owner = api.createUser("mchunk");
+        Set<Path> filesBefore = storedFiles();
+        Multipart form = new Multipart().field("name", "chunked").field("description", "d")
+                .file("model_file", "big.pt", new byte[(int) UPLOAD_REQUEST_LIMIT + 1000]);
+        byte[] body = form.bytes();
+        // no Content-Length: the body goes chunked (HTTP/1.1, as the DLR Python client speaks)
+        HttpClient http11 = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+        HttpResponse<String> r = http11.send(HttpRequest.newBuilder(URI.create(api.base() + "/api/models/"))
+                .header("Authorization", owner.tokenHeader()).header("Content-Type", form.contentType())
+                .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new ByteArrayInputStream(body))).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(413, r.statusCode(), r.body());
+        assertEquals("{\"detail\":\"The upload is too large: at most " + UPLOAD_REQUEST_LIMIT
+                + " bytes per request (files and form fields).\"}", r.body());
+        assertEquals(0, api.get("/api/models/", owner).array().size());
+        assertEquals(filesBefore, storedFiles());
+    }
+
+    /** Reads one HTTP/1.1 response (headers and a Content-Length body) without waiting for the connection to close. */
+    private static String readResponse(InputStream in) throws IOException {
+        StringBuilder head = new StringBuilder();
+        while (!head.toString().endsWith("\r\n\r\n")) {
+            int b = in.read();
+            if (b < 0) {
+                break;
+            }
+            head.append((char) b);
+        }
+        java.util.regex.Matcher length = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(head);
+        byte[] body = length.find() ? in.readNBytes(Integer.parseInt(length.group(1))) : new byte[0];
+        return head + new String(body, StandardCharsets.UTF_8);
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private static Multipart simpleUpload(String name) {
+        return new Multipart().field("name", name).field("description", "test model")
+                .file("model_file", "m.pt", fixture("gelu_mlp.torchscript.pt"));
+    }
+
+    private Reply post(Account as, Multipart form) {
+        return api.sendBytes("POST", "/api/models/", as.tokenHeader(), form.contentType(), form.bytes());
+    }
+
+    private String upload(Account as, Multipart form) {
+        Reply r = post(as, form);
+        assertEquals(201, r.status(), r.toString());
+        assertEquals("Model Upload Accepted", r.detail());
+        String id = r.json().getString("model_id");
+        assertTrue(id.matches("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), id);
+        return id;
+    }
+
+    private Reply mean(Account as, JsonValue models) {
+        var json = Json.createObjectBuilder().add("name", "m").add("description", "d").add("type", "MEAN");
+        if (models != null) {
+            json.add("models", models);
+        }
+        return api.postJson("/api/models/", as, json.build().toString());
+    }
+
+    private static void assertList(Reply r, String text) {
+        assertEquals(400, r.status(), r.toString());
+        assertEquals(List.of(text), r.array().getValuesAs(jakarta.json.JsonString.class).stream()
+                .map(jakarta.json.JsonString::getString).toList());
+    }
+
+    private static void assertDetail(Reply r, int status, String detail) {
+        assertEquals(status, r.status(), r.toString());
+        assertTrue(r.header("Content-Type").startsWith("application/json"), r.toString());
+        if (detail != null) {
+            assertEquals(detail, r.detail());
+        } else {
+            assertFalse(r.detail().isBlank());
+        }
+    }
+
+    private static Set<String> ids(JsonArray models) {
+        return models.getValuesAs(JsonObject.class).stream().map(m -> m.getString("id")).collect(Collectors.toSet());
+    }
+
+    private static byte[] fixture(String name) {
+        try {
+            return Files.readAllBytes(FIXTURES.resolve(name));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static String sha256(byte[] bytes) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    }
+
+    private static Set<Path> storedFiles() throws IOException {
+        Path files = DATA.resolve("files");
+        if (!Files.exists(files)) {
+            return Set.of();
+        }
+        try (Stream<Path> all = Files.walk(files)) {
+            return all.filter(Files::isRegularFile).collect(Collectors.toSet());
+        }
+    }
+
+    private static Connection database() throws SQLException {
+        return DriverManager.getConnection(IntegrationEnvironment.jdbcUrl(), "fl", "fl");
+    }
+
+    private static void update(Connection db, String sql, Object... values) throws SQLException {
+        try (PreparedStatement s = db.prepareStatement(sql)) {
+            for (int i = 0; i < values.length; i++) {
+                s.setObject(i + 1, values[i]);
+            }
+            s.executeUpdate();
+        }
+    }
+
+    private static int count(Connection db, String sql, Object... values) throws SQLException {
+        try (PreparedStatement s = db.prepareStatement(sql)) {
+            for (int i = 0; i < values.length; i++) {
+                s.setObject(i + 1, values[i]);
+            }
+            try (ResultSet rs = s.executeQuery()) {
+                rs.next();
+                return rs.getInt(1);
+            }
+        }
+    }
+}
