@@ -145,6 +145,13 @@ class ModelApiIT {
                 .stream().map(jakarta.json.JsonString::getString).toList());
         assertEquals(Set.of(a, b, mean), ids(api.get("/api/models/", owner).array()));
 
+        // the same as a form: repeated models fields
+        String formMean = upload(owner, new Multipart().field("name", "form ensemble").field("description", "d")
+                .field("type", "MEAN").field("models", b).field("models", a));
+        assertEquals(List.of(b, a), api.get("/api/models/" + formMean + "/metadata/", owner).json()
+                .getJsonArray("models").getValuesAs(jakarta.json.JsonString.class)
+                .stream().map(jakarta.json.JsonString::getString).toList());
+
         HttpResponse<byte[]> download = api.download("/api/models/" + mean + "/", owner);
         assertEquals(400, download.statusCode());
         assertEquals("{\"detail\":\"A mean model has no weights of its own; download its member models.\"}",
@@ -287,6 +294,8 @@ class ModelApiIT {
         }
         assertList(post(owner, new Multipart().field("name", "x".repeat(257)).field("description", "d")
                 .file("model_file", "m.pt", file)), "Field name is too long: at most 256 characters.");
+        assertDetail(post(owner, new Multipart().field("name", "n").field("description", "d".repeat(65_537))
+                .file("model_file", "m.pt", file)), 400, "Field 'description' is too long: at most 65536 bytes.");
         assertDetail(api.send("POST", "/api/models/", owner.tokenHeader(), "text/plain", "hello"), 415,
                 "Unsupported media type \"text/plain\" in request.");
         // JSON is for MEAN models only: any other type has no file

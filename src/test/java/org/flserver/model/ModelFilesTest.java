@@ -1,0 +1,130 @@
+package org.flserver.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.flserver.model.ModelFiles.ReceivedFile;
+import org.flserver.platform.ApiException;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The content-addressed store on its own: naming, dedupe, the size limit, and nothing left behind on refusal. */
+class ModelFilesTest {
+
+    @TempDir
+    Path data;
+
+    private ModelFiles files;
+
+    @BeforeEach
+    void setUp() {
+        files = new ModelFiles();
+        files.dataDirectory = data.toString();
+        files.maxUploadBytes = 1 << 20;
+        files.init();
+    }
+
+    @Test
+    void storesUnderTheSha256AndDedupes() throws Exception {
+        byte[] content = random(300_000, 1);
+        String sha = sha256(content);
+
+        StoredFile first = files.store(new ByteArrayInputStream(content), 1 << 20);
+        assertEquals(new StoredFile(sha, content.length), first);
+        Path expected = data.resolve("files").resolve(sha.substring(0, 2)).resolve(sha);
+        assertEquals(expected, files.path(sha));
+        assertArrayEquals(content, Files.readAllBytes(expected));
+        try (InputStream in = files.open(sha)) {
+            assertArrayEquals(content, in.readAllBytes());
+        }
+
+        assertEquals(first, files.store(new ByteArrayInputStream(content), 1 << 20));
+        assertEquals(List.of(expected), regularFiles(data.resolve("files")));
+        assertEquals(List.of(), regularFiles(data.resolve("tmp")));
+    }
+
+    @Test
+    void moreThanTheLimitIs413AndLeavesNoFile() {
+        byte[] content = random(1001, 2);
+        ApiException e = assertThrows(ApiException.class, () -> files.store(new ByteArrayInputStream(content), 1000));
+        assertEquals(413, e.status());
+        assertEquals("{\"detail\":\"The uploaded file is too large: at most 1000 bytes.\"}", e.body().toString());
+        assertEquals(List.of(), regularFiles(data));
+        // exactly at the limit is fine
+        assertEquals(1000, files.store(new ByteArrayInputStream(content, 0, 1000), 1000).size());
+    }
+
+    @Test
+    void aReceivedFileThatIsNotCommittedIsDropped() {
+        byte[] content = random(5000, 3);
+        try (ReceivedFile received = files.receive(new ByteArrayInputStream(content), 10_000)) {
+            assertEquals(sha256(content), received.sha256());
+            assertEquals(1, regularFiles(data.resolve("tmp")).size());
+        }
+        assertEquals(List.of(), regularFiles(data));
+        assertFalse(files.exists(sha256(content)));
+    }
+
+    @Test
+    void aBrokenUploadStreamIs400AndLeavesNoFile() {
+        InputStream broken = new InputStream() {
+            private int left = 100_000;
+
+            @Override
+            public int read() throws IOException {
+                if (left == 0) {
+                    throw new IOException("connection reset");
+                }
+                left--;
+                return 7;
+            }
+        };
+        ApiException e = assertThrows(ApiException.class, () -> files.store(broken, 1 << 20));
+        assertEquals(400, e.status());
+        assertEquals(List.of(), regularFiles(data));
+    }
+
+    @Test
+    void onlyWellFormedHashesNameFiles() {
+        assertThrows(IllegalArgumentException.class, () -> files.path("../../etc/passwd"));
+        assertThrows(IllegalArgumentException.class, () -> files.path("A".repeat(64)));
+        assertThrows(IllegalArgumentException.class, () -> files.path(null));
+        assertTrue(files.path("a".repeat(64)).startsWith(data.resolve("files")));
+    }
+
+    private static List<Path> regularFiles(Path root) {
+        try (Stream<Path> all = Files.walk(root)) {
+            return all.filter(Files::isRegularFile).toList();
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private static byte[] random(int size, long seed) {
+        byte[] bytes = new byte[size];
+        new Random(seed).nextBytes(bytes);
+        return bytes;
+    }
+
+    private static String sha256(byte[] bytes) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+}
