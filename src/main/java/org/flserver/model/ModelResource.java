@@ -86,6 +86,10 @@ public class ModelResource {
         checkName(name);
         int round = round(form.text("round"));
         if (type.equals("MEAN")) {
+            // as a form, the member ids are repeated "models" fields
+            if (form.texts("models").isEmpty()) {
+                throw ApiException.list(400, "Missing required field: models");
+            }
             return created(models.createMean(caller.id(), name, description, round, form.texts("models")));
         }
         String inputShape = inputShape(form.texts("input_shape"));

@@ -173,6 +173,12 @@ class ModelApiIT {
         assertList(mean(owner, Json.createValue(own)), "Invalid type for field: models");
         assertList(mean(owner, Json.createArrayBuilder().add(1).build()), "Invalid type for field: models");
         assertList(mean(owner, null), "Missing required field: models");
+        assertList(post(owner, new Multipart().field("name", "m").field("description", "d").field("type", "MEAN")),
+                "Missing required field: models");
+        assertList(post(owner, new Multipart().field("name", "m").field("description", "d").field("type", "MEAN")
+                .field("models", foreign)), "Invalid model selection. Insufficient model permissions.");
+        assertList(mean(owner, Json.createArrayBuilder().build()),
+                "Invalid model selection. A mean model needs at least one model.");
         assertList(api.postJson("/api/models/", owner, "{\"description\":\"d\",\"type\":\"MEAN\",\"models\":[]}"),
                 "Missing required field: name");
         // nothing was created by the refusals
