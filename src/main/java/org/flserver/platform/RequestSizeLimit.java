@@ -1,6 +1,5 @@
 package org.flserver.platform;
 
-import jakarta.inject.Inject;
 import jakarta.servlet.FilterChain;
 import jakarta.servlet.ServletException;
 import jakarta.servlet.annotation.WebFilter;
@@ -9,13 +8,13 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 /**
  * Refuses a request whose declared body is larger than the API accepts, with 413 and a JSON
- * detail, before any of it is read: multipart uploads up to {@code fl.upload.max-bytes}, every
- * other body up to {@link JsonBodies#MAX_JSON_BYTES}. Bodies without a declared length (chunked)
- * are limited where they are read ({@link JsonBodies}, the model file store).
+ * detail, before any of it is read: every non-multipart body (JSON, forms) up to
+ * {@link JsonBodies#MAX_JSON_BYTES}. Multipart uploads are bounded by the resources that take them
+ * ({@code org.flserver.model.UploadLimitFilter}, {@code fl.upload.max-bytes}); bodies without a
+ * declared length are limited where they are read ({@link JsonBodies}).
  */
 @WebFilter(urlPatterns = "/api/*", asyncSupported = true)
 public class RequestSizeLimit extends HttpFilter {
@@ -23,18 +22,14 @@ public class RequestSizeLimit extends HttpFilter {
     private static final long serialVersionUID = 1L;
     private static final long DRAIN_LIMIT = 64L << 20;
 
-    @Inject
-    @ConfigProperty(name = "fl.upload.max-bytes", defaultValue = "4294967296")
-    long maxUploadBytes;
-
     @Override
     protected void doFilter(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
             throws IOException, ServletException {
         long length = request.getContentLengthLong();
         String type = request.getContentType();
         boolean multipart = type != null && type.toLowerCase(java.util.Locale.ROOT).startsWith("multipart/");
-        long limit = multipart ? maxUploadBytes : JsonBodies.MAX_JSON_BYTES;
-        if (length > limit) {
+        long limit = JsonBodies.MAX_JSON_BYTES;
+        if (!multipart && length > limit) {
             // A client that is still sending would see a reset instead of our answer if we closed
             // now; so swallow a moderate excess first, and close only after huge ones.
             boolean drained = false;
