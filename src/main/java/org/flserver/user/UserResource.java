@@ -27,6 +27,8 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.flserver.platform.JsonBodies;
 import org.flserver.platform.RequestFields;
 import org.flserver.platform.Uuids;
+import org.flserver.training.TrainingJson;
+import org.flserver.training.TrainingService;
 
 /** {@code /api/users/}: sign-up (anonymous) and reading users (api.md §3). */
 @Path("users")
@@ -42,6 +44,9 @@ public class UserResource {
 
     @Inject
     CurrentUser caller;
+
+    @Inject
+    TrainingService trainings;
 
     @POST
     @Anonymous
@@ -127,6 +132,13 @@ public class UserResource {
         JsonArrayBuilder out = Json.createArrayBuilder();
         users.groupsOf(caller.id()).forEach(g -> out.add(UserJson.group(g)));
         return out.build();
+    }
+
+    @GET
+    @Path("trainings")
+    @Operation(summary = "The trainings the authenticated user runs as actor or takes part in")
+    public JsonArray trainings() {
+        return TrainingJson.trainings(trainings.ofMember(caller.id()));
     }
 
     @GET

@@ -1,0 +1,67 @@
+package org.flserver.training;
+
+import jakarta.json.Json;
+import jakarta.json.JsonArray;
+import jakarta.json.JsonArrayBuilder;
+import jakarta.json.JsonObject;
+import jakarta.json.JsonObjectBuilder;
+import java.time.ZoneId;
+import java.time.format.DateTimeFormatter;
+import java.util.List;
+import org.flserver.user.User;
+
+/** The API's training JSON (api.md §6.1), built explicitly so the keys are exactly the reference's. */
+public final class TrainingJson {
+
+    private TrainingJson() {
+    }
+
+    /** The plain training, as listed by {@code GET /trainings/} and {@code GET /users/trainings/}. */
+    public static JsonObject training(Training training) {
+        return base(training).build();
+    }
+
+    /** Trainings as a JSON array: {@code GET /trainings/} and {@code GET /users/trainings/}. */
+    public static JsonArray trainings(List<Training> trainings) {
+        JsonArrayBuilder out = Json.createArrayBuilder();
+        trainings.forEach(t -> out.add(training(t)));
+        return out.build();
+    }
+
+    /** {@code GET /trainings/<id>/}: the training plus the progress of its current round. */
+    public static JsonObject detail(TrainingService.TrainingDetail detail) {
+        return base(detail.training())
+                .add("local_models_arrived", detail.localModelsArrived())
+                .add("local_models_expected", detail.localModelsExpected())
+                .build();
+    }
+
+    private static JsonObjectBuilder base(Training training) {
+        JsonArrayBuilder participants = Json.createArrayBuilder();
+        for (User user : training.getParticipants()) {
+            participants.add(user.getId().toString());
+        }
+        return Json.createObjectBuilder()
+                .add("id", training.getId().toString())
+                .add("state", training.getState().value())
+                .add("target_num_updates", training.getTargetNumUpdates())
+                .add("last_update", lastUpdate(training))
+                .add("uncertainty_method", training.getUncertaintyMethod().value())
+                .add("aggregation_method", training.getAggregationMethod().value())
+                .add("options", training.optionsJson())
+                .add("locked", training.isLocked())
+                .add("model", training.getModel().getId().toString())
+                .add("actor", training.getActor().getId().toString())
+                .add("participants", participants);
+    }
+
+    /**
+     * ISO-8601 with the offset of the server's time zone, as Django renders {@code auto_now}
+     * fields; the formatter always writes the seconds, which {@code OffsetDateTime.toString()}
+     * leaves out when they are zero.
+     */
+    private static String lastUpdate(Training training) {
+        return training.getLastUpdate().atZoneSameInstant(ZoneId.systemDefault()).toOffsetDateTime()
+                .format(DateTimeFormatter.ISO_OFFSET_DATE_TIME);
+    }
+}

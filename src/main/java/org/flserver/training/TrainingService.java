@@ -1,0 +1,209 @@
+package org.flserver.training;
+
+import jakarta.ejb.Stateless;
+import jakarta.inject.Inject;
+import jakarta.json.JsonNumber;
+import jakarta.json.JsonObject;
+import jakarta.json.JsonValue;
+import jakarta.persistence.EntityManager;
+import jakarta.persistence.LockModeType;
+import jakarta.persistence.PersistenceContext;
+import java.util.List;
+import java.util.UUID;
+import org.flserver.model.GlobalModel;
+import org.flserver.model.Model;
+import org.flserver.platform.ApiException;
+import org.flserver.user.User;
+import org.flserver.user.UserService;
+
+/**
+ * Trainings before the round engine takes over (api.md §6): creation on a model the caller owns,
+ * reading, deletion, the participant list and the start. Each public method is one transaction;
+ * a refusal ({@link ApiException}) rolls it back, so nothing is half-written.
+ *
+ * <p>Every change of a stored training locks its row ({@code PESSIMISTIC_WRITE}, design.md §5), so
+ * a start, a participant change and a delete on the same training never interleave.
+ */
+@Stateless
+public class TrainingService {
+
+    static final String NO_PERMISSION = "You do not have permission to perform this action.";
+
+    @PersistenceContext
+    EntityManager em;
+
+    @Inject
+    UserService users;
+
+    /** A training with what {@code GET /trainings/<id>/} reports about the current round. */
+    public record TrainingDetail(Training training, long localModelsArrived) {
+        public int localModelsExpected() {
+            return training.getParticipants().size();
+        }
+    }
+
+    /**
+     * Creates a training in state {@code I} with the caller as actor. If the model already carries
+     * a training (the relation is one-to-one), the training gets a copy of the model instead, as
+     * the reference server's {@code clone_model} does.
+     */
+    public Training create(UUID callerId, NewTraining request) {
+        checkOptions(request.options(), request.targetNumUpdates());
+        // The lock serialises two creations on the same model: the second one sees the first
+        // one's training and clones instead of failing on the unique model_id.
+        Model model = em.find(Model.class, request.modelId(), LockModeType.PESSIMISTIC_WRITE);
+        if (model == null) {
+            throw ApiException.notFound("Model", request.modelId());
+        }
+        if (!model.getOwner().getId().equals(callerId)) {
+            throw ApiException.forbidden(NO_PERMISSION);
+        }
+        if (!(model instanceof GlobalModel global)) {
+            throw ApiException.badRequest("Model " + model.getId() + " is not a global model.");
+        }
+        List<User> participants = users.allOf(request.clients());
+        GlobalModel trainedModel = global;
+        if (hasTraining(global)) {
+            trainedModel = global.copyFor(global.getOwner());
+            em.persist(trainedModel);
+        }
+        Training training = new Training(trainedModel, users.get(callerId), request.targetNumUpdates());
+        training.setAggregationMethod(request.aggregationMethod());
+        training.setUncertaintyMethod(request.uncertaintyMethod());
+        training.setOptions(request.options());
+        training.getParticipants().addAll(participants);
+        em.persist(training);
+        // TrainingListener's @PostPersist must run now, while this transaction is active, and not
+        // during commit (stack.md §8): its UPDATE of target_num_updates only reaches the row then.
+        em.flush();
+        return training;
+    }
+
+    /**
+     * The options the API accepts: free JSON, except that {@code daisy_chain_period}, when given,
+     * is a non-negative int and the daisy-chained target ({@link TrainingListener}) still fits
+     * the int32 column. The reference server answers 500 for these instead (api.md §14).
+     */
+    static void checkOptions(JsonObject options, int targetNumUpdates) {
+        JsonValue period = options.get("daisy_chain_period");
+        if (period == null || period.getValueType() == JsonValue.ValueType.NULL) {
+            return;
+        }
+        if (!(period instanceof JsonNumber n) || !n.isIntegral() || n.bigIntegerValue().signum() < 0
+                || n.bigIntegerValue().bitLength() > 31) {
+            throw ApiException.field("options", "daisy_chain_period must be a non-negative integer.");
+        }
+        long target = (long) targetNumUpdates * n.intValue();
+        if (target > Integer.MAX_VALUE) {
+            throw ApiException.field("options",
+                    "target_num_updates times daisy_chain_period must not exceed " + Integer.MAX_VALUE + ".");
+        }
+    }
+
+    private boolean hasTraining(GlobalModel model) {
+        return em.createQuery("SELECT COUNT(t) FROM Training t WHERE t.model = :model", Long.class)
+                .setParameter("model", model).getSingleResult() > 0;
+    }
+
+    /** {@code GET /trainings/}: the trainings the caller runs as actor. */
+    public List<Training> ofActor(UUID callerId) {
+        return loaded(em.createQuery("SELECT t FROM Training t WHERE t.actor.id = :user"
+                        + " ORDER BY t.lastUpdate, t.id", Training.class)
+                .setParameter("user", callerId).getResultList());
+    }
+
+    /** {@code GET /users/trainings/}: the trainings the caller runs or takes part in, each once. */
+    public List<Training> ofMember(UUID callerId) {
+        return loaded(em.createQuery("SELECT DISTINCT t FROM Training t LEFT JOIN t.participants p"
+                        + " WHERE t.actor.id = :user OR p.id = :user ORDER BY t.lastUpdate, t.id", Training.class)
+                .setParameter("user", callerId).getResultList());
+    }
+
+    /** {@code GET /trainings/<id>/}: for the actor and the participants only. */
+    public TrainingDetail detail(UUID callerId, UUID trainingId) {
+        Training training = find(trainingId, LockModeType.NONE);
+        if (!isActor(training, callerId) && !isParticipant(training, callerId)) {
+            throw ApiException.forbidden(NO_PERMISSION);
+        }
+        long arrived = em.createQuery("SELECT COUNT(m) FROM LocalModel m WHERE m.baseModel = :model", Long.class)
+                .setParameter("model", training.getModel()).getSingleResult();
+        loaded(List.of(training));
+        return new TrainingDetail(training, arrived);
+    }
+
+    /** Deletes the training (actor only); its model is kept, as in the reference server. */
+    public void delete(UUID callerId, UUID trainingId) {
+        Training training = find(trainingId, LockModeType.PESSIMISTIC_WRITE);
+        if (!isActor(training, callerId)) {
+            throw ApiException.forbidden("You are not the owner the training.");
+        }
+        em.remove(training);
+    }
+
+    /** Registers participants (idempotent). Actor only: api.md §15.2. */
+    public void addParticipants(UUID callerId, UUID trainingId, List<UUID> userIds) {
+        Training training = lockedForActor(callerId, trainingId);
+        training.getParticipants().addAll(users.allOf(userIds));
+        training.touch();
+    }
+
+    /** Removes participants; ids that are not participants are ignored. Actor only: api.md §15.2. */
+    public void removeParticipants(UUID callerId, UUID trainingId, List<UUID> userIds) {
+        Training training = lockedForActor(callerId, trainingId);
+        users.allOf(userIds).forEach(training.getParticipants()::remove);
+        training.touch();
+    }
+
+    /**
+     * Moves a training from {@code I} to {@code O}. Actor only (api.md §15.2). The rounds
+     * themselves (notifications, aggregation) belong to the round engine, not to this service.
+     */
+    public void start(UUID callerId, UUID trainingId) {
+        Training training = lockedForActor(callerId, trainingId);
+        if (training.getParticipants().isEmpty()) {
+            throw ApiException.badRequest("At least one participant must be registered!");
+        }
+        if (training.getState() != TrainingState.INITIAL) {
+            throw ApiException.badRequest("Training " + training.getId() + " is not in state INITIAL!");
+        }
+        training.setState(TrainingState.ONGOING);
+        training.touch();
+    }
+
+    private Training lockedForActor(UUID callerId, UUID trainingId) {
+        Training training = find(trainingId, LockModeType.PESSIMISTIC_WRITE);
+        if (!isActor(training, callerId)) {
+            throw ApiException.forbidden(NO_PERMISSION);
+        }
+        return training;
+    }
+
+    private Training find(UUID trainingId, LockModeType lock) {
+        Training training = em.find(Training.class, trainingId, lock);
+        if (training == null) {
+            throw ApiException.notFound("Training", trainingId);
+        }
+        return training;
+    }
+
+    private static boolean isActor(Training training, UUID userId) {
+        return training.getActor().getId().equals(userId);
+    }
+
+    private static boolean isParticipant(Training training, UUID userId) {
+        return training.getParticipants().stream().anyMatch(u -> u.getId().equals(userId));
+    }
+
+    /**
+     * Loads the lazy relations the training JSON shows while the transaction is open, so that
+     * the resource maps detached entities without going back to the database.
+     */
+    private static List<Training> loaded(List<Training> trainings) {
+        for (Training t : trainings) {
+            t.getModel().getId();
+            t.getActor().getId();
+            t.getParticipants().size();
+        }
+        return trainings;
+    }
+}
