@@ -25,6 +25,7 @@ import javax.naming.InitialContext;
 import javax.naming.NamingException;
 import javax.sql.DataSource;
 import org.flserver.model.GlobalModel;
+import org.flserver.model.LocalModel;
 import org.flserver.model.SWAGModel;
 import org.flserver.model.StoredFile;
 import org.flserver.platform.ApiException;
@@ -199,6 +200,31 @@ class TrainingInContainerIT {
         assertEquals(0, trainingsOn(model));
     }
 
+    @Test
+    void detailCountsTheLocalModelsOfTheTrainingsModelAndOnlyGlobalModelsAreTrained() throws Exception {
+        User owner = newUser();
+        User participant = newUser();
+        UUID model = newModel(owner);
+        Training training = trainings.create(owner.getId(), new NewTraining(model, 2, List.of(),
+                AggregationMethod.FED_AVG, null, null, List.of(participant.getId())));
+        UUID local = transactions.call(() -> {
+            GlobalModel base = em.find(GlobalModel.class, model);
+            User p = em.find(User.class, participant.getId());
+            LocalModel first = new LocalModel(p, 0, base, 10);
+            em.persist(first);
+            em.persist(new LocalModel(p, 1, base, 12));
+            em.persist(new LocalModel(p, 0, em.find(GlobalModel.class, newModelInTransaction(owner)), 5));
+            return first.getId();
+        });
+        TrainingService.TrainingDetail detail = trainings.detail(participant.getId(), training.getId());
+        assertEquals(2, detail.localModelsArrived());
+        assertEquals(1, detail.localModelsExpected());
+        ApiException notGlobal = assertThrows(ApiException.class,
+                () -> trainings.create(participant.getId(), request(local, 1, null)));
+        assertEquals("{\"detail\":\"Model " + local + " is not a global model.\"}", notGlobal.body().toString());
+        assertEquals(0, trainingsOn(local));
+    }
+
     private static NewTraining request(UUID model, int target, JsonObject options) {
         return new NewTraining(model, target, List.of("accuracy"), AggregationMethod.FED_AVG, null, options, List.of());
     }
@@ -214,12 +240,15 @@ class TrainingInContainerIT {
     }
 
     private UUID newModel(User owner) {
-        return transactions.call(() -> {
-            GlobalModel m = new GlobalModel(em.find(User.class, owner.getId()), 0, "net", "a model");
-            m.setWeights(new StoredFile("e".repeat(64), 10));
-            em.persist(m);
-            return m.getId();
-        });
+        return transactions.call(() -> newModelInTransaction(owner));
+    }
+
+    private UUID newModelInTransaction(User owner) {
+        GlobalModel m = new GlobalModel(em.find(User.class, owner.getId()), 0, "net", "a model");
+        m.setWeights(new StoredFile("e".repeat(64), 10));
+        em.persist(m);
+        em.flush();
+        return m.getId();
     }
 
     /** The training row as committed (plain JDBC, autocommit, outside any service transaction). */
