@@ -26,6 +26,7 @@ import javax.naming.NamingException;
 import javax.sql.DataSource;
 import org.flserver.model.GlobalModel;
 import org.flserver.model.LocalModel;
+import org.flserver.model.MeanModel;
 import org.flserver.model.SWAGModel;
 import org.flserver.model.StoredFile;
 import org.flserver.platform.ApiException;
@@ -179,6 +180,29 @@ class TrainingInContainerIT {
         assertEquals(List.of("SWAG|" + owner.getId() + "|2|" + "a".repeat(64) + "|1234|swag-net|with moments|[null, 3]|"
                 + "b".repeat(64) + "|" + "c".repeat(64) + "|" + "d".repeat(64)), original);
         assertEquals(original, copy);
+    }
+
+    @Test
+    void aCopiedMeanModelKeepsItsMembersInOrder() throws Exception {
+        User owner = newUser();
+        UUID a = newModel(owner);
+        UUID b = newModel(owner);
+        UUID mean = transactions.call(() -> {
+            MeanModel m = new MeanModel(em.find(User.class, owner.getId()), 0, "ensemble", "two nets",
+                    List.of(em.find(GlobalModel.class, b), em.find(GlobalModel.class, a)));
+            em.persist(m);
+            return m.getId();
+        });
+        trainings.create(owner.getId(), request(mean, 1, null));
+        Training second = trainings.create(owner.getId(), new NewTraining(mean, 1, List.of(),
+                AggregationMethod.FED_AVG, UncertaintyMethod.ENSEMBLE, null, List.of()));
+        UUID copy = UUID.fromString((String) row(second.getId()).get("model_id"));
+        assertNotEquals(mean, copy);
+        String members = "SELECT member_id::text FROM mean_model_member WHERE mean_model_id = ? ORDER BY member_index";
+        assertEquals(List.of(b.toString(), a.toString()), strings(members, mean));
+        assertEquals(List.of(b.toString(), a.toString()), strings(members, copy));
+        assertEquals(List.of("MEAN|ensemble|two nets"),
+                strings("SELECT concat_ws('|', model_type, name, description) FROM model WHERE id = ?", copy));
     }
 
     @Test
