@@ -29,6 +29,9 @@ public class TrainingService {
 
     static final String NO_PERMISSION = "You do not have permission to perform this action.";
 
+    /** Options are small settings; this bound keeps them well inside every database's column. */
+    static final int MAX_OPTIONS_CHARS = 65536;
+
     @PersistenceContext
     EntityManager em;
 
@@ -82,9 +85,13 @@ public class TrainingService {
     /**
      * The options the API accepts: free JSON, except that {@code daisy_chain_period}, when given,
      * is a non-negative int and the daisy-chained target ({@link TrainingListener}) still fits
-     * the int32 column. The reference server answers 500 for these instead (api.md §14).
+     * the int32 column, and that the whole object fits the column on every database (H2's is
+     * bounded). The reference server answers 500 for these instead (api.md §14).
      */
     static void checkOptions(JsonObject options, int targetNumUpdates) {
+        if (options.toString().length() > MAX_OPTIONS_CHARS) {
+            throw ApiException.field("options", "At most " + MAX_OPTIONS_CHARS + " characters of JSON.");
+        }
         JsonValue period = options.get("daisy_chain_period");
         if (period == null || period.getValueType() == JsonValue.ValueType.NULL) {
             return;

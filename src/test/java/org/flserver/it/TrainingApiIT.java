@@ -138,6 +138,9 @@ class TrainingApiIT {
                 "{\"daisy_chain_period\": 2}"));
         assertEquals(400, overflow.status(), overflow.toString());
         assertTrue(overflow.json().containsKey("options"), overflow.toString());
+        Reply huge = api.postJson("/api/trainings/", actor, trainingJson(fresh, 3,
+                "{\"note\": \"" + "x".repeat(70_000) + "\"}"));
+        assertBody(huge, 400, "{\"options\": [\"At most 65536 characters of JSON.\"]}");
         assertEquals("0", sql("SELECT count(*)::text FROM training WHERE model_id = ?::uuid", fresh.toString()));
     }
 
