@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.UUID;
 import org.flserver.model.GlobalModel;
 import org.flserver.model.Model;
+import org.flserver.model.ModelService;
 import org.flserver.platform.ApiException;
 import org.flserver.user.User;
 import org.flserver.user.UserService;
@@ -37,6 +38,9 @@ public class TrainingService {
 
     @Inject
     UserService users;
+
+    @Inject
+    ModelService models;
 
     /** A training with what {@code GET /trainings/<id>/} reports about the current round. */
     public record TrainingDetail(Training training, long localModelsArrived) {
@@ -66,7 +70,7 @@ public class TrainingService {
         }
         List<User> participants = users.allOf(request.clients());
         GlobalModel trainedModel = global;
-        if (hasTraining(global)) {
+        if (models.trainingOf(global).isPresent()) {
             trainedModel = global.copyFor(global.getOwner());
             em.persist(trainedModel);
         }
@@ -105,11 +109,6 @@ public class TrainingService {
             throw ApiException.field("options",
                     "target_num_updates times daisy_chain_period must not exceed " + Integer.MAX_VALUE + ".");
         }
-    }
-
-    private boolean hasTraining(GlobalModel model) {
-        return em.createQuery("SELECT COUNT(t) FROM Training t WHERE t.model = :model", Long.class)
-                .setParameter("model", model).getSingleResult() > 0;
     }
 
     /** {@code GET /trainings/}: the trainings the caller runs as actor. */

@@ -1,5 +1,6 @@
 package org.flserver.it;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -10,7 +11,11 @@ import jakarta.json.JsonArray;
 import jakarta.json.JsonObject;
 import jakarta.json.JsonStructure;
 import jakarta.json.JsonValue;
+import java.io.IOException;
 import java.io.StringReader;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -32,6 +37,8 @@ import org.junit.jupiter.api.Test;
 class TrainingApiIT {
 
     private static final String NO_PERMISSION = "You do not have permission to perform this action.";
+
+    private static final Path MODEL_FILE = Path.of(System.getProperty("fl.fixtures"), "models", "mlp.torchscript.pt");
 
     private final ApiClient api = new ApiClient();
 
@@ -158,6 +165,13 @@ class TrainingApiIT {
                 + " description, input_shape) FROM model WHERE id = ?::uuid";
         assertEquals(sql(columns, firstModel), sql(columns, secondModel));
         assertTrue(sql(columns, secondModel).startsWith("GLOBAL|" + actor.id() + "|0|"), sql(columns, secondModel));
+        HttpResponse<byte[]> original = api.download("/api/models/" + firstModel + "/", actor);
+        HttpResponse<byte[]> copy = api.download("/api/models/" + secondModel + "/", actor);
+        assertEquals(200, copy.statusCode());
+        assertArrayEquals(Files.readAllBytes(MODEL_FILE), original.body());
+        assertArrayEquals(original.body(), copy.body());
+        JsonObject metadata = api.get("/api/models/" + secondModel + "/metadata/", actor).json();
+        assertEquals("net", metadata.getString("name"));
     }
 
     @Test
@@ -249,6 +263,7 @@ class TrainingApiIT {
         assertEquals("0", sql("SELECT count(*)::text FROM training WHERE id = ?::uuid", id));
         assertEquals("0", sql("SELECT count(*)::text FROM training_participant WHERE training_id = ?::uuid", id));
         assertEquals("1", sql("SELECT count(*)::text FROM model WHERE id = ?::uuid", model.toString()));
+        assertEquals(200, api.get("/api/models/" + model + "/metadata/", actor).status());
         assertBody(api.send("DELETE", "/api/trainings/" + id + "/", actor.tokenHeader(), null, null),
                 400, detail("Training " + id + " not found."));
     }
@@ -373,22 +388,13 @@ class TrainingApiIT {
                 + (options == null ? "" : ", \"options\": " + options) + "}";
     }
 
-    /**
-     * A global model owned by {@code owner}. The models API is built on another branch; until it
-     * is on {@code core}, the row is inserted directly (it only needs to exist for trainings).
-     */
-    private static UUID newModel(Account owner) throws SQLException {
-        UUID id = UUID.randomUUID();
-        try (Connection c = DriverManager.getConnection(IntegrationEnvironment.jdbcUrl(), "fl", "fl");
-             PreparedStatement s = c.prepareStatement("INSERT INTO model (id, model_type, owner_id, round,"
-                     + " weights_sha256, weights_size, created_at, name, description, input_shape)"
-                     + " VALUES (?, 'GLOBAL', ?, 0, ?, 1234, now(), 'net', 'a test model', '[null, 3]')")) {
-            s.setObject(1, id);
-            s.setObject(2, owner.id());
-            s.setString(3, "f".repeat(64));
-            s.executeUpdate();
-        }
-        return id;
+    /** A global model owned by {@code owner}, uploaded through the models API (a real TorchScript file). */
+    private UUID newModel(Account owner) throws IOException {
+        Multipart form = new Multipart().field("name", "net").field("description", "a test model")
+                .file("model_file", "mlp.pt", Files.readAllBytes(MODEL_FILE));
+        Reply r = api.sendBytes("POST", "/api/models/", owner.tokenHeader(), form.contentType(), form.bytes());
+        assertEquals(201, r.status(), r.toString());
+        return UUID.fromString(r.json().getString("model_id"));
     }
 
     /** One value from the database (first column of the first row, or null). */
