@@ -113,16 +113,16 @@ public class TrainingService {
 
     /** {@code GET /trainings/}: the trainings the caller runs as actor. */
     public List<Training> ofActor(UUID callerId) {
-        return loaded(em.createQuery("SELECT t FROM Training t WHERE t.actor.id = :user"
-                        + " ORDER BY t.lastUpdate, t.id", Training.class)
-                .setParameter("user", callerId).getResultList());
+        return em.createQuery(FETCH_ALL + " WHERE t.actor.id = :user ORDER BY t.lastUpdate, t.id", Training.class)
+                .setParameter("user", callerId).getResultList();
     }
 
     /** {@code GET /users/trainings/}: the trainings the caller runs or takes part in, each once. */
     public List<Training> ofMember(UUID callerId) {
-        return loaded(em.createQuery("SELECT DISTINCT t FROM Training t LEFT JOIN t.participants p"
-                        + " WHERE t.actor.id = :user OR p.id = :user ORDER BY t.lastUpdate, t.id", Training.class)
-                .setParameter("user", callerId).getResultList());
+        return em.createQuery(FETCH_ALL + " WHERE t.actor.id = :user"
+                        + " OR EXISTS (SELECT p FROM Training u JOIN u.participants p WHERE u = t AND p.id = :user)"
+                        + " ORDER BY t.lastUpdate, t.id", Training.class)
+                .setParameter("user", callerId).getResultList();
     }
 
     /** {@code GET /trainings/<id>/}: for the actor and the participants only. */
@@ -133,7 +133,9 @@ public class TrainingService {
         }
         long arrived = em.createQuery("SELECT COUNT(m) FROM LocalModel m WHERE m.baseModel = :model", Long.class)
                 .setParameter("model", training.getModel()).getSingleResult();
-        loaded(List.of(training));
+        // what the JSON shows, loaded while the transaction is open
+        training.getActor().getId();
+        training.getParticipants().size();
         return new TrainingDetail(training, arrived);
     }
 
@@ -204,12 +206,10 @@ public class TrainingService {
      * Loads the lazy relations the training JSON shows while the transaction is open, so that
      * the resource maps detached entities without going back to the database.
      */
-    private static List<Training> loaded(List<Training> trainings) {
-        for (Training t : trainings) {
-            t.getModel().getId();
-            t.getActor().getId();
-            t.getParticipants().size();
-        }
-        return trainings;
-    }
+    /**
+     * Trainings with everything their JSON shows, in one query: the listings would otherwise load
+     * the model, the actor and the participants of every training one by one.
+     */
+    private static final String FETCH_ALL = "SELECT DISTINCT t FROM Training t JOIN FETCH t.model"
+            + " JOIN FETCH t.actor LEFT JOIN FETCH t.participants";
 }
