@@ -51,8 +51,8 @@ class ModelApiIT {
     private static final Path FIXTURES = Path.of(System.getProperty("fl.fixtures"), "models");
     private static final Path DATA = Path.of("target", "it", "data-shared");
 
-    /** The whole-request limit of the upload routes: the file limit plus 1 MiB for form fields. */
-    private static final long UPLOAD_REQUEST_LIMIT = IntegrationEnvironment.UPLOAD_LIMIT_BYTES + (1 << 20);
+    private static final long LIMIT = IntegrationEnvironment.UPLOAD_LIMIT_BYTES;
+    private static final String TOO_LARGE = "Request body too large: at most " + LIMIT + " bytes.";
 
     private final ApiClient api = new ApiClient();
 
@@ -336,29 +336,24 @@ class ModelApiIT {
     void oversizedUploadIs413AndLeavesNothingBehind() throws Exception {
         Account owner = api.createUser("mbig");
         Set<Path> filesBefore = storedFiles();
-        byte[] big = new byte[(int) IntegrationEnvironment.UPLOAD_LIMIT_BYTES + 1];
-        new java.util.Random(42).nextBytes(big);
-        Reply r = post(owner, new Multipart().field("name", "big").field("description", "d")
-                .file("model_file", "big.pt", big));
-        assertDetail(r, 413, "The uploaded file is too large: at most " + IntegrationEnvironment.UPLOAD_LIMIT_BYTES
-                + " bytes.");
-        // the first file is fine, the second too large: both are refused, neither is kept
-        byte[] small = new byte[100_000];
-        new java.util.Random(7).nextBytes(small);
-        Reply both = post(owner, new Multipart().field("name", "two").field("description", "d")
-                .file("model_file", "a.pt", small).file("model_preprocessing_file", "p.pt", big));
-        assertDetail(both, 413, "The uploaded file is too large: at most " + IntegrationEnvironment.UPLOAD_LIMIT_BYTES
-                + " bytes.");
-        assertFalse(Files.exists(DATA.resolve("files").resolve(sha256(small).substring(0, 2)).resolve(sha256(small))));
+        // fresh content every run: the data directory outlives a run, and this file must be new
+        byte[] big = new byte[(int) LIMIT + 1];
+        new java.util.Random().nextBytes(big);
+        assertDetail(post(owner, new Multipart().field("name", "big").field("description", "d")
+                .file("model_file", "big.pt", big)), 413, TOO_LARGE);
+        // just under the limit with its form fields is accepted
+        byte[] fits = java.util.Arrays.copyOf(big, (int) LIMIT - 4096);
+        String accepted = upload(owner, new Multipart().field("name", "fits").field("description", "d")
+                .file("model_file", "fits.pt", fits));
+        assertArrayEquals(fits, api.download("/api/models/" + accepted + "/", owner).body());
 
-        assertEquals(0, api.get("/api/models/", owner).array().size());
-        assertEquals(filesBefore, storedFiles());
-        assertFalse(Files.exists(DATA.resolve("files").resolve(sha256(big).substring(0, 2)).resolve(sha256(big))));
-        try (Stream<Path> temps = Files.list(DATA.resolve("tmp"))) {
-            assertEquals(List.of(), temps.toList());
-        }
+        assertEquals(Set.of(accepted), ids(api.get("/api/models/", owner).array()));
+        Set<Path> added = new java.util.HashSet<>(storedFiles());
+        added.removeAll(filesBefore);
+        assertEquals(Set.of(DATA.resolve("files").resolve(sha256(fits).substring(0, 2)).resolve(sha256(fits))), added);
+        assertNoTempFiles();
         try (Connection db = database()) {
-            assertEquals(0, count(db, "SELECT count(*) FROM model WHERE owner_id = ?", owner.id()));
+            assertEquals(1, count(db, "SELECT count(*) FROM model WHERE owner_id = ?", owner.id()));
         }
     }
 
@@ -377,17 +372,20 @@ class ModelApiIT {
             out.flush();
             String answer = readResponse(socket.getInputStream());
             assertTrue(answer.startsWith("HTTP/1.1 413"), answer);
-            assertTrue(answer.endsWith("{\"detail\":\"The upload is too large: at most " + UPLOAD_REQUEST_LIMIT
-                    + " bytes per request (files and form fields).\"}"), answer);
+            assertTrue(answer.endsWith("{\"detail\":\"" + TOO_LARGE + "\"}"), answer);
         }
     }
 
     @Test
-    void chunkedOversizedBodyIsCutOffWith413() throws Exception {
+    void chunkedOversizedBodyIsCutOffWith413AndLeavesNothingBehind() throws Exception {
         Account owner = api.createUser("mchunk");
         Set<Path> filesBefore = storedFiles();
+        // a small first file and a second one that crosses the limit: neither is kept
+        byte[] small = new byte[100_000];
+        new java.util.Random().nextBytes(small);
         Multipart form = new Multipart().field("name", "chunked").field("description", "d")
-                .file("model_file", "big.pt", new byte[(int) UPLOAD_REQUEST_LIMIT + 1000]);
+                .file("model_file", "small.pt", small)
+                .file("model_preprocessing_file", "big.pt", new byte[(int) LIMIT]);
         byte[] body = form.bytes();
         // no Content-Length: the body goes chunked (HTTP/1.1, as the DLR Python client speaks)
         HttpClient http11 = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
@@ -396,10 +394,25 @@ class ModelApiIT {
                 .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new ByteArrayInputStream(body))).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertEquals(413, r.statusCode(), r.body());
-        assertEquals("{\"detail\":\"The upload is too large: at most " + UPLOAD_REQUEST_LIMIT
-                + " bytes per request (files and form fields).\"}", r.body());
+        assertEquals("{\"detail\":\"" + TOO_LARGE + "\"}", r.body());
         assertEquals(0, api.get("/api/models/", owner).array().size());
         assertEquals(filesBefore, storedFiles());
+        assertNoTempFiles();
+
+        // a chunked upload under the limit works
+        Multipart ok = new Multipart().field("name", "chunked-ok").field("description", "d")
+                .file("model_file", "small.pt", small);
+        HttpResponse<String> accepted = http11.send(HttpRequest.newBuilder(URI.create(api.base() + "/api/models/"))
+                .header("Authorization", owner.tokenHeader()).header("Content-Type", ok.contentType())
+                .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new ByteArrayInputStream(ok.bytes()))).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(201, accepted.statusCode(), accepted.body());
+    }
+
+    private static void assertNoTempFiles() throws IOException {
+        try (Stream<Path> temps = Files.list(DATA.resolve("tmp"))) {
+            assertEquals(List.of(), temps.toList());
+        }
     }
 
     /** Reads one HTTP/1.1 response (headers and a Content-Length body) without waiting for the connection to close. */
