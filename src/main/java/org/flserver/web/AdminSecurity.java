@@ -1,0 +1,27 @@
+package org.flserver.web;
+
+import jakarta.annotation.security.DeclareRoles;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.security.enterprise.authentication.mechanism.http.CustomFormAuthenticationMechanismDefinition;
+import jakarta.security.enterprise.authentication.mechanism.http.LoginToContinue;
+import org.flserver.user.AdminIdentityStore;
+
+/**
+ * Switches on Jakarta Security for the admin pages: a form login at {@code /admin/login.xhtml}
+ * (driven by {@link AdminLogin}) backed by {@link AdminIdentityStore}. Which URLs need the
+ * {@value #ROLE} role is declared in web.xml.
+ *
+ * <p>Why the mechanism leaves the API alone: a form mechanism acts only when a protected URL is
+ * requested or the login bean asks it to; {@code /api/**} is not protected in web.xml, so its
+ * requests pass through unauthenticated by the container and the API's own filter answers
+ * {@code Authorization} headers (Token and Basic) with its own 401 bodies.
+ */
+@ApplicationScoped
+@DeclareRoles(AdminSecurity.ROLE)
+@CustomFormAuthenticationMechanismDefinition(
+        loginToContinue = @LoginToContinue(loginPage = "/admin/login.xhtml", errorPage = ""))
+public class AdminSecurity {
+
+    /** The role web.xml requires for /admin/*; the identity store's group maps to it. */
+    public static final String ROLE = AdminIdentityStore.ADMIN_GROUP;
+}

@@ -1,0 +1,301 @@
+package org.flserver.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import org.flserver.it.ApiClient.Account;
+import org.flserver.it.ApiClient.Reply;
+import org.htmlunit.WebClient;
+import org.htmlunit.html.HtmlAnchor;
+import org.htmlunit.html.HtmlForm;
+import org.htmlunit.html.HtmlPage;
+import org.htmlunit.html.HtmlTable;
+import org.htmlunit.html.HtmlTableRow;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The JSF admin pages through a browser (HtmlUnit) against the shared server: form login for
+ * superusers only, the trainings list with its sortable columns, the detail page, logout, and
+ * that the form login leaves the API's own authentication alone.
+ *
+ * <p>Two trainings are stored once for the class; other test classes share the database, so
+ * every check looks at these two rows only.
+ */
+class AdminPagesIT {
+
+    private static final String ADMIN = "admin";
+    private static final String ADMIN_PASSWORD = "admin-password";
+
+    private static Account actor;
+    private static Account alice;
+    private static Account bob;
+    private static UUID ongoing;
+    private static UUID completed;
+    private static String modelName;
+
+    private final ApiClient api = new ApiClient();
+    private WebClient browser;
+
+    @BeforeAll
+    static void storeTwoTrainings() throws SQLException {
+        ApiClient setup = new ApiClient();
+        actor = setup.createUser("actor");
+        alice = setup.createUser("alice");
+        bob = setup.createUser("bob");
+        modelName = ApiClient.uniqueName("mnist <b>cnn</b>");
+        // Ongoing, round 3 of a target of 5, two participants, options with a daisy-chain period;
+        // Completed, round 0 of 12, no participants: the state and target orders are opposite.
+        ongoing = insertTraining(modelName, 3, "O", 5, "FedProx", "MC_DROPOUT",
+                "{\"daisy_chain_period\": 0, \"note\": \"<script>alert(1)</script>\"}", alice, bob);
+        completed = insertTraining(ApiClient.uniqueName("second model"), 0, "C", 12, "FedAvg", "NONE", "{}");
+    }
+
+    @BeforeEach
+    void openBrowser() {
+        browser = new WebClient();
+        browser.getOptions().setJavaScriptEnabled(false);
+        browser.getOptions().setCssEnabled(false);
+        // Status codes are asserted explicitly (the detail page answers 404 for unknown ids).
+        browser.getOptions().setThrowExceptionOnFailingStatusCode(false);
+    }
+
+    @AfterEach
+    void closeBrowser() {
+        browser.close();
+    }
+
+    @Test
+    void anonymousVisitorsAreShownTheLoginForm() throws IOException {
+        HtmlPage page = browser.getPage(url("/admin/"));
+        assertLoginForm(page);
+        assertNull(page.getElementById("trainings"));
+
+        HtmlPage detail = browser.getPage(url("/admin/training.xhtml?id=" + ongoing));
+        assertLoginForm(detail);
+        assertFalse(detail.asNormalizedText().contains(modelName), detail.asNormalizedText());
+    }
+
+    @Test
+    void aUserWhoIsNoSuperuserCannotGetIn() throws IOException {
+        HtmlPage refused = logIn(alice.username(), alice.password());
+        assertLoginForm(refused);
+        assertTrue(refused.asNormalizedText().contains("Login failed"), refused.asNormalizedText());
+        // and still nothing behind the form afterwards
+        HtmlPage again = browser.getPage(url("/admin/"));
+        assertLoginForm(again);
+        assertNull(again.getElementById("trainings"));
+    }
+
+    @Test
+    void aWrongAdminPasswordIsRefused() throws IOException {
+        HtmlPage refused = logIn(ADMIN, ADMIN_PASSWORD + "x");
+        assertTrue(refused.asNormalizedText().contains("Login failed"), refused.asNormalizedText());
+        assertNull(refused.getElementById("trainings"));
+    }
+
+    @Test
+    void theListShowsTheTrainingsAndSortsByColumn() throws IOException {
+        HtmlPage list = logIn(ADMIN, ADMIN_PASSWORD);
+        assertEquals("Trainings – fl-server", list.getTitleText());
+
+        List<String> row = cells(list, ongoing);
+        assertEquals(ongoing.toString(), row.get(0));
+        assertEquals(modelName, row.get(1));           // shown as text, not as markup
+        assertEquals(actor.username(), row.get(2));
+        assertEquals("Ongoing", row.get(3));
+        assertEquals("FedProx", row.get(4));
+        assertEquals("MC Dropout", row.get(5));
+        assertEquals("3", row.get(6));
+        assertEquals("5", row.get(7));
+        assertTrue(row.get(8).startsWith("2"), row.get(8));
+        assertTrue(row.get(8).contains(alice.username()) && row.get(8).contains(bob.username()), row.get(8));
+        assertTrue(row.get(9).matches("\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC"), row.get(9));
+        assertEquals("Completed", cells(list, completed).get(3));
+
+        // State: Completed before Ongoing ascending, and the second click reverses it.
+        HtmlPage byState = click(list, "trainings:sort-state");
+        assertTrue(position(byState, completed) < position(byState, ongoing));
+        HtmlPage byStateDesc = click(byState, "trainings:sort-state");
+        assertTrue(position(byStateDesc, ongoing) < position(byStateDesc, completed));
+
+        // Target: 5 before 12 ascending, the opposite of the state order.
+        HtmlPage byTarget = click(byStateDesc, "trainings:sort-target");
+        assertTrue(position(byTarget, ongoing) < position(byTarget, completed));
+        HtmlPage byTargetDesc = click(byTarget, "trainings:sort-target");
+        assertTrue(position(byTargetDesc, completed) < position(byTargetDesc, ongoing));
+    }
+
+    @Test
+    void theRowLinkOpensTheDetailWithParticipantsOptionsAndModel() throws IOException {
+        HtmlPage list = logIn(ADMIN, ADMIN_PASSWORD);
+        HtmlPage detail = list.getAnchorByText(ongoing.toString()).click();
+        assertEquals(200, detail.getWebResponse().getStatusCode());
+        assertEquals(url("/admin/training.xhtml?id=" + ongoing), detail.getUrl().toString());
+
+        String participants = detail.getHtmlElementById("participants").asNormalizedText();
+        assertTrue(participants.contains(alice.username()) && participants.contains(bob.username()), participants);
+        String options = detail.getHtmlElementById("options").asNormalizedText();
+        assertTrue(options.contains("\"daisy_chain_period\": 0"), options);
+        assertTrue(options.contains("<script>alert(1)</script>"), options);   // text, not a script element
+        assertTrue(detail.getElementsByTagName("script").isEmpty());
+        String model = detail.getHtmlElementById("model").asNormalizedText();
+        assertTrue(model.contains(modelName), model);
+        assertTrue(detail.getElementsByTagName("b").isEmpty());
+        assertTrue(model.contains(actor.username()), model);
+        assertTrue(model.contains("a".repeat(64)), model);
+        assertTrue(model.contains("1234 bytes"), model);
+        assertTrue(detail.getHtmlElementById("state").asNormalizedText().contains("Ongoing"));
+    }
+
+    @Test
+    void unknownAndMalformedIdsSayNotFound() throws IOException {
+        logIn(ADMIN, ADMIN_PASSWORD);
+        for (String id : new String[]{UUID.randomUUID().toString(), "not-a-uuid", ""}) {
+            HtmlPage page = browser.getPage(url("/admin/training.xhtml?id=" + id));
+            assertEquals(404, page.getWebResponse().getStatusCode(), id);
+            assertTrue(page.getHtmlElementById("notFound").asNormalizedText().startsWith("Training not found"),
+                    page.asNormalizedText());
+        }
+    }
+
+    @Test
+    void logoutEndsTheSession() throws IOException {
+        HtmlPage list = logIn(ADMIN, ADMIN_PASSWORD);
+        assertNotNull(list.getElementById("trainings"));
+        HtmlPage after = list.getHtmlElementById("logout:logoutButton").click();
+        assertLoginForm(after);
+        assertLoginForm(browser.getPage(url("/admin/")));
+    }
+
+    @Test
+    void theApiKeepsItsOwnAuthentication() throws IOException, InterruptedException {
+        // A bad Basic header on the API is answered by the API's filter, not by the form login.
+        Reply wrong = api.send("GET", "/api/users/myself/", ApiClient.basic(ADMIN, "wrong"), null, (String) null);
+        assertEquals(401, wrong.status(), wrong.toString());
+        assertEquals("Invalid username/password.", wrong.detail());
+        // An admin session cookie does not authenticate API calls either.
+        logIn(ADMIN, ADMIN_PASSWORD);
+        String cookie = "JSESSIONID=" + browser.getCookieManager().getCookie("JSESSIONID").getValue();
+        HttpResponse<String> withSession = HttpClient.newHttpClient().send(
+                HttpRequest.newBuilder(URI.create(url("/api/users/myself/"))).header("Cookie", cookie).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(401, withSession.statusCode(), withSession.body());
+        assertTrue(withSession.body().contains("Authentication credentials were not provided."), withSession.body());
+    }
+
+    // --- helpers -------------------------------------------------------------------------------
+
+    private static String url(String path) {
+        return IntegrationEnvironment.baseUrl() + path;
+    }
+
+    /** Opens the login page and submits it; answers the page the browser ends up on. */
+    private HtmlPage logIn(String username, String password) throws IOException {
+        HtmlPage login = browser.getPage(url("/admin/login.xhtml"));
+        HtmlForm form = login.getFormByName("login");
+        form.getInputByName("login:username").setValue(username);
+        form.getInputByName("login:password").setValue(password);
+        return form.getInputByName("login:submit").click();
+    }
+
+    private static void assertLoginForm(HtmlPage page) {
+        assertNotNull(page.getElementById("login:password"), page.asNormalizedText());
+    }
+
+    private static HtmlPage click(HtmlPage page, String id) throws IOException {
+        HtmlAnchor link = page.getHtmlElementById(id);
+        return link.click();
+    }
+
+    /** The cells of the row of one training, as text. */
+    private static List<String> cells(HtmlPage page, UUID training) {
+        for (HtmlTableRow row : table(page).getBodies().get(0).getRows()) {
+            if (row.getCell(0).asNormalizedText().equals(training.toString())) {
+                List<String> texts = new ArrayList<>();
+                row.getCells().forEach(c -> texts.add(c.asNormalizedText().trim()));
+                return texts;
+            }
+        }
+        throw new AssertionError("no row for " + training + " in " + page.asNormalizedText());
+    }
+
+    private static int position(HtmlPage page, UUID training) {
+        List<HtmlTableRow> rows = table(page).getBodies().get(0).getRows();
+        for (int i = 0; i < rows.size(); i++) {
+            if (rows.get(i).getCell(0).asNormalizedText().equals(training.toString())) {
+                return i;
+            }
+        }
+        throw new AssertionError("no row for " + training);
+    }
+
+    private static HtmlTable table(HtmlPage page) {
+        return page.getHtmlElementById("trainings");
+    }
+
+    /** A global model owned by the actor and a training on it, written straight into the database. */
+    private static UUID insertTraining(String name, int round, String state, int target, String aggregation,
+                                       String uncertainty, String options, Account... participants)
+            throws SQLException {
+        UUID model = UUID.randomUUID();
+        UUID training = UUID.randomUUID();
+        Timestamp now = Timestamp.from(Instant.now());
+        try (Connection c = DriverManager.getConnection(IntegrationEnvironment.jdbcUrl(), "fl", "fl")) {
+            try (PreparedStatement s = c.prepareStatement("INSERT INTO model (id, model_type, owner_id, round, "
+                    + "weights_sha256, weights_size, created_at, name, description) "
+                    + "VALUES (?, 'GLOBAL', ?, ?, ?, 1234, ?, ?, ?)")) {
+                s.setObject(1, model);
+                s.setObject(2, actor.id());
+                s.setInt(3, round);
+                s.setString(4, "a".repeat(64));
+                s.setTimestamp(5, now);
+                s.setString(6, name);
+                s.setString(7, "a model for the admin pages test");
+                s.executeUpdate();
+            }
+            try (PreparedStatement s = c.prepareStatement("INSERT INTO training (id, model_id, actor_id, state, "
+                    + "target_num_updates, last_update, uncertainty_method, aggregation_method, options) "
+                    + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb)")) {
+                s.setObject(1, training);
+                s.setObject(2, model);
+                s.setObject(3, actor.id());
+                s.setString(4, state);
+                s.setInt(5, target);
+                s.setTimestamp(6, now);
+                s.setString(7, uncertainty);
+                s.setString(8, aggregation);
+                s.setString(9, options);
+                s.executeUpdate();
+            }
+            for (Account p : participants) {
+                try (PreparedStatement s = c.prepareStatement(
+                        "INSERT INTO training_participant (training_id, user_id) VALUES (?, ?)")) {
+                    s.setObject(1, training);
+                    s.setObject(2, p.id());
+                    s.executeUpdate();
+                }
+            }
+        }
+        return training;
+    }
+}
