@@ -1,6 +1,5 @@
 package org.flserver.web;
 
-import jakarta.annotation.security.DeclareRoles;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.security.enterprise.authentication.mechanism.http.CustomFormAuthenticationMechanismDefinition;
 import jakarta.security.enterprise.authentication.mechanism.http.LoginToContinue;
@@ -8,8 +7,9 @@ import org.flserver.user.AdminIdentityStore;
 
 /**
  * Switches on Jakarta Security for the admin pages: a form login at {@code /admin/login.xhtml}
- * (driven by {@link AdminLogin}) backed by {@link AdminIdentityStore}. Which URLs need the
- * {@value #ROLE} role is declared in web.xml.
+ * (driven by {@link AdminLogin}) backed by {@link AdminIdentityStore}. The {@value #ROLE} role,
+ * which URLs need it (all of /admin/ but the login page and its CSS) and its mapping to the store's
+ * group are declared in web.xml and glassfish-web.xml.
  *
  * <p>Why the mechanism leaves the API alone: a form mechanism acts only when a protected URL is
  * requested or the login bean asks it to; {@code /api/**} is not protected in web.xml, so its
@@ -17,7 +17,6 @@ import org.flserver.user.AdminIdentityStore;
  * {@code Authorization} headers (Token and Basic) with its own 401 bodies.
  */
 @ApplicationScoped
-@DeclareRoles(AdminSecurity.ROLE)
 @CustomFormAuthenticationMechanismDefinition(
         loginToContinue = @LoginToContinue(loginPage = "/admin/login.xhtml", errorPage = ""))
 public class AdminSecurity {

@@ -188,6 +188,23 @@ class AdminPagesIT {
     }
 
     @Test
+    void aFormPostedAfterTheSessionEndedLeadsToTheLoginPage() throws IOException {
+        HtmlPage list = logIn(ADMIN, ADMIN_PASSWORD);
+        browser.getCookieManager().clearCookies();   // as after a session timeout or a restart
+        HtmlPage after = list.getHtmlElementById("logout:logoutButton").click();
+        assertEquals(200, after.getWebResponse().getStatusCode());
+        assertEquals(url("/admin/login.xhtml"), after.getUrl().toString());
+        assertLoginForm(after);
+    }
+
+    @Test
+    void theServerRootLinksToTheAdminPages() throws IOException {
+        HtmlPage root = browser.getPage(url("/"));
+        assertEquals(200, root.getWebResponse().getStatusCode());
+        assertLoginForm(root.getAnchorByHref("/admin/").click());
+    }
+
+    @Test
     void theApiKeepsItsOwnAuthentication() throws IOException, InterruptedException {
         // A bad Basic header on the API is answered by the API's filter, not by the form login.
         Reply wrong = api.send("GET", "/api/users/myself/", ApiClient.basic(ADMIN, "wrong"), null, (String) null);
