@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import jakarta.json.Json;
+import jakarta.json.JsonArrayBuilder;
+import jakarta.json.JsonObject;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -15,12 +18,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.PreparedStatement;
-import java.sql.SQLException;
-import java.sql.Timestamp;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -73,8 +70,10 @@ class AdminPagesIT {
         // Target 5 with FedProx, and target 12 with FedAvg: the target and the aggregation-method
         // orders are opposite, so a sort that is not applied cannot pass both checks.
         small = createTraining(uploadModel(setup, modelName, 3), 5, "FedProx", "MC_DROPOUT",
-                "{\"daisy_chain_period\": 0, \"note\": \"<script>alert(1)</script>\"}", alice, bob);
-        large = createTraining(uploadModel(setup, ApiClient.uniqueName("second model"), 0), 12, "FedAvg", "NONE", "{}");
+                Json.createObjectBuilder().add("daisy_chain_period", 0).add("note", "<script>alert(1)</script>").build(),
+                alice, bob);
+        large = createTraining(uploadModel(setup, ApiClient.uniqueName("second model"), 0), 12, "FedAvg", "NONE",
+                JsonObject.EMPTY_JSON_OBJECT);
     }
 
     @BeforeEach
@@ -287,37 +286,20 @@ class AdminPagesIT {
         return UUID.fromString(r.json().getString("model_id"));
     }
 
-    /**
-     * A training of the actor on the model. Written into the database directly until the trainings
-     * API is available on this branch; state Initial, as the API creates it.
-     */
+    /** A training of the actor on the model, created through the API (state Initial); answers its id. */
     private static UUID createTraining(UUID model, int target, String aggregation, String uncertainty,
-                                       String options, Account... participants) throws SQLException {
-        UUID training = UUID.randomUUID();
-        try (Connection c = DriverManager.getConnection(IntegrationEnvironment.jdbcUrl(), "fl", "fl")) {
-            try (PreparedStatement s = c.prepareStatement("INSERT INTO training (id, model_id, actor_id, state, "
-                    + "target_num_updates, last_update, uncertainty_method, aggregation_method, options) "
-                    + "VALUES (?, ?, ?, 'I', ?, ?, ?, ?, ?::jsonb)")) {
-                s.setObject(1, training);
-                s.setObject(2, model);
-                s.setObject(3, actor.id());
-                s.setInt(4, target);
-                s.setTimestamp(5, Timestamp.from(Instant.now()));
-                s.setString(6, uncertainty);
-                s.setString(7, aggregation);
-                s.setString(8, options);
-                s.executeUpdate();
-            }
-            for (Account p : participants) {
-                try (PreparedStatement s = c.prepareStatement(
-                        "INSERT INTO training_participant (training_id, user_id) VALUES (?, ?)")) {
-                    s.setObject(1, training);
-                    s.setObject(2, p.id());
-                    s.executeUpdate();
-                }
-            }
+                                       JsonObject options, Account... participants) {
+        JsonArrayBuilder clients = Json.createArrayBuilder();
+        for (Account p : participants) {
+            clients.add(p.id().toString());
         }
-        return training;
+        JsonObject body = Json.createObjectBuilder().add("model_id", model.toString())
+                .add("target_num_updates", target).add("metric_names", Json.createArrayBuilder().add("accuracy"))
+                .add("aggregation_method", aggregation).add("uncertainty_method", uncertainty)
+                .add("options", options).add("clients", clients).build();
+        Reply r = new ApiClient().postJson("/api/trainings/", actor, body.toString());
+        assertEquals(201, r.status(), r.toString());
+        return UUID.fromString(r.json().getString("training_id"));
     }
 
     private static String sha256(byte[] bytes) throws NoSuchAlgorithmException {
