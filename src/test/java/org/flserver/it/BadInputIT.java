@@ -1,0 +1,220 @@
+package org.flserver.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import jakarta.json.Json;
+import jakarta.json.JsonObjectBuilder;
+import jakarta.json.JsonValue;
+import java.io.StringReader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+import java.util.stream.Stream;
+import org.flserver.it.ApiClient.Account;
+import org.flserver.it.ApiClient.Reply;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Bad input of every kind the issue lists — malformed JSON, wrong types, unknown and missing
+ * fields, malformed UUIDs, too-long strings, out-of-range integers, unknown users, wrong content
+ * types, oversized bodies, unknown routes — each answering its documented 4xx with a JSON body,
+ * never a 500. Each case also checks that a refused creation wrote nothing (the listings are
+ * unchanged afterwards).
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class BadInputIT {
+
+    private static final String UNKNOWN = "00000000-0000-4000-8000-00000000abcd";
+
+    private final ApiClient api = new ApiClient();
+    private Account actor;
+    private String modelId;
+    private String trainingId;
+
+    /** A request body with its content type. */
+    record Body(String contentType, byte[] bytes) {
+    }
+
+    /** One bad request: how to send it and what must come back. */
+    record Case(String name, String method, String path, Function<BadInputIT, Body> body, int status,
+                String expected) {
+        @Override
+        public String toString() {
+            return name;
+        }
+    }
+
+    @BeforeAll
+    void createFixtures() throws Exception {
+        actor = api.createUser("bad-actor");
+        Path file = Path.of(System.getProperty("fl.fixtures"), "models", "mlp.torchscript.pt");
+        Multipart form = new Multipart().field("name", "bad-input model").field("description", "d")
+                .file("model_file", "mlp.pt", Files.readAllBytes(file));
+        modelId = api.sendBytes("POST", "/api/models/", actor.tokenHeader(), form.contentType(), form.bytes())
+                .json().getString("model_id");
+        Reply training = api.postJson("/api/trainings/", actor, training(b -> { }));
+        assertEquals(201, training.status(), training.toString());
+        trainingId = training.json().getString("training_id");
+    }
+
+    static Stream<Case> cases() {
+        List<Case> c = new ArrayList<>();
+        // users: malformed and misshapen JSON
+        c.add(json("malformed JSON", "POST", "/api/users/", t -> "{\"username\":", 400, "~JSON parse error - "));
+        c.add(json("empty body", "POST", "/api/users/", t -> "", 400,
+                "{\"detail\":\"JSON parse error - the request body is empty.\"}"));
+        c.add(json("array instead of object", "POST", "/api/users/", t -> "[1,2]", 400,
+                "{\"_schema\":[\"Invalid input type.\"]}"));
+        c.add(json("unknown field", "POST", "/api/users/", t -> user("\"is_staff\":true"), 400,
+                "{\"is_staff\":[\"Unknown field.\"]}"));
+        c.add(json("missing password", "POST", "/api/users/",
+                t -> "{\"username\":\"" + ApiClient.uniqueName("np") + "\"}", 400,
+                "{\"password\":[\"Missing data for required field.\"]}"));
+        c.add(json("username too long", "POST", "/api/users/",
+                t -> "{\"username\":\"" + "u".repeat(151) + "\",\"password\":\"p\"}", 400,
+                "{\"username\":[\"Longer than maximum length 150.\"]}"));
+        c.add(json("boolean as string", "POST", "/api/users/", t -> user("\"actor\":\"yes\""), 400,
+                "{\"actor\":[\"Not a valid boolean.\"]}"));
+        c.add(json("message endpoint not a URL", "POST", "/api/users/", t -> user("\"message_endpoint\":\"nowhere\""),
+                400, "{\"message_endpoint\":[\"Enter a valid http or https URL.\"]}"));
+        c.add(json("duplicate username", "POST", "/api/users/",
+                t -> "{\"username\":\"" + t.actor.username() + "\",\"password\":\"p\"}", 400,
+                "{\"username\":[\"A user with that username already exists.\"]}"));
+        c.add(new Case("wrong content type", "POST", "/api/users/", t -> new Body("text/plain", bytes("username=x")), 415,
+                "{\"detail\":\"Unsupported media type \\\"text/plain\\\" in request.\"}"));
+        c.add(json("oversized JSON body", "POST", "/api/users/",
+                t -> user("\"first_name\":\"" + "x".repeat(1_100_000) + "\""), 413, "~Request body too large"));
+        c.add(json("malformed user id", "GET", "/api/users/12345/", t -> null, 400,
+                "{\"detail\":\"User 12345 not found.\"}"));
+        // trainings
+        c.add(json("target as string", "POST", "/api/trainings/",
+                t -> t.training(b -> b.add("target_num_updates", "3")), 400,
+                "{\"target_num_updates\":[\"Not a valid integer.\"]}"));
+        c.add(json("target above int32", "POST", "/api/trainings/",
+                t -> t.training(b -> b.add("target_num_updates", 2147483648L)), 400,
+                "{\"target_num_updates\":[\"Must be greater than or equal to 0 and less than or equal to 2147483647.\"]}"));
+        c.add(json("negative target", "POST", "/api/trainings/",
+                t -> t.training(b -> b.add("target_num_updates", -1)), 400,
+                "{\"target_num_updates\":[\"Must be greater than or equal to 0 and less than or equal to 2147483647.\"]}"));
+        c.add(json("aggregation method in wrong case", "POST", "/api/trainings/",
+                t -> t.training(b -> b.add("aggregation_method", "fedavg")), 400,
+                "{\"aggregation_method\":[\"Must be one of: FedAvg, FedDC, FedProx.\"]}"));
+        c.add(json("unknown uncertainty method", "POST", "/api/trainings/",
+                t -> t.training(b -> b.add("uncertainty_method", "BAYES")), 400,
+                "{\"uncertainty_method\":[\"Must be one of: NONE, ENSEMBLE, MC_DROPOUT, SWAG.\"]}"));
+        c.add(json("client id not a UUID", "POST", "/api/trainings/",
+                t -> t.training(b -> b.add("clients", Json.createArrayBuilder().add("bob"))), 400,
+                "{\"clients\":{\"0\":[\"Not a valid UUID.\"]}}"));
+        c.add(json("unknown client", "POST", "/api/trainings/",
+                t -> t.training(b -> b.add("clients", Json.createArrayBuilder().add(UNKNOWN))), 400,
+                "{\"detail\":\"Not all provided users were found!\"}"));
+        c.add(json("daisy chain period not an integer", "POST", "/api/trainings/",
+                t -> t.training(b -> b.add("options", Json.createObjectBuilder().add("daisy_chain_period", "x"))), 400,
+                "{\"options\":[\"daisy_chain_period must be a non-negative integer.\"]}"));
+        c.add(json("model id not a UUID", "POST", "/api/trainings/",
+                t -> t.training(b -> b.add("model_id", "abc")), 400, "{\"model_id\":[\"Not a valid UUID.\"]}"));
+        c.add(json("unknown model", "POST", "/api/trainings/",
+                t -> t.training(b -> b.add("model_id", UNKNOWN)), 400,
+                "{\"detail\":\"Model " + UNKNOWN + " not found.\"}"));
+        c.add(json("missing metric names", "POST", "/api/trainings/",
+                t -> t.training(b -> b.remove("metric_names")), 400,
+                "{\"metric_names\":[\"Missing data for required field.\"]}"));
+        c.add(json("malformed training id", "GET", "/api/trainings/not-a-uuid/", t -> null, 400,
+                "{\"detail\":\"Training not-a-uuid not found.\"}"));
+        c.add(json("start an unknown training", "POST", "/api/trainings/" + UNKNOWN + "/start/", t -> null, 400,
+                "{\"detail\":\"Training " + UNKNOWN + " not found.\"}"));
+        c.add(json("clients body without clients", "PUT", "@training/clients/", t -> "{}", 400,
+                "{\"clients\":[\"Missing data for required field.\"]}"));
+        c.add(json("clients not a list", "PUT", "@training/clients/", t -> "{\"clients\":\"x\"}", 400,
+                "{\"clients\":[\"Not a valid list.\"]}"));
+        // models (multipart)
+        c.add(multipart("model without name", t -> new Multipart().field("description", "d").file("model_file", "m.pt",
+                new byte[]{1, 2, 3}), 400, "[\"Missing required field: name\"]"));
+        c.add(multipart("model without file", t -> new Multipart().field("name", "n").field("description", "d"), 400,
+                "{\"detail\":\"No uploaded file 'model_file' found.\"}"));
+        c.add(multipart("input shape not integers", t -> new Multipart().field("name", "n").field("description", "d")
+                .field("input_shape", "abc").file("model_file", "m.pt", new byte[]{1}), 400,
+                "~Invalid input_shape entry"));
+        c.add(multipart("round not an integer", t -> new Multipart().field("name", "n").field("description", "d")
+                .field("round", "first").file("model_file", "m.pt", new byte[]{1}), 400,
+                "{\"detail\":\"Invalid round: must be an integer from 0 to 2147483647.\"}"));
+        c.add(json("malformed model id", "GET", "/api/models/xyz/", t -> null, 400,
+                "{\"detail\":\"Model xyz not found.\"}"));
+        // groups, routes, methods
+        c.add(json("group name of wrong type", "POST", "/api/groups/", t -> "{\"name\":5}", 400,
+                "{\"name\":[\"Not a valid string.\"]}"));
+        c.add(json("unknown route", "GET", "/api/nowhere/", t -> null, 404, "{\"detail\":\"Not found.\"}"));
+        c.add(json("method not allowed", "DELETE", "/api/users/myself/", t -> null, 405,
+                "{\"detail\":\"Method \\\"DELETE\\\" not allowed.\"}"));
+        return c.stream();
+    }
+
+    @Test
+    void thereAreAtLeast25DistinctCases() {
+        assertTrue(cases().map(Case::name).distinct().count() >= 25);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void answersTheDocumented4xx(Case c) {
+        String before = listings();
+        String path = c.path().replace("@training", "/api/trainings/" + trainingId);
+        Body body = c.body().apply(this);
+        Reply reply = api.sendBytes(c.method(), path, actor.tokenHeader(), body.contentType(), body.bytes());
+        assertEquals(c.status(), reply.status(), c.name() + ": " + reply);
+        assertTrue(reply.header("Content-Type").startsWith("application/json"), reply.header("Content-Type"));
+        if (c.expected().startsWith("~")) {
+            assertTrue(reply.json().getString("detail").startsWith(c.expected().substring(1)), reply.toString());
+        } else {
+            assertEquals(parse(c.expected()), parse(reply.body()), c.name());
+        }
+        assertEquals(before, listings(), c.name() + " must leave nothing half-written");
+    }
+
+    /** What a refused creation could have added to: the caller's models and trainings, all users. */
+    private String listings() {
+        return api.get("/api/models/", actor).body() + api.get("/api/trainings/", actor).body()
+                + api.get("/api/users/", actor).array().size();
+    }
+
+    private String training(java.util.function.Consumer<JsonObjectBuilder> change) {
+        JsonObjectBuilder b = Json.createObjectBuilder().add("model_id", modelId).add("target_num_updates", 3)
+                .add("metric_names", Json.createArrayBuilder().add("accuracy")).add("aggregation_method", "FedAvg");
+        change.accept(b);
+        return b.build().toString();
+    }
+
+    private static String user(String extra) {
+        return "{\"username\":\"" + ApiClient.uniqueName("bad") + "\",\"password\":\"p\"," + extra + "}";
+    }
+
+    private static Case json(String name, String method, String path, Function<BadInputIT, String> body, int status,
+                             String expected) {
+        return new Case(name, method, path, t -> {
+            String text = body.apply(t);
+            return text == null ? new Body(null, null) : new Body("application/json", bytes(text));
+        }, status, expected);
+    }
+
+    private static Case multipart(String name, Function<BadInputIT, Multipart> form, int status, String expected) {
+        return new Case(name, "POST", "/api/models/", t -> {
+            Multipart m = form.apply(t);
+            return new Body(m.contentType(), m.bytes());
+        }, status, expected);
+    }
+
+    private static byte[] bytes(String text) {
+        return text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    private static JsonValue parse(String json) {
+        return Json.createReader(new StringReader(json)).readValue();
+    }
+}
