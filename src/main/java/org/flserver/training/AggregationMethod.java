@@ -1,7 +1,7 @@
 package org.flserver.training;
 
 /** The seed's AggregationMethod choices; value and label are the same words. */
-public enum AggregationMethod {
+public enum AggregationMethod implements Choice {
     FED_AVG("FedAvg", "FedAvg"),
     FED_DC("FedDC", "FedDC"),
     FED_PROX("FedProx", "FedProx");
@@ -14,30 +14,22 @@ public enum AggregationMethod {
         this.label = label;
     }
 
+    @Override
     public String value() {
         return value;
     }
 
+    @Override
     public String label() {
         return label;
     }
 
     /** The accepted API values, in the order error messages list them. */
     public static String[] valuesAsText() {
-        AggregationMethod[] all = values();
-        String[] out = new String[all.length];
-        for (int i = 0; i < all.length; i++) {
-            out[i] = all[i].value;
-        }
-        return out;
+        return Choice.values(AggregationMethod.class);
     }
 
     public static AggregationMethod fromValue(String value) {
-        for (AggregationMethod m : values()) {
-            if (m.value.equals(value)) {
-                return m;
-            }
-        }
-        throw new IllegalArgumentException("unknown aggregation method " + value);
+        return Choice.fromValue(AggregationMethod.class, value);
     }
 }

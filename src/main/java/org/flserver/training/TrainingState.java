@@ -1,7 +1,7 @@
 package org.flserver.training;
 
 /** The seed's TrainingState choices: stored as the one-letter value, shown with the label. */
-public enum TrainingState {
+public enum TrainingState implements Choice {
     INITIAL("I", "Initial"),
     ONGOING("O", "Ongoing"),
     COMPLETED("C", "Completed"),
@@ -17,21 +17,18 @@ public enum TrainingState {
     }
 
     /** What the database and the API hold: {@code I}, {@code O}, {@code C}, {@code E} or {@code S}. */
+    @Override
     public String value() {
         return value;
     }
 
     /** The words for people (admin pages). */
+    @Override
     public String label() {
         return label;
     }
 
     public static TrainingState fromValue(String value) {
-        for (TrainingState s : values()) {
-            if (s.value.equals(value)) {
-                return s;
-            }
-        }
-        throw new IllegalArgumentException("unknown training state " + value);
+        return Choice.fromValue(TrainingState.class, value);
     }
 }

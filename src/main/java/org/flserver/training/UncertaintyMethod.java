@@ -1,7 +1,7 @@
 package org.flserver.training;
 
 /** The seed's UncertaintyMethod choices: stored as the upper-case value, shown with the label. */
-public enum UncertaintyMethod {
+public enum UncertaintyMethod implements Choice {
     NONE("NONE", "None"),
     ENSEMBLE("ENSEMBLE", "Ensemble"),
     MC_DROPOUT("MC_DROPOUT", "MC Dropout"),
@@ -15,29 +15,22 @@ public enum UncertaintyMethod {
         this.label = label;
     }
 
+    @Override
     public String value() {
         return value;
     }
 
+    @Override
     public String label() {
         return label;
     }
 
+    /** The accepted API values, in the order error messages list them. */
     public static String[] valuesAsText() {
-        UncertaintyMethod[] all = values();
-        String[] out = new String[all.length];
-        for (int i = 0; i < all.length; i++) {
-            out[i] = all[i].value;
-        }
-        return out;
+        return Choice.values(UncertaintyMethod.class);
     }
 
     public static UncertaintyMethod fromValue(String value) {
-        for (UncertaintyMethod m : values()) {
-            if (m.value.equals(value)) {
-                return m;
-            }
-        }
-        throw new IllegalArgumentException("unknown uncertainty method " + value);
+        return Choice.fromValue(UncertaintyMethod.class, value);
     }
 }
