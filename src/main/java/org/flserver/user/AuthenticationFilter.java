@@ -36,7 +36,7 @@ public class AuthenticationFilter implements ContainerRequestFilter {
             return;
         }
         try {
-            currentUser.set(authentication.authenticate(request.getHeaderString(HttpHeaders.AUTHORIZATION)).getId());
+            currentUser.set(authentication.authenticate(request.getHeaderString(HttpHeaders.AUTHORIZATION)));
         } catch (ApiException e) {
             request.abortWith(e.toResponse());
         }

@@ -1,6 +1,8 @@
 package org.flserver.user;
 
 import jakarta.ejb.Stateless;
+import jakarta.ejb.TransactionAttribute;
+import jakarta.ejb.TransactionAttributeType;
 import jakarta.inject.Inject;
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.PersistenceContext;
@@ -16,6 +18,8 @@ import org.flserver.platform.ApiException;
  * the reference's messages.
  */
 @Stateless
+// Reads only: no JTA transaction is begun for it (it runs on every request).
+@TransactionAttribute(TransactionAttributeType.SUPPORTS)
 public class AuthenticationService {
 
     static final String NO_CREDENTIALS = "Authentication credentials were not provided.";

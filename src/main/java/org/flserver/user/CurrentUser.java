@@ -5,25 +5,32 @@ import java.util.UUID;
 
 /**
  * The authenticated caller of the current request, set by {@link AuthenticationFilter}. Resources
- * pass its id to services, which load what they need in their own transaction.
+ * pass its id to services, which load what they need in their own transaction. The user as read
+ * during authentication is kept too (detached), so that {@code GET /users/myself/} — the web
+ * frontend's login check, called on every page — needs no second query.
  */
 @RequestScoped
 public class CurrentUser {
 
-    private UUID id;
+    private User user;
 
     public UUID id() {
-        if (id == null) {
-            throw new IllegalStateException("no authenticated user in this request");
-        }
-        return id;
+        return user().getId();
     }
 
-    void set(UUID id) {
-        this.id = id;
+    /** The caller as read when the request was authenticated. */
+    public User user() {
+        if (user == null) {
+            throw new IllegalStateException("no authenticated user in this request");
+        }
+        return user;
+    }
+
+    void set(User user) {
+        this.user = user;
     }
 
     public boolean isPresent() {
-        return id != null;
+        return user != null;
     }
 }

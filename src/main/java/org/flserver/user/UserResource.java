@@ -122,7 +122,7 @@ public class UserResource {
     @Path("myself")
     @Operation(summary = "The authenticated user (the web frontend's login check)")
     public JsonObject myself() {
-        return UserJson.user(users.get(caller.id()), false);
+        return UserJson.user(caller.user(), false);
     }
 
     @GET
