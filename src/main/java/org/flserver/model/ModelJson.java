@@ -1,6 +1,5 @@
 package org.flserver.model;
 
-import jakarta.json.Json;
 import jakarta.json.JsonArray;
 import jakarta.json.JsonArrayBuilder;
 import jakarta.json.JsonObject;
@@ -9,6 +8,7 @@ import jakarta.json.JsonReader;
 import jakarta.json.JsonValue;
 import java.io.StringReader;
 import java.util.List;
+import org.flserver.platform.Jsonp;
 
 /**
  * The JSON form of models (api.md §5.1), snake_case as the reference server writes it.
@@ -27,7 +27,7 @@ public final class ModelJson {
 
     /** One model: GlobalModel, SWAGModel, MeanModel or LocalModel shape. */
     public static JsonObject model(Model model) {
-        JsonObjectBuilder json = Json.createObjectBuilder()
+        JsonObjectBuilder json = Jsonp.createObjectBuilder()
                 .add("id", model.getId().toString())
                 .add("round", model.getRound());
         if (model instanceof LocalModel local) {
@@ -47,7 +47,7 @@ public final class ModelJson {
             json.add("swag_first_moment", "").add("swag_second_moment", "");
         }
         if (global instanceof MeanModel mean) {
-            JsonArrayBuilder members = Json.createArrayBuilder();
+            JsonArrayBuilder members = Jsonp.createArrayBuilder();
             mean.getMembers().forEach(m -> members.add(m.getId().toString()));
             json.add("models", members);
         }
@@ -56,11 +56,11 @@ public final class ModelJson {
 
     /** {@code GET /models/<id>/metadata/}: the model plus {@code stats} (no model summary yet: null). */
     public static JsonObject metadata(Model model) {
-        return Json.createObjectBuilder(model(model)).add("stats", JsonValue.NULL).build();
+        return Jsonp.createObjectBuilder(model(model)).add("stats", JsonValue.NULL).build();
     }
 
     public static JsonArray models(List<? extends Model> models) {
-        JsonArrayBuilder out = Json.createArrayBuilder();
+        JsonArrayBuilder out = Jsonp.createArrayBuilder();
         models.forEach(m -> out.add(model(m)));
         return out.build();
     }
@@ -69,12 +69,12 @@ public final class ModelJson {
         if (text == null || text.isBlank()) {
             return JsonValue.NULL;
         }
-        try (JsonReader reader = Json.createReader(new StringReader(text))) {
+        try (JsonReader reader = Jsonp.createReader(new StringReader(text))) {
             return reader.readArray();
         }
     }
 
     private static JsonValue nullable(String text) {
-        return text == null ? JsonValue.NULL : Json.createValue(text);
+        return text == null ? JsonValue.NULL : Jsonp.createValue(text);
     }
 }

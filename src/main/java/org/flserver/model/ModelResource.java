@@ -1,7 +1,6 @@
 package org.flserver.model;
 
 import jakarta.inject.Inject;
-import jakarta.json.Json;
 import jakarta.json.JsonArray;
 import jakarta.json.JsonArrayBuilder;
 import jakarta.json.JsonNumber;
@@ -33,6 +32,7 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.flserver.model.ModelFiles.ReceivedFile;
 import org.flserver.platform.ApiException;
 import org.flserver.platform.JsonBodies;
+import org.flserver.platform.Jsonp;
 import org.flserver.platform.Uuids;
 import org.flserver.user.CurrentUser;
 
@@ -166,7 +166,7 @@ public class ModelResource {
             + " local models and metrics with it")
     public JsonObject delete(@PathParam("id") String id) {
         models.delete(Uuids.pathId(id, "Model"), caller.id());
-        return Json.createObjectBuilder().add("detail", "Model removed!").build();
+        return Jsonp.createObjectBuilder().add("detail", "Model removed!").build();
     }
 
     private ReceivedFile receive(EntityPart part) {
@@ -178,7 +178,7 @@ public class ModelResource {
     }
 
     private static Response created(Model model) {
-        return Response.status(201).entity(Json.createObjectBuilder()
+        return Response.status(201).entity(Jsonp.createObjectBuilder()
                 .add("detail", "Model Upload Accepted")
                 .add("model_id", model.getId().toString()).build()).build();
     }
@@ -260,7 +260,7 @@ public class ModelResource {
         if (entries.isEmpty()) {
             return null;
         }
-        JsonArrayBuilder shape = Json.createArrayBuilder();
+        JsonArrayBuilder shape = Jsonp.createArrayBuilder();
         for (String entry : entries) {
             String text = entry.trim();
             if (text.equals("None") || text.equals("null")) {

@@ -1,7 +1,6 @@
 package org.flserver.platform;
 
 import jakarta.ejb.ApplicationException;
-import jakarta.json.Json;
 import jakarta.json.JsonArray;
 import jakarta.json.JsonObject;
 import jakarta.json.JsonStructure;
@@ -29,19 +28,19 @@ public class ApiException extends RuntimeException {
 
     /** {@code {"detail": text}} — DRF's APIException shape. */
     public static ApiException detail(int status, String text) {
-        return new ApiException(status, Json.createObjectBuilder().add("detail", text).build(), text);
+        return new ApiException(status, Jsonp.createObjectBuilder().add("detail", text).build(), text);
     }
 
     /** {@code ["text"]} — DRF's ValidationError shape, used where the reference server uses it. */
     public static ApiException list(int status, String text) {
-        JsonArray body = Json.createArrayBuilder().add(text).build();
+        JsonArray body = Jsonp.createArrayBuilder().add(text).build();
         return new ApiException(status, body, text);
     }
 
     /** {@code {"field": ["text"]}} — a field error as marshmallow and DRF serializers give it. */
     public static ApiException field(String field, String text) {
-        JsonObject body = Json.createObjectBuilder()
-                .add(field, Json.createArrayBuilder().add(text)).build();
+        JsonObject body = Jsonp.createObjectBuilder()
+                .add(field, Jsonp.createArrayBuilder().add(text)).build();
         return new ApiException(400, body, field + ": " + text);
     }
 

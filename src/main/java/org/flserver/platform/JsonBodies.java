@@ -1,6 +1,5 @@
 package org.flserver.platform;
 
-import jakarta.json.Json;
 import jakarta.json.JsonException;
 import jakarta.json.JsonObject;
 import jakarta.json.JsonReader;
@@ -30,7 +29,7 @@ public final class JsonBodies {
             throw ApiException.badRequest("JSON parse error - the request body is empty.");
         }
         JsonStructure value;
-        try (JsonReader reader = Json.createReader(new java.io.ByteArrayInputStream(bytes))) {
+        try (JsonReader reader = Jsonp.createReader(new java.io.ByteArrayInputStream(bytes))) {
             value = reader.read();
         } catch (JsonParsingException e) {
             throw ApiException.badRequest("JSON parse error - " + oneLine(e.getMessage()));
@@ -38,8 +37,8 @@ public final class JsonBodies {
             throw ApiException.badRequest("JSON parse error - the request body is not valid JSON.");
         }
         if (!(value instanceof JsonObject object)) {
-            throw new ApiException(400, Json.createObjectBuilder().add("_schema",
-                    Json.createArrayBuilder().add("Invalid input type.")).build(), "not an object");
+            throw new ApiException(400, Jsonp.createObjectBuilder().add("_schema",
+                    Jsonp.createArrayBuilder().add("Invalid input type.")).build(), "not an object");
         }
         return object;
     }

@@ -1,6 +1,5 @@
 package org.flserver.platform;
 
-import jakarta.json.Json;
 import jakarta.json.JsonArray;
 import jakarta.json.JsonNumber;
 import jakarta.json.JsonObject;
@@ -103,13 +102,13 @@ public final class RequestFields {
             return error(name, "Not a valid list.");
         }
         List<UUID> ids = new ArrayList<>();
-        JsonObjectBuilder bad = Json.createObjectBuilder();
+        JsonObjectBuilder bad = Jsonp.createObjectBuilder();
         boolean anyBad = false;
         for (int i = 0; i < array.size(); i++) {
             JsonValue entry = array.get(i);
             UUID id = entry instanceof JsonString s ? Uuids.parseOrNull(s.getString()) : null;
             if (id == null) {
-                bad.add(Integer.toString(i), Json.createArrayBuilder().add("Not a valid UUID."));
+                bad.add(Integer.toString(i), Jsonp.createArrayBuilder().add("Not a valid UUID."));
                 anyBad = true;
             } else {
                 ids.add(id);
@@ -163,7 +162,7 @@ public final class RequestFields {
     /** Records a problem found by the caller (a value the type check let through). */
     public <T> T error(String name, String message) {
         if (!errors.containsKey(name)) {
-            errors.put(name, Json.createArrayBuilder().add(message).build());
+            errors.put(name, Jsonp.createArrayBuilder().add(message).build());
         }
         return null;
     }
@@ -177,7 +176,7 @@ public final class RequestFields {
         if (errors.isEmpty()) {
             return;
         }
-        JsonObjectBuilder body = Json.createObjectBuilder();
+        JsonObjectBuilder body = Jsonp.createObjectBuilder();
         errors.forEach(body::add);
         throw new ApiException(400, body.build(), "invalid fields " + errors.keySet());
     }

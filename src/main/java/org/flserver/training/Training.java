@@ -1,6 +1,5 @@
 package org.flserver.training;
 
-import jakarta.json.Json;
 import jakarta.json.JsonNumber;
 import jakarta.json.JsonObject;
 import jakarta.json.JsonReader;
@@ -25,6 +24,7 @@ import java.util.LinkedHashSet;
 import java.util.Set;
 import java.util.UUID;
 import org.flserver.model.GlobalModel;
+import org.flserver.platform.Jsonp;
 import org.flserver.user.User;
 
 /**
@@ -116,7 +116,7 @@ public class Training {
     }
 
     public JsonObject optionsJson() {
-        try (JsonReader reader = Json.createReader(new StringReader(options == null ? "{}" : options))) {
+        try (JsonReader reader = Jsonp.createReader(new StringReader(options == null ? "{}" : options))) {
             return reader.readObject();
         }
     }

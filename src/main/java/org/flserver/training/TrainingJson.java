@@ -1,6 +1,5 @@
 package org.flserver.training;
 
-import jakarta.json.Json;
 import jakarta.json.JsonArray;
 import jakarta.json.JsonArrayBuilder;
 import jakarta.json.JsonObject;
@@ -8,6 +7,7 @@ import jakarta.json.JsonObjectBuilder;
 import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
 import java.util.List;
+import org.flserver.platform.Jsonp;
 import org.flserver.user.User;
 
 /** The API's training JSON (api.md §6.1), built explicitly so the keys are exactly the reference's. */
@@ -23,7 +23,7 @@ public final class TrainingJson {
 
     /** Trainings as a JSON array: {@code GET /trainings/} and {@code GET /users/trainings/}. */
     public static JsonArray trainings(List<Training> trainings) {
-        JsonArrayBuilder out = Json.createArrayBuilder();
+        JsonArrayBuilder out = Jsonp.createArrayBuilder();
         trainings.forEach(t -> out.add(training(t)));
         return out.build();
     }
@@ -37,11 +37,11 @@ public final class TrainingJson {
     }
 
     private static JsonObjectBuilder base(Training training) {
-        JsonArrayBuilder participants = Json.createArrayBuilder();
+        JsonArrayBuilder participants = Jsonp.createArrayBuilder();
         for (User user : training.getParticipants()) {
             participants.add(user.getId().toString());
         }
-        return Json.createObjectBuilder()
+        return Jsonp.createObjectBuilder()
                 .add("id", training.getId().toString())
                 .add("state", training.getState().value())
                 .add("target_num_updates", training.getTargetNumUpdates())

@@ -1,7 +1,6 @@
 package org.flserver.training;
 
 import jakarta.inject.Inject;
-import jakarta.json.Json;
 import jakarta.json.JsonArray;
 import jakarta.json.JsonObject;
 import jakarta.ws.rs.Consumes;
@@ -20,6 +19,7 @@ import java.util.UUID;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.flserver.platform.JsonBodies;
+import org.flserver.platform.Jsonp;
 import org.flserver.platform.RequestFields;
 import org.flserver.platform.Uuids;
 import org.flserver.user.CurrentUser;
@@ -66,7 +66,7 @@ public class TrainingResource {
         Training training = trainings.create(caller.id(), new NewTraining(modelId, target, metricNames,
                 AggregationMethod.fromValue(aggregation),
                 uncertainty == null ? null : UncertaintyMethod.fromValue(uncertainty), options, clients));
-        return Response.status(201).entity(Json.createObjectBuilder()
+        return Response.status(201).entity(Jsonp.createObjectBuilder()
                 .add("detail", "Training created successfully!")
                 .add("training_id", training.getId().toString()).build()).build();
     }
@@ -126,6 +126,6 @@ public class TrainingResource {
     }
 
     private static JsonObject detail(String text) {
-        return Json.createObjectBuilder().add("detail", text).build();
+        return Jsonp.createObjectBuilder().add("detail", text).build();
     }
 }

@@ -1,7 +1,6 @@
 package org.flserver.user;
 
 import jakarta.inject.Inject;
-import jakarta.json.Json;
 import jakarta.json.JsonArray;
 import jakarta.json.JsonArrayBuilder;
 import jakarta.json.JsonObject;
@@ -21,6 +20,7 @@ import java.io.InputStream;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.flserver.platform.JsonBodies;
+import org.flserver.platform.Jsonp;
 import org.flserver.platform.RequestFields;
 
 /**
@@ -43,7 +43,7 @@ public class GroupResource {
     @GET
     @Operation(summary = "All groups (superusers only)")
     public JsonArray list() {
-        JsonArrayBuilder out = Json.createArrayBuilder();
+        JsonArrayBuilder out = Jsonp.createArrayBuilder();
         groups.all(caller.id()).forEach(g -> out.add(UserJson.group(g)));
         return out.build();
     }
@@ -60,7 +60,7 @@ public class GroupResource {
     @Consumes(MediaType.APPLICATION_FORM_URLENCODED)
     @Operation(summary = "Create a group from form fields")
     public Response createFromForm(MultivaluedMap<String, String> form) {
-        var json = Json.createObjectBuilder();
+        var json = Jsonp.createObjectBuilder();
         form.forEach((key, values) -> json.add(key, values.isEmpty() ? "" : values.get(values.size() - 1)));
         String name = name(json.build());
         return Response.status(201).entity(UserJson.group(groups.create(name))).build();

@@ -1,8 +1,8 @@
 package org.flserver.user;
 
-import jakarta.json.Json;
 import jakarta.json.JsonObject;
 import jakarta.json.JsonObjectBuilder;
+import org.flserver.platform.Jsonp;
 
 /** The API's user and group JSON (api.md §3, §4). The token appears only for the caller's own record. */
 public final class UserJson {
@@ -11,7 +11,7 @@ public final class UserJson {
     }
 
     public static JsonObject user(User user, boolean withToken) {
-        JsonObjectBuilder json = Json.createObjectBuilder()
+        JsonObjectBuilder json = Jsonp.createObjectBuilder()
                 .add("username", user.getUsername())
                 .add("first_name", user.getFirstName())
                 .add("last_name", user.getLastName())
@@ -27,6 +27,6 @@ public final class UserJson {
     }
 
     public static JsonObject group(Group group) {
-        return Json.createObjectBuilder().add("id", group.getId()).add("name", group.getName()).build();
+        return Jsonp.createObjectBuilder().add("id", group.getId()).add("name", group.getName()).build();
     }
 }

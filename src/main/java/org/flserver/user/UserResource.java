@@ -1,7 +1,6 @@
 package org.flserver.user;
 
 import jakarta.inject.Inject;
-import jakarta.json.Json;
 import jakarta.json.JsonArray;
 import jakarta.json.JsonArrayBuilder;
 import jakarta.json.JsonObject;
@@ -25,6 +24,7 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirements;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.flserver.platform.JsonBodies;
+import org.flserver.platform.Jsonp;
 import org.flserver.platform.RequestFields;
 import org.flserver.platform.Uuids;
 import org.flserver.training.TrainingJson;
@@ -63,7 +63,7 @@ public class UserResource {
     @Consumes(MediaType.APPLICATION_FORM_URLENCODED)
     @Operation(summary = "Create a user from form fields")
     public Response createFromForm(MultivaluedMap<String, String> form) {
-        JsonObjectBuilder json = Json.createObjectBuilder();
+        JsonObjectBuilder json = Jsonp.createObjectBuilder();
         for (Map.Entry<String, List<String>> field : form.entrySet()) {
             String value = field.getValue().isEmpty() ? "" : field.getValue().get(field.getValue().size() - 1);
             if (field.getKey().equals("actor") || field.getKey().equals("client")) {
@@ -71,7 +71,7 @@ public class UserResource {
                 json.add(field.getKey(), switch (v) {
                     case "true", "1", "on", "yes" -> JsonValue.TRUE;
                     case "false", "0", "off", "no", "" -> JsonValue.FALSE;
-                    default -> Json.createValue(value);
+                    default -> Jsonp.createValue(value);
                 });
             } else {
                 json.add(field.getKey(), value);
@@ -113,7 +113,7 @@ public class UserResource {
     @GET
     @Operation(summary = "List all users (without tokens)")
     public JsonArray list() {
-        JsonArrayBuilder out = Json.createArrayBuilder();
+        JsonArrayBuilder out = Jsonp.createArrayBuilder();
         users.all().forEach(u -> out.add(UserJson.user(u, false)));
         return out.build();
     }
@@ -129,7 +129,7 @@ public class UserResource {
     @Path("groups")
     @Operation(summary = "The groups the authenticated user belongs to")
     public JsonArray groups() {
-        JsonArrayBuilder out = Json.createArrayBuilder();
+        JsonArrayBuilder out = Jsonp.createArrayBuilder();
         users.groupsOf(caller.id()).forEach(g -> out.add(UserJson.group(g)));
         return out.build();
     }
