@@ -59,4 +59,41 @@ final class Float32Kernels {
             f[j] = (float) a[j];
         }
     }
+
+    // Variants reading little-endian float32 straight from (mapped) byte buffers at byte offset o.
+
+    static void first1(double[] a, java.nio.ByteBuffer x, int o, double w, int n) {
+        for (int j = 0; j < n; j++) {
+            a[j] = 0.0 + x.getFloat(o + (j << 2)) * w;
+        }
+    }
+
+    static void add1(double[] a, java.nio.ByteBuffer x, int o, double w, int n) {
+        for (int j = 0; j < n; j++) {
+            a[j] += x.getFloat(o + (j << 2)) * w;
+        }
+    }
+
+    static void add2(double[] a, java.nio.ByteBuffer x0, double w0, java.nio.ByteBuffer x1, double w1, int o, int n) {
+        for (int j = 0; j < n; j++) {
+            int b = o + (j << 2);
+            a[j] = (a[j] + x0.getFloat(b) * w0) + x1.getFloat(b) * w1;
+        }
+    }
+
+    static void first4(double[] a, java.nio.ByteBuffer x0, double w0, java.nio.ByteBuffer x1, double w1,
+                       java.nio.ByteBuffer x2, double w2, java.nio.ByteBuffer x3, double w3, int o, int n) {
+        for (int j = 0; j < n; j++) {
+            int b = o + (j << 2);
+            a[j] = (((0.0 + x0.getFloat(b) * w0) + x1.getFloat(b) * w1) + x2.getFloat(b) * w2) + x3.getFloat(b) * w3;
+        }
+    }
+
+    static void add4(double[] a, java.nio.ByteBuffer x0, double w0, java.nio.ByteBuffer x1, double w1,
+                     java.nio.ByteBuffer x2, double w2, java.nio.ByteBuffer x3, double w3, int o, int n) {
+        for (int j = 0; j < n; j++) {
+            int b = o + (j << 2);
+            a[j] = (((a[j] + x0.getFloat(b) * w0) + x1.getFloat(b) * w1) + x2.getFloat(b) * w2) + x3.getFloat(b) * w3;
+        }
+    }
 }

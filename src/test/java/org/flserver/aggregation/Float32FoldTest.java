@@ -21,7 +21,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 /**
  * The float32 path folds several clients per pass over the accumulator; this checks, for every
  * client count from 1 to 9 (so every remainder of the folding), several block sizes and thread
- * counts, and values including signed zeros, subnormals, infinities and NaN, that each output float is
+ * counts, mapped and positional reads, and values including signed zeros, subnormals, infinities and NaN, that each output float is
  * bit-identical to the rule {@code acc = 0.0; acc += (double) x_i * w_i in client order; (float) (acc / W)}.
  */
 class Float32FoldTest {
@@ -68,7 +68,9 @@ class Float32FoldTest {
                 expected[j] = Float.floatToRawIntBits((float) (acc / total));
             }
             for (StreamingFedAvg avg : List.of(new StreamingFedAvg(), new StreamingFedAvg(1, 3, PicklePolicy.standard()),
-                    new StreamingFedAvg(2, 1000, PicklePolicy.standard()))) {
+                    new StreamingFedAvg(2, 1000, PicklePolicy.standard()),
+                    new StreamingFedAvg(2, 1000, PicklePolicy.standard(), false),
+                    new StreamingFedAvg(1, 64, PicklePolicy.standard(), false))) {
                 Path out = dir.resolve("out-" + run + ".safetensors");
                 avg.aggregate(clients, clients.get(0).path(), out);
                 ByteBuffer data = payload(out);
