@@ -42,7 +42,7 @@ import java.util.zip.CRC32;
  * block every client's slice is folded into one reused {@code double[]} accumulator, and the block is
  * written once. Two threads take disjoint units of work. Float32 storages (the common case) take a
  * specialised path: clients are folded four per pass over the accumulator, and the client files are
- * read through memory mappings of a bounded window per client (at most about min(model size,
+ * read through memory mappings of a bounded window per client (at most about min(half the model,
  * 128 MiB) mapped at any time, released at once with {@link Unmapper}), which spares the kernel's copy
  * of every byte into a buffer and the copy from there into an array. When the windows would get too
  * small (very many clients) or mappings cannot be released deterministically, and for the other
@@ -213,16 +213,17 @@ public final class StreamingFedAvg {
 
         /**
          * Elements per client mapping window, or 0 to use positional reads. All threads together keep
-         * at most about min(model size, 128 MiB) of client files mapped (mapped pages count towards the
-         * resident set, and peak RSS must stay below two model sizes plus 256 MB for any N); when that
-         * leaves less than 256 KiB per client, or mappings cannot be released deterministically,
+         * at most max(16 MiB, min(half the model size, 128 MiB)) of client files mapped (mapped pages
+         * count towards the resident set, and peak RSS must stay below two model sizes plus 256 MB for
+         * any N); when that leaves less than 256 KiB per client (smaller windows cost more in mapping
+         * and page faults than positional reads do), or mappings cannot be released deterministically,
          * positional reads into a reused buffer are used instead.
          */
         int mappingWindow(long modelBytes, int n) {
             if (!mapping || !Unmapper.AVAILABLE) {
                 return 0;
             }
-            long budget = Math.max(16L << 20, Math.min(modelBytes, MAPPED_BYTES)) / threads;
+            long budget = Math.max(16L << 20, Math.min(modelBytes / 2, MAPPED_BYTES)) / threads;
             long perClient = budget / n / 4; // elements
             perClient -= perClient % block;
             return perClient * 4 < (256 << 10) ? 0 : (int) Math.min(perClient, 1 << 26);
