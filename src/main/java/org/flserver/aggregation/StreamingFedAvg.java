@@ -332,7 +332,9 @@ public final class StreamingFedAvg {
         final double[] acc = new double[block];
         final long[] accL = new long[block];
         final float[] f = new float[block];
-        final float[][] fk = {f, new float[block], new float[block], new float[block]};
+        /** Up to four clients' slices for the float32 path with positional reads. */
+        final ByteBuffer[] ins = {in, ByteBuffer.allocateDirect(block * 4), ByteBuffer.allocateDirect(block * 4),
+                ByteBuffer.allocateDirect(block * 4)};
         final MappedByteBuffer[] maps;
         final double[] d = new double[block];
         final short[] sh = new short[block];
@@ -449,95 +451,64 @@ public final class StreamingFedAvg {
 
         /** Folds every client's mapped bytes [o, o + 4n) of the current window into acc, in client order. */
         private void foldMapped(int o, int n) {
-            double[] a = acc;
-            double[] w = plan.weights;
-            MappedByteBuffer[] m = maps;
             int clients = plan.files.size();
-            for (int c = 0; c < clients; ) {
-                int k = Math.min(4, clients - c);
-                boolean first = c == 0;
-                switch (k) {
-                    case 4 -> {
-                        if (first) {
-                            Float32Kernels.first4(a, m[c], w[c], m[c + 1], w[c + 1], m[c + 2], w[c + 2], m[c + 3], w[c + 3], o, n);
-                        } else {
-                            Float32Kernels.add4(a, m[c], w[c], m[c + 1], w[c + 1], m[c + 2], w[c + 2], m[c + 3], w[c + 3], o, n);
-                        }
-                    }
-                    case 3 -> {
-                        if (first) {
-                            Float32Kernels.first1(a, m[c], o, w[c], n);
-                        } else {
-                            Float32Kernels.add1(a, m[c], o, w[c], n);
-                        }
-                        Float32Kernels.add2(a, m[c + 1], w[c + 1], m[c + 2], w[c + 2], o, n);
-                    }
-                    case 2 -> {
-                        if (first) {
-                            Float32Kernels.first1(a, m[c], o, w[c], n);
-                            Float32Kernels.add1(a, m[c + 1], o, w[c + 1], n);
-                        } else {
-                            Float32Kernels.add2(a, m[c], w[c], m[c + 1], w[c + 1], o, n);
-                        }
-                    }
-                    default -> {
-                        if (first) {
-                            Float32Kernels.first1(a, m[c], o, w[c], n);
-                        } else {
-                            Float32Kernels.add1(a, m[c], o, w[c], n);
-                        }
-                    }
-                }
-                c += k;
+            for (int c = 0; c < clients; c += 4) {
+                foldGroup(maps, c, c, Math.min(4, clients - c), o, n);
             }
         }
 
         /** Folds every client's elements [start, start + n) of storage s into acc, in client order. */
         private void fold(int s, long start, int n) throws IOException {
-            double[] a = acc;
-            double[] w = plan.weights;
             int clients = plan.files.size();
-            for (int c = 0; c < clients; ) {
+            for (int c = 0; c < clients; c += 4) {
                 int k = Math.min(4, clients - c);
                 for (int i = 0; i < k; i++) {
                     StorageInfo src = plan.clientStorages[s][c + i];
-                    read(plan.channels[c + i], src.offset() + start * 4, n * 4, ByteOrder.LITTLE_ENDIAN);
-                    in.asFloatBuffer().get(fk[i], 0, n);
+                    read(ins[i], plan.channels[c + i], src.offset() + start * 4, n * 4, ByteOrder.LITTLE_ENDIAN);
                 }
-                boolean first = c == 0;
-                switch (k) {
-                    case 4 -> {
-                        if (first) {
-                            Float32Kernels.first4(a, fk[0], w[c], fk[1], w[c + 1], fk[2], w[c + 2], fk[3], w[c + 3], n);
-                        } else {
-                            Float32Kernels.add4(a, fk[0], w[c], fk[1], w[c + 1], fk[2], w[c + 2], fk[3], w[c + 3], n);
-                        }
-                    }
-                    case 3 -> {
-                        if (first) {
-                            Float32Kernels.first1(a, fk[0], w[c], n);
-                        } else {
-                            Float32Kernels.add1(a, fk[0], w[c], n);
-                        }
-                        Float32Kernels.add2(a, fk[1], w[c + 1], fk[2], w[c + 2], n);
-                    }
-                    case 2 -> {
-                        if (first) {
-                            Float32Kernels.first1(a, fk[0], w[c], n);
-                            Float32Kernels.add1(a, fk[1], w[c + 1], n);
-                        } else {
-                            Float32Kernels.add2(a, fk[0], w[c], fk[1], w[c + 1], n);
-                        }
-                    }
-                    default -> {
-                        if (first) {
-                            Float32Kernels.first1(a, fk[0], w[c], n);
-                        } else {
-                            Float32Kernels.add1(a, fk[0], w[c], n);
-                        }
+                foldGroup(ins, 0, c, k, 0, n);
+            }
+        }
+
+        /**
+         * Folds clients c .. c + k - 1 (k &lt;= 4), whose little-endian floats start at byte o of
+         * b[bi] .. b[bi + k - 1], into acc; c == 0 starts the accumulator.
+         */
+        private void foldGroup(ByteBuffer[] b, int bi, int c, int k, int o, int n) {
+            double[] a = acc;
+            double[] w = plan.weights;
+            boolean first = c == 0;
+            switch (k) {
+                case 4 -> {
+                    if (first) {
+                        Float32Kernels.first4(a, b[bi], w[c], b[bi + 1], w[c + 1], b[bi + 2], w[c + 2], b[bi + 3], w[c + 3], o, n);
+                    } else {
+                        Float32Kernels.add4(a, b[bi], w[c], b[bi + 1], w[c + 1], b[bi + 2], w[c + 2], b[bi + 3], w[c + 3], o, n);
                     }
                 }
-                c += k;
+                case 3 -> {
+                    if (first) {
+                        Float32Kernels.first1(a, b[bi], o, w[c], n);
+                    } else {
+                        Float32Kernels.add1(a, b[bi], o, w[c], n);
+                    }
+                    Float32Kernels.add2(a, b[bi + 1], w[c + 1], b[bi + 2], w[c + 2], o, n);
+                }
+                case 2 -> {
+                    if (first) {
+                        Float32Kernels.first1(a, b[bi], o, w[c], n);
+                        Float32Kernels.add1(a, b[bi + 1], o, w[c + 1], n);
+                    } else {
+                        Float32Kernels.add2(a, b[bi], w[c], b[bi + 1], w[c + 1], o, n);
+                    }
+                }
+                default -> {
+                    if (first) {
+                        Float32Kernels.first1(a, b[bi], o, w[c], n);
+                    } else {
+                        Float32Kernels.add1(a, b[bi], o, w[c], n);
+                    }
+                }
             }
         }
 
@@ -553,13 +524,17 @@ public final class StreamingFedAvg {
         }
 
         private void read(FileChannel ch, long pos, int len, ByteOrder order) throws IOException {
-            in.clear().limit(len);
-            while (in.hasRemaining()) {
-                if (ch.read(in, pos + in.position()) < 0) {
+            read(in, ch, pos, len, order);
+        }
+
+        private static void read(ByteBuffer buf, FileChannel ch, long pos, int len, ByteOrder order) throws IOException {
+            buf.clear().limit(len);
+            while (buf.hasRemaining()) {
+                if (ch.read(buf, pos + buf.position()) < 0) {
                     throw new WeightFileException("a client file became shorter while it was read");
                 }
             }
-            in.flip().order(order);
+            buf.flip().order(order);
         }
 
         private void accumulateFloat(DType t, int n, double w, boolean first) {
