@@ -15,6 +15,7 @@ import java.io.IOException;
 import java.math.BigInteger;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -38,20 +39,28 @@ import java.util.zip.CRC32;
  * double precision; bool storages are true where any client with weight > 0 is true.
  *
  * <p>How it is fast (see performance.md): the storages are cut into cache-sized blocks; for each
- * block every client's slice is read with a positional read into a reused buffer, copied to a reused
- * primitive array and folded into one {@code double[]} accumulator, and the block is written once.
- * Two threads take disjoint blocks. Files are read with {@code pread}, not memory-mapped: Java 17
- * cannot unmap a mapping deterministically, and mapped pages count towards the process's resident
- * set, so mapping N files would make peak RSS grow with N.
+ * block every client's slice is folded into one reused {@code double[]} accumulator, and the block is
+ * written once. Two threads take disjoint units of work. Float32 storages (the common case) take a
+ * specialised path: clients are folded four per pass over the accumulator, and the client files are
+ * read through memory mappings of a bounded window per client (at most about min(half the model,
+ * 128 MiB) mapped at any time, released at once with {@link Unmapper}), which spares the kernel's copy
+ * of every byte into a buffer and the copy from there into an array. When the windows would get too
+ * small (very many clients) or mappings cannot be released deterministically, and for the other
+ * dtypes, each client's slice is read with a positional read into a reused buffer and copied to a
+ * reused primitive array.
  */
 public final class StreamingFedAvg {
 
     /** Elements per block: 32K float32 = 128 KiB per client slice, accumulator 256 KiB, fits L2. */
     public static final int DEFAULT_BLOCK = 1 << 15;
 
+    /** At most this many bytes of client files are mapped at once (all threads together). */
+    static final long MAPPED_BYTES = 128L << 20;
+
     private final int threads;
     private final int block;
     private final PicklePolicy policy;
+    private final boolean mapping;
 
     /** Two threads (or one on a single CPU), default block, standard pickle allow-list. */
     public StreamingFedAvg() {
@@ -59,12 +68,18 @@ public final class StreamingFedAvg {
     }
 
     public StreamingFedAvg(int threads, int blockElements, PicklePolicy policy) {
+        this(threads, blockElements, policy, true);
+    }
+
+    /** As above; {@code mapping == false} forces positional reads everywhere (for tests). */
+    StreamingFedAvg(int threads, int blockElements, PicklePolicy policy, boolean mapping) {
         if (threads < 1 || blockElements < 1 || blockElements > (1 << 24)) {
             throw new IllegalArgumentException("threads >= 1 and 1 <= blockElements <= 2^24");
         }
         this.threads = threads;
         this.block = blockElements;
         this.policy = policy;
+        this.mapping = mapping;
     }
 
     /** What an aggregation did. */
@@ -123,6 +138,8 @@ public final class StreamingFedAvg {
         final BigInteger bigTotal;
         final StorageInfo[][] clientStorages; // [storage][client]
         final FileChannel[] channels;
+        final boolean[] fast; // [storage]: float32 (or complex64), little-endian in the template and every client
+        final int window; // elements per unit of a fast storage when read through mappings; 0: positional reads
         // blocks: storage index, first component, component count
         final int[] unitStorage;
         final long[] unitStart;
@@ -148,6 +165,12 @@ public final class StreamingFedAvg {
             intTotal = exactIntegers ? t.longValue() : 0;
             List<StorageInfo> st = template.storages();
             clientStorages = new StorageInfo[st.size()][n];
+            fast = new boolean[st.size()];
+            long modelBytes = 0;
+            for (StorageInfo info : st) {
+                modelBytes += info.length();
+            }
+            window = mappingWindow(modelBytes, n);
             long unitTotal = 0;
             for (int s = 0; s < st.size(); s++) {
                 for (int c = 0; c < n; c++) {
@@ -155,7 +178,12 @@ public final class StreamingFedAvg {
                     clientStorages[s][c] = files.get(c).storage(key).orElseThrow(() ->
                             new IncompatibleWeightsException("storage " + key + " is missing from a client file"));
                 }
-                unitTotal += (components(st.get(s)) + block - 1) / block;
+                fast[s] = componentType(st.get(s).dtype()) == DType.FLOAT32
+                        && st.get(s).byteOrder() == ByteOrder.LITTLE_ENDIAN;
+                for (StorageInfo cs : clientStorages[s]) {
+                    fast[s] &= cs.byteOrder() == ByteOrder.LITTLE_ENDIAN;
+                }
+                unitTotal += (components(st.get(s)) + span(s) - 1) / span(s);
             }
             if (unitTotal > Integer.MAX_VALUE - 8) {
                 throw new WeightFileException("model too large for the block size");
@@ -167,14 +195,38 @@ public final class StreamingFedAvg {
             int u = 0;
             for (int s = 0; s < st.size(); s++) {
                 long comps = components(st.get(s));
-                for (long e = 0; e < comps; e += block) {
+                int span = span(s);
+                for (long e = 0; e < comps; e += span) {
                     unitStorage[u] = s;
                     unitStart[u] = e;
-                    unitCount[u] = (int) Math.min(block, comps - e);
+                    unitCount[u] = (int) Math.min(span, comps - e);
                     u++;
                 }
             }
             channels = new FileChannel[n];
+        }
+
+        /** Elements per unit of storage s: a mapping window for fast storages when mapping, else a block. */
+        int span(int s) {
+            return fast[s] && window > 0 ? window : block;
+        }
+
+        /**
+         * Elements per client mapping window, or 0 to use positional reads. All threads together keep
+         * at most max(16 MiB, min(half the model size, 128 MiB)) of client files mapped (mapped pages
+         * count towards the resident set, and peak RSS must stay below two model sizes plus 256 MB for
+         * any N); when that leaves less than 256 KiB per client (smaller windows cost more in mapping
+         * and page faults than positional reads do), or mappings cannot be released deterministically,
+         * positional reads into a reused buffer are used instead.
+         */
+        int mappingWindow(long modelBytes, int n) {
+            if (!mapping || !Unmapper.AVAILABLE) {
+                return 0;
+            }
+            long budget = Math.max(16L << 20, Math.min(modelBytes / 2, MAPPED_BYTES)) / threads;
+            long perClient = budget / n / 4; // elements
+            perClient -= perClient % block;
+            return perClient * 4 < (256 << 10) ? 0 : (int) Math.min(perClient, 1 << 26);
         }
 
         void open() throws IOException {
@@ -280,6 +332,15 @@ public final class StreamingFedAvg {
         final double[] acc = new double[block];
         final long[] accL = new long[block];
         final float[] f = new float[block];
+        /**
+         * Up to four clients' slices for the float32 path with positional reads, and read-only views of
+         * them for the kernels: read-only like the mappings, so the kernels only ever see one buffer
+         * class (a second one makes their call sites polymorphic and the loops markedly slower).
+         */
+        final ByteBuffer[] ins = {in, ByteBuffer.allocateDirect(block * 4), ByteBuffer.allocateDirect(block * 4),
+                ByteBuffer.allocateDirect(block * 4)};
+        final ByteBuffer[] inViews = new ByteBuffer[ins.length];
+        final MappedByteBuffer[] maps;
         final double[] d = new double[block];
         final short[] sh = new short[block];
         final int[] iv = new int[block];
@@ -290,6 +351,10 @@ public final class StreamingFedAvg {
         Worker(Plan plan, TemplateRewrite rewrite) {
             this.plan = plan;
             this.rewrite = rewrite;
+            maps = new MappedByteBuffer[plan.window > 0 ? plan.files.size() : 0];
+            for (int i = 0; i < ins.length; i++) {
+                inViews[i] = ins[i].asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
+            }
         }
 
         /** Averages components [start, start + n) of storage s and returns the block's CRC-32. */
@@ -300,6 +365,9 @@ public final class StreamingFedAvg {
             boolean isFloat = t == DType.FLOAT32 || t == DType.FLOAT64 || t == DType.FLOAT16 || t == DType.BFLOAT16;
             boolean exact = !isFloat && t != DType.BOOL && plan.exactIntegers;
             boolean overflow = false;
+            if (plan.fast[s]) {
+                return plan.window > 0 ? float32MappedUnit(target, s, start, n) : float32Unit(target, s, start, n);
+            }
             for (int c = 0; c < plan.files.size(); c++) {
                 StorageInfo src = plan.clientStorages[s][c];
                 read(plan.channels[c], src.offset() + start * size, n * size, src.byteOrder());
@@ -342,14 +410,139 @@ public final class StreamingFedAvg {
             return (int) crc.getValue();
         }
 
+        /**
+         * The common case (little-endian float32 in every file), specialised: clients are folded four
+         * at a time into the accumulator, in client order, so that each accumulator element is loaded
+         * and stored once per four clients; the arithmetic is exactly that of the generic path. This
+         * variant reads each client's slice with a positional read.
+         */
+        private int float32Unit(StorageInfo target, int s, long start, int n) throws IOException {
+            crc.reset();
+            fold(s, start, n);
+            finishFloat32Block(target, start, n);
+            return (int) crc.getValue();
+        }
+
+        /**
+         * The same over a window of up to {@code plan.window} elements: every client's window is mapped,
+         * folded block by block straight from the mappings (no copy by the kernel, none into arrays:
+         * this saves about a third of the CPU time of positional reads), and unmapped before returning.
+         */
+        private int float32MappedUnit(StorageInfo target, int s, long start, int count) throws IOException {
+            int clients = plan.files.size();
+            int mappedCount = 0;
+            try {
+                for (int c = 0; c < clients; c++) {
+                    StorageInfo src = plan.clientStorages[s][c];
+                    maps[c] = plan.channels[c].map(FileChannel.MapMode.READ_ONLY, src.offset() + start * 4,
+                            (long) count * 4);
+                    mappedCount++;
+                    maps[c].order(ByteOrder.LITTLE_ENDIAN);
+                }
+                crc.reset();
+                for (int off = 0; off < count; off += block) {
+                    int n = Math.min(block, count - off);
+                    foldMapped(off * 4, n);
+                    finishFloat32Block(target, start + off, n);
+                }
+                return (int) crc.getValue();
+            } catch (InternalError e) { // how the JVM reports a fault in a mapping (file truncated meanwhile)
+                throw new WeightFileException("a client file changed while it was read");
+            } finally {
+                for (int c = 0; c < mappedCount; c++) {
+                    MappedByteBuffer m = maps[c];
+                    maps[c] = null;
+                    Unmapper.unmap(m);
+                }
+            }
+        }
+
+        /** Folds every client's mapped bytes [o, o + 4n) of the current window into acc, in client order. */
+        private void foldMapped(int o, int n) {
+            int clients = plan.files.size();
+            for (int c = 0; c < clients; c += 4) {
+                foldGroup(maps, c, c, Math.min(4, clients - c), o, n);
+            }
+        }
+
+        /** Folds every client's elements [start, start + n) of storage s into acc, in client order. */
+        private void fold(int s, long start, int n) throws IOException {
+            int clients = plan.files.size();
+            for (int c = 0; c < clients; c += 4) {
+                int k = Math.min(4, clients - c);
+                for (int i = 0; i < k; i++) {
+                    StorageInfo src = plan.clientStorages[s][c + i];
+                    read(ins[i], plan.channels[c + i], src.offset() + start * 4, n * 4, ByteOrder.LITTLE_ENDIAN);
+                }
+                foldGroup(inViews, 0, c, k, 0, n);
+            }
+        }
+
+        /**
+         * Folds clients c .. c + k - 1 (k &lt;= 4), whose little-endian floats start at byte o of
+         * b[bi] .. b[bi + k - 1], into acc; c == 0 starts the accumulator.
+         */
+        private void foldGroup(ByteBuffer[] b, int bi, int c, int k, int o, int n) {
+            double[] a = acc;
+            double[] w = plan.weights;
+            boolean first = c == 0;
+            switch (k) {
+                case 4 -> {
+                    if (first) {
+                        Float32Kernels.first4(a, b[bi], w[c], b[bi + 1], w[c + 1], b[bi + 2], w[c + 2], b[bi + 3], w[c + 3], o, n);
+                    } else {
+                        Float32Kernels.add4(a, b[bi], w[c], b[bi + 1], w[c + 1], b[bi + 2], w[c + 2], b[bi + 3], w[c + 3], o, n);
+                    }
+                }
+                case 3 -> {
+                    if (first) {
+                        Float32Kernels.first1(a, b[bi], o, w[c], n);
+                    } else {
+                        Float32Kernels.add1(a, b[bi], o, w[c], n);
+                    }
+                    Float32Kernels.add2(a, b[bi + 1], w[c + 1], b[bi + 2], w[c + 2], o, n);
+                }
+                case 2 -> {
+                    if (first) {
+                        Float32Kernels.first1(a, b[bi], o, w[c], n);
+                        Float32Kernels.add1(a, b[bi + 1], o, w[c + 1], n);
+                    } else {
+                        Float32Kernels.add2(a, b[bi], w[c], b[bi + 1], w[c + 1], o, n);
+                    }
+                }
+                default -> {
+                    if (first) {
+                        Float32Kernels.first1(a, b[bi], o, w[c], n);
+                    } else {
+                        Float32Kernels.add1(a, b[bi], o, w[c], n);
+                    }
+                }
+            }
+        }
+
+        /** Divides, rounds, checksums (continuing crc) and writes the block [start, start + n). */
+        private void finishFloat32Block(StorageInfo target, long start, int n) throws IOException {
+            Float32Kernels.divide(acc, plan.total, n);
+            Float32Kernels.narrow(f, acc, n);
+            out.clear().order(ByteOrder.LITTLE_ENDIAN);
+            out.asFloatBuffer().put(f, 0, n);
+            out.limit(n * 4);
+            crc.update(out.duplicate());
+            rewrite.write(target, start * 4, out);
+        }
+
         private void read(FileChannel ch, long pos, int len, ByteOrder order) throws IOException {
-            in.clear().limit(len);
-            while (in.hasRemaining()) {
-                if (ch.read(in, pos + in.position()) < 0) {
+            read(in, ch, pos, len, order);
+        }
+
+        private static void read(ByteBuffer buf, FileChannel ch, long pos, int len, ByteOrder order) throws IOException {
+            buf.clear().limit(len);
+            while (buf.hasRemaining()) {
+                if (ch.read(buf, pos + buf.position()) < 0) {
                     throw new WeightFileException("a client file became shorter while it was read");
                 }
             }
-            in.flip().order(order);
+            buf.flip().order(order);
         }
 
         private void accumulateFloat(DType t, int n, double w, boolean first) {

@@ -4,6 +4,7 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
@@ -13,6 +14,8 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Writes a new weight file as a copy of a trusted template in which only storage payloads change:
@@ -34,6 +37,20 @@ public final class TemplateRewrite implements Closeable {
     private final Path temp;
     private final FileChannel channel;
     private boolean committed;
+
+    /** Payload bytes written so far, and the count at which the next early flush starts. */
+    private final AtomicLong written = new AtomicLong();
+    private final AtomicLong nextFlush = new AtomicLong(FLUSH_EVERY);
+    /** The running early flush, if any; its failure, which commit reports. */
+    private final AtomicReference<Thread> flusher = new AtomicReference<>();
+    private final AtomicReference<IOException> flushFailure = new AtomicReference<>();
+
+    /**
+     * Every this many payload bytes, a background thread starts {@code fdatasync} on what has been
+     * written so far, so that the disk writes overlap the computation instead of all waiting for
+     * {@link #commit()}. It only starts write-back earlier; commit still forces the whole file.
+     */
+    static final long FLUSH_EVERY = 16L << 20;
 
     private TemplateRewrite(WeightFile template, Path out, Path temp, FileChannel channel) {
         this.template = template;
@@ -93,8 +110,45 @@ public final class TemplateRewrite implements Closeable {
             throw new IllegalArgumentException("write outside storage " + s.key());
         }
         long pos = s.offset() + byteOffset;
+        int len = data.remaining();
         while (data.hasRemaining()) {
             pos += channel.write(data, pos);
+        }
+        long total = written.addAndGet(len);
+        long at = nextFlush.get();
+        if (total >= at && nextFlush.compareAndSet(at, total + FLUSH_EVERY)) {
+            startFlush();
+        }
+    }
+
+    /** Starts an early flush unless one is still running (then the next threshold will try again). */
+    private void startFlush() {
+        Thread t = new Thread(() -> {
+            try {
+                channel.force(false);
+            } catch (ClosedChannelException e) {
+                // closed meanwhile: commit has not happened and will not, nothing to report
+            } catch (IOException e) {
+                flushFailure.compareAndSet(null, e);
+            } finally {
+                flusher.compareAndSet(Thread.currentThread(), null);
+            }
+        }, "template-rewrite-flush");
+        t.setDaemon(true);
+        if (flusher.compareAndSet(null, t)) {
+            t.start();
+        }
+    }
+
+    /** Waits for a running early flush; true unless interrupted. */
+    private void awaitFlush() {
+        Thread t = flusher.get();
+        if (t != null) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 
@@ -110,6 +164,11 @@ public final class TemplateRewrite implements Closeable {
 
     /** Flushes the file to disk and renames it atomically to the destination. */
     public void commit() throws IOException {
+        awaitFlush();
+        IOException early = flushFailure.get();
+        if (early != null) {
+            throw early; // after a failed fsync, a later one may succeed without the lost pages
+        }
         channel.force(true);
         channel.close();
         try {
@@ -128,6 +187,7 @@ public final class TemplateRewrite implements Closeable {
     @Override
     public void close() throws IOException {
         if (!committed) {
+            awaitFlush();
             channel.close();
             Files.deleteIfExists(temp);
         }
