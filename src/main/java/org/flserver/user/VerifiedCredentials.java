@@ -12,21 +12,23 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 import jakarta.inject.Inject;
 
 /**
- * Remembers, for a short time, which Basic header was already verified for which user, so that a
- * client sending {@code Basic user:password} on every request pays for one PBKDF2 hash per TTL
- * rather than per request (the reference server hashes every time: 16 requests/s).
+ * Remembers, for a short time, which {@code Authorization} header was already verified for which
+ * user, so that a client sending {@code Basic user:password} on every request pays for one PBKDF2
+ * hash per TTL rather than per request (the reference server hashes every time: 16 requests/s), and
+ * a token header costs a primary-key read instead of a query.
  *
  * <p>Safety: the key is the SHA-256 of the whole header, so no password is kept in memory in clear;
- * an entry also remembers the password hash it was verified against, and the caller rejects the
- * entry when the user's stored hash has changed since — a password change invalidates at once,
- * on every server instance. Only successes are remembered; the map is bounded.
+ * an entry also remembers the stored value it was verified against (the password hash, or the
+ * token), and the caller rejects the entry when the user's stored value has changed since — a
+ * password change invalidates at once, on every server instance. Only successes are remembered;
+ * the map is bounded.
  */
 @ApplicationScoped
 public class VerifiedCredentials {
 
     private static final int MAX_ENTRIES = 10_000;
 
-    private record Entry(UUID userId, String passwordHash, long expiresAtNanos) {
+    private record Entry(UUID userId, String proof, long expiresAtNanos) {
     }
 
     private final Map<String, Entry> entries = new ConcurrentHashMap<>();
@@ -35,7 +37,7 @@ public class VerifiedCredentials {
     @ConfigProperty(name = "fl.auth.basic-cache-seconds", defaultValue = "60")
     long ttlSeconds;
 
-    /** The user a header was verified for, with the password hash it was verified against; or null. */
+    /** The user a header was verified for, with the stored value it was verified against; or null. */
     public Verified lookup(String header) {
         String key = digest(header);
         Entry entry = entries.get(key);
@@ -46,10 +48,10 @@ public class VerifiedCredentials {
             entries.remove(key, entry);
             return null;
         }
-        return new Verified(entry.userId, entry.passwordHash);
+        return new Verified(entry.userId, entry.proof);
     }
 
-    public void remember(String header, UUID userId, String passwordHash) {
+    public void remember(String header, UUID userId, String proof) {
         if (ttlSeconds <= 0) {
             return;
         }
@@ -59,7 +61,7 @@ public class VerifiedCredentials {
                 entries.clear();
             }
         }
-        entries.put(digest(header), new Entry(userId, passwordHash, System.nanoTime() + ttlSeconds * 1_000_000_000L));
+        entries.put(digest(header), new Entry(userId, proof, System.nanoTime() + ttlSeconds * 1_000_000_000L));
     }
 
     public void forget(String header) {
@@ -84,7 +86,7 @@ public class VerifiedCredentials {
         }
     }
 
-    /** A remembered verification. */
-    public record Verified(UUID userId, String passwordHash) {
+    /** A remembered verification: the user and the password hash or token it was checked against. */
+    public record Verified(UUID userId, String proof) {
     }
 }
