@@ -20,10 +20,20 @@ class PlatformIT {
         Reply json = api.send("GET", "/api/schema/?format=json", null, null, (String) null);
         assertEquals(200, json.status());
         var paths = json.json().getJsonObject("paths");
-        for (String path : new String[]{"/api/users", "/api/users/myself", "/api/groups", "/api/schema"}) {
-            assertTrue(paths.keySet().stream().anyMatch(p -> p.equals(path) || p.equals(path + "/")),
+        String[] endpoints = {"/api/users", "/api/users/myself", "/api/users/groups", "/api/users/trainings",
+                "/api/users/{id}", "/api/groups", "/api/groups/{id}", "/api/models", "/api/models/{id}",
+                "/api/models/{id}/metadata", "/api/trainings", "/api/trainings/{id}", "/api/trainings/{id}/clients",
+                "/api/trainings/{id}/start", "/api/schema", "/api/schema/swagger-ui"};
+        for (String path : endpoints) {
+            assertTrue(paths.keySet().stream().anyMatch(p -> p.replaceAll("\\{[^}]+}", "{id}").equals(path)),
                     path + " missing in " + paths.keySet());
         }
+        // every operation is described, not just listed
+        paths.values().forEach(item -> item.asJsonObject().forEach((method, operation) -> {
+            if (operation.getValueType() == jakarta.json.JsonValue.ValueType.OBJECT) {
+                assertTrue(operation.asJsonObject().containsKey("summary"), method + " without summary: " + item);
+            }
+        }));
         Reply ui = api.send("GET", "/api/schema/swagger-ui/", null, null, (String) null);
         assertEquals(200, ui.status());
         assertTrue(ui.body().contains("SwaggerUIBundle"));
