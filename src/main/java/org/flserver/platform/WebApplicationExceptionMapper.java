@@ -58,7 +58,11 @@ public class WebApplicationExceptionMapper implements ExceptionMapper<WebApplica
                 LOG.log(Level.SEVERE, "request failed", e);
                 answer = Response.fromResponse(ApiException.detail(500, "Internal server error.").toResponse());
             } else {
-                answer = Response.fromResponse(e.getResponse());
+                // e.g. a path or query parameter that does not convert (ParamException): keep the
+                // status, but answer JSON rather than the container's HTML error page
+                Response.StatusType reason = e.getResponse().getStatusInfo();
+                answer = Response.fromResponse(ApiException.detail(status,
+                        status == 404 ? "Not found." : reason.getReasonPhrase() + ".").toResponse());
             }
         }
         return answer.build();
