@@ -47,6 +47,7 @@ public final class PayaraMicroProcess implements AutoCloseable {
             payara.waitForHealth();
         } catch (Exception e) {
             payara.close();
+            printTail(log);
             throw e;
         }
         return payara;
@@ -59,6 +60,7 @@ public final class PayaraMicroProcess implements AutoCloseable {
     private void waitForHealth() throws Exception {
         HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
         long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
+        String last = "no answer";
         while (System.nanoTime() < deadline) {
             if (!process.isAlive()) {
                 throw new IllegalStateException("Payara Micro exited; see " + log.toAbsolutePath());
@@ -71,12 +73,14 @@ public final class PayaraMicroProcess implements AutoCloseable {
                 if (r.statusCode() == 200 && r.body().contains("\"database\"")) {
                     return;
                 }
+                last = r.statusCode() + " " + r.body();
             } catch (IOException notYet) {
                 // still booting
             }
             Thread.sleep(500);
         }
-        throw new IllegalStateException("Payara Micro did not become healthy in 5 minutes; see " + log.toAbsolutePath());
+        throw new IllegalStateException("Payara Micro did not become healthy in 5 minutes (last /health/ready: "
+                + last + "); see " + log.toAbsolutePath());
     }
 
     @Override
@@ -90,6 +94,17 @@ public final class PayaraMicroProcess implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             process.destroyForcibly();
+        }
+    }
+
+    /** The end of the server log on the console, so that a failed start can be understood from CI output. */
+    private static void printTail(Path log) {
+        try {
+            List<String> lines = java.nio.file.Files.readAllLines(log);
+            System.err.println("---- last lines of " + log + " ----");
+            lines.subList(Math.max(0, lines.size() - 60), lines.size()).forEach(System.err::println);
+        } catch (IOException | RuntimeException e) {
+            System.err.println("(could not read " + log + ": " + e + ")");
         }
     }
 
