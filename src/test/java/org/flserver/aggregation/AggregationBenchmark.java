@@ -63,7 +63,16 @@ public final class AggregationBenchmark {
             }
             long modelBytes = params * 4;
             double clientBytes = (double) modelBytes * n;
-            readAll(clients); // warm the page cache
+            // Steady state only: the files are on disk (no writeback competing with the runs), in
+            // the page cache, and the aggregation code is compiled, before anything is measured.
+            for (WeightedFile c : clients) {
+                try (FileChannel ch = FileChannel.open(c.path(), StandardOpenOption.WRITE)) {
+                    ch.force(true);
+                }
+            }
+            readAll(clients);
+            new StreamingFedAvg().aggregate(clients, clients.get(0).path(), dir.resolve("warm-up.pt"));
+            Files.delete(dir.resolve("warm-up.pt"));
             double[] read = new double[RUNS];
             double[] agg = new double[RUNS];
             long rss = -1;
