@@ -164,6 +164,36 @@ public class ModelFiles {
         }
     }
 
+    /** A fresh path in the store's temp folder for a file the server writes itself (aggregation output). */
+    public Path newTempFile(String prefix) {
+        return tmp.resolve(prefix + "-" + UUID.randomUUID() + ".part");
+    }
+
+    /**
+     * Stores a file the server wrote into {@link #newTempFile}: hashed by streaming it once, fsynced,
+     * and moved to its content address like an upload. Writing the same content twice (a job run
+     * again after a crash) yields the same stored file.
+     */
+    public StoredFile commitFile(Path temp) {
+        MessageDigest sha = sha256();
+        long size = 0;
+        try (FileChannel in = FileChannel.open(temp, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            ByteBuffer buffer = ByteBuffer.allocate(BUFFER);
+            int n;
+            while ((n = in.read(buffer)) >= 0) {
+                buffer.flip();
+                sha.update(buffer);
+                buffer.clear();
+                size += n;
+            }
+            in.force(true);
+        } catch (IOException e) {
+            deleteQuietly(temp);
+            throw new UncheckedIOException("cannot read back " + temp.getFileName(), e);
+        }
+        return commit(new ReceivedFile(temp, HexFormat.of().formatHex(sha.digest()), size));
+    }
+
     private static void syncDirectory(Path directory) {
         // fsync of the directory makes the rename itself durable (POSIX); not possible on every OS.
         try (FileChannel dir = FileChannel.open(directory, StandardOpenOption.READ)) {

@@ -22,6 +22,7 @@ import org.flserver.platform.JsonBodies;
 import org.flserver.platform.Jsonp;
 import org.flserver.platform.RequestFields;
 import org.flserver.platform.Uuids;
+import org.flserver.round.ProvenanceJson;
 import org.flserver.user.CurrentUser;
 
 /**
@@ -112,6 +113,14 @@ public class TrainingResource {
     public Response start(@PathParam("id") String id) {
         trainings.start(caller.id(), trainingId(id));
         return Response.status(202).entity(detail("Training started!")).build();
+    }
+
+    @GET
+    @Path("{id}/provenance")
+    @Operation(summary = "fl-server addition: every version of the training's global model, oldest first, with the"
+            + " updates (owner, round, sample size, weight, file hash) each aggregation used (actor and participants)")
+    public JsonArray provenance(@PathParam("id") String id) {
+        return ProvenanceJson.history(trainings.provenance(caller.id(), trainingId(id)));
     }
 
     private static UUID trainingId(String id) {

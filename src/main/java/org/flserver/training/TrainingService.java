@@ -14,6 +14,8 @@ import org.flserver.model.GlobalModel;
 import org.flserver.model.Model;
 import org.flserver.model.ModelService;
 import org.flserver.platform.ApiException;
+import org.flserver.round.RoundEngine;
+import org.flserver.round.RoundQueries;
 import org.flserver.user.User;
 import org.flserver.user.UserService;
 
@@ -32,6 +34,12 @@ public class TrainingService {
 
     /** Options are small settings; this bound keeps them well inside every database's column. */
     static final int MAX_OPTIONS_CHARS = 65536;
+
+    @Inject
+    RoundEngine engine;
+
+    @Inject
+    RoundQueries rounds;
 
     @PersistenceContext
     EntityManager em;
@@ -126,6 +134,15 @@ public class TrainingService {
     }
 
     /** {@code GET /trainings/<id>/}: for the actor and the participants only. */
+    /** The history of the training's global model (actor and participants, like the training itself). */
+    public List<RoundQueries.VersionHistory> provenance(UUID callerId, UUID trainingId) {
+        Training training = find(trainingId, LockModeType.NONE);
+        if (!isActor(training, callerId) && !isParticipant(training, callerId)) {
+            throw ApiException.forbidden(NO_PERMISSION);
+        }
+        return rounds.history(training.getModel().getId());
+    }
+
     public TrainingDetail detail(UUID callerId, UUID trainingId) {
         Training training = find(trainingId, LockModeType.NONE);
         if (!isActor(training, callerId) && !isParticipant(training, callerId)) {
@@ -160,6 +177,9 @@ public class TrainingService {
         Training training = lockedForActor(callerId, trainingId);
         users.allOf(userIds).forEach(training.getParticipants()::remove);
         training.touch();
+        em.flush();
+        // a running round may now be complete without them (api.md §15.6)
+        engine.participantsChanged(training);
     }
 
     /**
@@ -176,6 +196,7 @@ public class TrainingService {
         }
         training.setState(TrainingState.ONGOING);
         training.touch();
+        engine.trainingStarted(training);
     }
 
     private Training lockedForActor(UUID callerId, UUID trainingId) {
