@@ -106,7 +106,11 @@ public class IntegrationEnvironment implements LauncherSessionListener {
                 "-Dfl.admin.username=admin",
                 "-Dfl.admin.password=admin-password",
                 // Small enough that a test can send a little more than the limit (ModelApiIT).
-                "-Dfl.upload.max-bytes=" + UPLOAD_LIMIT_BYTES);
+                "-Dfl.upload.max-bytes=" + UPLOAD_LIMIT_BYTES,
+                // Aggregation jobs are found at once after the commit that queues them; the poll and
+                // the lease only matter after a crash, which the tests want noticed quickly.
+                "-Dfl.jobs.poll-seconds=1",
+                "-Dfl.jobs.lease-seconds=10");
     }
 
     /**
