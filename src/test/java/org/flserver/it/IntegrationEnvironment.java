@@ -118,7 +118,7 @@ public class IntegrationEnvironment implements LauncherSessionListener {
      * run's WAR: Payara deploys it at boot and then redeploys the new one over it, and requests in
      * between meet the old copy or, during the redeploy, 404s.
      */
-    private static Path freshDirectory(Path dir) throws IOException {
+    static Path freshDirectory(Path dir) throws IOException {
         if (Files.exists(dir)) {
             try (var paths = Files.walk(dir)) {
                 for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {

@@ -83,6 +83,12 @@ public final class PayaraMicroProcess implements AutoCloseable {
                 + last + "); see " + log.toAbsolutePath());
     }
 
+    /** Kills the server the way a crash does: SIGKILL, no shutdown hooks, no undeploy, nothing flushed. */
+    public void kill() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor(30, TimeUnit.SECONDS);
+    }
+
     @Override
     public void close() {
         process.destroy();

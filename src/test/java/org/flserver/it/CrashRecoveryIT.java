@@ -1,0 +1,146 @@
+package org.flserver.it;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import jakarta.json.JsonArray;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import org.flserver.it.TrainingDriver.Participant;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Crash consistency of aggregation jobs (issue #4, acceptance D), with servers of its own: a server
+ * claims the aggregation job of a round and is killed with SIGKILL while it holds the claim (the
+ * fault-injection setting {@code fl.jobs.hold-after-claim-seconds} keeps the claim open long enough
+ * to kill it deterministically). A new server on the same database and data directory must claim
+ * the job again once the dead server's lease has expired, and the training must finish with
+ * exactly one global model version per round, every update aggregated, and the expected weights.
+ */
+class CrashRecoveryIT {
+
+    private static final Path SET = Path.of(System.getProperty("fl.fixtures", "../shared/fixtures/pytorch"))
+            .resolve("fedavg").resolve("mlp");
+    private static final int[] SIZES = {10, 30, 60};
+
+    @Test
+    void aJobClaimedByAKilledServerIsClaimedAgainAfterARestartAndTheTrainingFinishes() throws Exception {
+        Path work = Files.createDirectories(Path.of("target", "it", "crash").toAbsolutePath());
+        List<String> properties = new ArrayList<>(IntegrationEnvironment.serverProperties(work.resolve("data")));
+        properties.add("-Dfl.jobs.lease-seconds=5");
+        List<String> holding = new ArrayList<>(properties);
+        holding.add("-Dfl.jobs.hold-after-claim-seconds=600");
+
+        PayaraMicroProcess first = start(work, holding, "first");
+        PayaraMicroProcess second = null;
+        try (TrainingDriver driver = new TrainingDriver(new ApiClient(first.baseUrl()))) {
+            Participant actor = driver.participant("actor");
+            List<Participant> clients = List.of(driver.participant("c0"), driver.participant("c1"),
+                    driver.participant("c2"));
+            UUID model = driver.uploadGlobal(actor.account(), SET.resolve("client0.torchscript.pt"));
+            String training = driver.createTraining(actor.account(), model, 2, "FedAvg", null, "{}", clients);
+            driver.start(actor.account(), training);
+            TrainingDriver.awaitAll(clients, "UPDATE_ROUND_START", 0);
+            for (int i = 0; i < 3; i++) {
+                assertEquals(201, driver.uploadUpdate(clients.get(i), model, 0,
+                        SET.resolve("client" + i + ".torchscript.pt"), SIZES[i]).status());
+            }
+            TrainingDriver.awaitCondition(() -> claimedJobs(training) == 1, "the round's job is claimed");
+            String claimedBy = leaseOwner(training);
+            first.kill();
+
+            second = start(work, properties, "second");
+            driver.useServer(second.baseUrl());
+            TrainingDriver.awaitAll(clients, "MODEL_TEST_ROUND", 1);
+            assertArrayEquals(Files.readAllBytes(SET.resolve("expected.torchscript.pt")),
+                    driver.download(actor, model), "the re-run job wrote the expected weighted mean");
+            driver.reportMetrics(clients, model, "0.5");
+            TrainingDriver.awaitAll(clients, "UPDATE_ROUND_START", 1);
+            for (int i = 0; i < 3; i++) {
+                assertEquals(201, driver.uploadUpdate(clients.get(i), model, 1,
+                        SET.resolve("client" + i + ".torchscript.pt"), SIZES[i]).status());
+            }
+            TrainingDriver.awaitAll(clients, "MODEL_TEST_ROUND", 2);
+            driver.reportMetrics(clients, model, "0.6");
+            TrainingDriver.awaitAll(clients, "TRAINING_FINISHED", -1);
+            assertEquals("C", driver.trainingJson(actor, training).getString("state"));
+
+            // exactly one global model per round, and the crashed job ran twice but completed once
+            assertEquals(List.of(0, 1, 2), versionRounds(model));
+            assertEquals(List.of("0 DONE 2", "1 DONE 1"), jobs(training));
+            JsonArray history = driver.provenance(actor, training);
+            assertEquals(3, history.getJsonObject(1).getJsonArray("updates").size(), "no update was lost");
+            assertEquals(3, history.getJsonObject(2).getJsonArray("updates").size());
+            for (Participant c : clients) {
+                assertEquals(List.of("TRAINING_START", "UPDATE_ROUND_START:0", "MODEL_TEST_ROUND:1",
+                        "UPDATE_ROUND_START:1", "MODEL_TEST_ROUND:2", "TRAINING_FINISHED"), c.endpoint().labels());
+            }
+            System.out.println("crash test: job of round 0 claimed by " + claimedBy + " (killed), completed after"
+                    + " the restart");
+        } finally {
+            first.close();
+            if (second != null) {
+                second.close();
+            }
+        }
+    }
+
+    private static PayaraMicroProcess start(Path work, List<String> properties, String name) throws Exception {
+        List<String> jvm = new ArrayList<>(List.of("-Xmx768m"));
+        jvm.addAll(properties);
+        return PayaraMicroProcess.start(work, jvm, List.of("--contextroot", "/", "--rootdir",
+                IntegrationEnvironment.freshDirectory(work.resolve("root-" + name)).toString()),
+                work.resolve(name + "-server.log"));
+    }
+
+    private static long claimedJobs(String training) {
+        try {
+            return TrainingDriver.count("SELECT COUNT(*) FROM aggregation_job WHERE training_id = ?"
+                    + " AND status = 'PENDING' AND lease_owner IS NOT NULL", training);
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private static String leaseOwner(String training) throws Exception {
+        return TrainingDriver.stringColumns("SELECT lease_owner FROM aggregation_job WHERE training_id = ?",
+                training, 1)[0];
+    }
+
+    private static List<Integer> versionRounds(UUID model) throws Exception {
+        List<Integer> rounds = new ArrayList<>();
+        try (Connection c = DriverManager.getConnection(IntegrationEnvironment.jdbcUrl(), "fl", "fl");
+             PreparedStatement s = c.prepareStatement("SELECT round FROM model_version WHERE model_id = ?"
+                     + " ORDER BY round")) {
+            s.setObject(1, model);
+            try (ResultSet r = s.executeQuery()) {
+                while (r.next()) {
+                    rounds.add(r.getInt(1));
+                }
+            }
+        }
+        return rounds;
+    }
+
+    private static List<String> jobs(String training) throws Exception {
+        List<String> jobs = new ArrayList<>();
+        try (Connection c = DriverManager.getConnection(IntegrationEnvironment.jdbcUrl(), "fl", "fl");
+             PreparedStatement s = c.prepareStatement("SELECT round, status, attempts FROM aggregation_job"
+                     + " WHERE training_id = ? ORDER BY round")) {
+            s.setObject(1, UUID.fromString(training));
+            try (ResultSet r = s.executeQuery()) {
+                while (r.next()) {
+                    jobs.add(r.getInt(1) + " " + r.getString(2) + " " + r.getInt(3));
+                }
+            }
+        }
+        return jobs;
+    }
+}
