@@ -18,7 +18,7 @@ import java.util.zip.CRC32;
  * the small fixtures are too small. Element j of client c is {@link #value(int, long)}, so results can
  * be checked without keeping the inputs. Buffers are reused: writing does not grow the heap.
  */
-final class SyntheticTorchFiles {
+public final class SyntheticTorchFiles {
 
     /** Elements per tensor; the last tensor holds the remainder. */
     static final long TENSOR_ELEMENTS = 1L << 22;
@@ -31,7 +31,7 @@ final class SyntheticTorchFiles {
         return (j % 1024) * 0.25f - 100f + client;
     }
 
-    static void write(Path file, String prefix, long params, int client) throws IOException {
+    public static void write(Path file, String prefix, long params, int client) throws IOException {
         List<Long> sizes = new ArrayList<>();
         for (long left = params; left > 0; left -= TENSOR_ELEMENTS) {
             sizes.add(Math.min(left, TENSOR_ELEMENTS));

@@ -28,6 +28,7 @@ public class IntegrationEnvironment implements LauncherSessionListener {
 
     private static volatile String baseUrl;
     private static volatile String jdbcUrl;
+    private static volatile long serverPid = -1;
     private EmbeddedPostgres postgres;
     private PayaraMicroProcess payara;
     private Path workDir;
@@ -69,6 +70,14 @@ public class IntegrationEnvironment implements LauncherSessionListener {
             throw new IllegalStateException("the shared server is not running (run with failsafe: mvn verify)");
         }
         return baseUrl;
+    }
+
+    /** Process id of the shared server (benchmarks read its memory figures from /proc). */
+    public static long serverPid() {
+        if (serverPid < 0) {
+            throw new IllegalStateException("the shared server is not running");
+        }
+        return serverPid;
     }
 
     /** JDBC URL of the test database (user and password {@code fl}). */
@@ -134,10 +143,16 @@ public class IntegrationEnvironment implements LauncherSessionListener {
         List<String> jvm = new ArrayList<>();
         jvm.add("-Xmx1g");
         jvm.addAll(serverProperties(dataDir));
+        // Benchmarks may widen settings for the shared server (a later -D wins), e.g. the upload limit.
+        String extra = System.getProperty("it.server.options", "").trim();
+        if (!extra.isEmpty()) {
+            jvm.addAll(List.of(extra.split("\\s+")));
+        }
         payara = PayaraMicroProcess.start(workDir, jvm, List.of("--contextroot", "/",
                         "--rootdir", freshDirectory(workDir.resolve("payara-root")).toString()),
                 workDir.resolve("shared-server.log"));
         baseUrl = payara.baseUrl();
+        serverPid = payara.pid();
         // Arquillian's Payara Micro (one per @Deployment class) gets the same database.
         System.setProperty("payara.cmdOptions", String.join(" ",
                 serverProperties(Files.createDirectories(workDir.resolve("data-arquillian")))));

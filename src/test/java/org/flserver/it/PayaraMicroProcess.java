@@ -57,6 +57,11 @@ public final class PayaraMicroProcess implements AutoCloseable {
         return baseUrl;
     }
 
+    /** The server's process id (for reading its memory figures from /proc). */
+    public long pid() {
+        return process.pid();
+    }
+
     private void waitForHealth() throws Exception {
         HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
         long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();

@@ -22,10 +22,10 @@ import java.util.function.Predicate;
  * came with a Content-Length and without chunked encoding, as the DLR client requires (§8.2).
  * What the client does in response (uploads, metrics) is the test's business.
  */
-final class SimulatedClient implements AutoCloseable {
+public final class SimulatedClient implements AutoCloseable {
 
     /** One notification as received. */
-    record Received(String type, int round, String modelId, String trainingId, boolean contentLength,
+    public record Received(String type, int round, String modelId, String trainingId, boolean contentLength,
                     boolean chunked) {
         /** {@code TYPE} or {@code TYPE:round} for round-type notifications, for readable assertions. */
         String label() {
@@ -68,7 +68,7 @@ final class SimulatedClient implements AutoCloseable {
     }
 
     /** The URL to register as the user's message_endpoint. */
-    String endpoint() {
+    public String endpoint() {
         return "http://127.0.0.1:" + server.getAddress().getPort() + "/notify";
     }
 
@@ -88,7 +88,7 @@ final class SimulatedClient implements AutoCloseable {
     }
 
     /** Waits for the first notification of {@code type} (and {@code round}, unless negative). */
-    Received await(String type, int round, Duration timeout) {
+    public Received await(String type, int round, Duration timeout) {
         return await(r -> r.type().equals(type) && (round < 0 || r.round() == round), type + ":" + round, timeout);
     }
 

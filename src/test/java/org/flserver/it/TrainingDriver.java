@@ -38,29 +38,29 @@ import org.flserver.tensor.safetensors.SafetensorsWriter;
  * client does, read the training and its provenance — plus independent checks of the results
  * (weighted means computed here in double precision) and direct reads of the test database.
  */
-final class TrainingDriver implements AutoCloseable {
+public final class TrainingDriver implements AutoCloseable {
 
     static final Duration WAIT = Duration.ofSeconds(60);
 
     /** A participant: an account whose message endpoint is a simulated client (null: none listening). */
-    record Participant(Account account, SimulatedClient endpoint) {
+    public record Participant(Account account, SimulatedClient endpoint) {
     }
 
     ApiClient api;
     final List<SimulatedClient> endpoints = new ArrayList<>();
 
-    TrainingDriver(ApiClient api) {
+    public TrainingDriver(ApiClient api) {
         this.api = api;
     }
 
-    Participant participant(String prefix) throws IOException {
+    public Participant participant(String prefix) throws IOException {
         SimulatedClient endpoint = new SimulatedClient();
         endpoints.add(endpoint);
         return new Participant(api.createUser(prefix, endpoint.endpoint()), endpoint);
     }
 
     /** Talks to another server from now on (the same database; a restarted or second instance). */
-    void useServer(String baseUrl) {
+    public void useServer(String baseUrl) {
         api = new ApiClient(baseUrl);
     }
 
@@ -70,7 +70,7 @@ final class TrainingDriver implements AutoCloseable {
         endpoints.clear();
     }
 
-    UUID uploadGlobal(Account owner, Path file) throws IOException {
+    public UUID uploadGlobal(Account owner, Path file) throws IOException {
         Multipart form = new Multipart().field("name", "e2e " + file.getFileName()).field("description", "e2e")
                 .file("model_file", file.getFileName().toString(), Files.readAllBytes(file));
         Reply r = api.sendBytes("POST", "/api/models/", owner.tokenHeader(), form.contentType(), form.bytes());
@@ -78,7 +78,7 @@ final class TrainingDriver implements AutoCloseable {
         return UUID.fromString(r.json().getString("model_id"));
     }
 
-    String createTraining(Account actor, UUID model, int target, String aggregation, String uncertainty,
+    public String createTraining(Account actor, UUID model, int target, String aggregation, String uncertainty,
                                   String options, List<Participant> clients) {
         StringBuilder body = new StringBuilder("{\"model_id\": \"" + model + "\", \"target_num_updates\": " + target
                 + ", \"metric_names\": [\"accuracy\"], \"aggregation_method\": \"" + aggregation + "\", \"options\": "
@@ -96,12 +96,12 @@ final class TrainingDriver implements AutoCloseable {
         return r.json().getString("training_id");
     }
 
-    void start(Account actor, String training) {
+    public void start(Account actor, String training) {
         Reply r = api.send("POST", "/api/trainings/" + training + "/start/", actor.tokenHeader(), null, null);
         assertEquals(202, r.status(), r.toString());
     }
 
-    Reply uploadUpdate(Participant client, UUID model, int round, Path file, int sampleSize) {
+    public Reply uploadUpdate(Participant client, UUID model, int round, Path file, int sampleSize) {
         try {
             Multipart form = new Multipart().field("round", Integer.toString(round))
                     .field("sample_size", Integer.toString(sampleSize))
@@ -149,7 +149,7 @@ final class TrainingDriver implements AutoCloseable {
         }
     }
 
-    static void awaitAll(List<Participant> clients, String type, int round) {
+    public static void awaitAll(List<Participant> clients, String type, int round) {
         for (Participant c : clients) {
             c.endpoint().await(type, round, WAIT);
         }

@@ -1,0 +1,131 @@
+package org.flserver.bench;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.stream.Stream;
+import org.flserver.aggregation.SyntheticTorchFiles;
+import org.flserver.it.ApiClient;
+import org.flserver.it.ApiClient.Reply;
+import org.flserver.it.IntegrationEnvironment;
+import org.flserver.it.TrainingDriver;
+import org.flserver.it.TrainingDriver.Participant;
+
+/**
+ * Round benchmark (issue #4, F; not a test): N simulated clients (default 50) upload local models of
+ * S float32 parameters (default 10M = 40 MB, torch state_dict layout) concurrently into one round of
+ * a running server — the same PostgreSQL + Payara Micro as the integration tests, with a larger
+ * upload limit — and it prints:
+ * <ul>
+ *   <li>upload throughput: client bytes sent per second of wall time, from the first upload's start
+ *       to the last 201;</li>
+ *   <li>the server's resident memory before the round and its peak during the uploads and the
+ *       aggregation (VmHWM, reset through {@code /proc/<pid>/clear_refs} first), and the growth per
+ *       client;</li>
+ *   <li>the time from the last upload's 201 to the moment every client has the next round's
+ *       notification (MODEL_TEST_ROUND), which includes the aggregation of all N updates.</li>
+ * </ul>
+ * Run with {@code mvn -B -Pbench-round verify} ({@code -Dbench.clients=50 -Dbench.params=10000000
+ * -Dbench.parallel=50}). Client and server share the machine's 2 cores; the files are written to
+ * {@code target/bench-round} and deleted afterwards.
+ */
+public final class RoundBenchmark {
+
+    private RoundBenchmark() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        int clients = Integer.getInteger("bench.clients", 50);
+        long params = Long.getLong("bench.params", 10_000_000L);
+        int parallel = Integer.getInteger("bench.parallel", clients);
+        long modelBytes = params * 4;
+        System.setProperty("it.server", "true");
+        System.setProperty("it.server.options", "-Dfl.upload.max-bytes=" + (modelBytes * 2 + (64 << 20)));
+        Path dir = Files.createDirectories(Path.of("target", "bench-round").toAbsolutePath());
+        IntegrationEnvironment environment = new IntegrationEnvironment();
+        environment.launcherSessionOpened(null);
+        ExecutorService pool = Executors.newFixedThreadPool(parallel);
+        try (TrainingDriver driver = new TrainingDriver(new ApiClient())) {
+            List<Path> files = new ArrayList<>();
+            for (int i = 0; i <= clients; i++) {
+                Path f = dir.resolve("client" + i + ".pt");
+                SyntheticTorchFiles.write(f, "archive", params, i);
+                files.add(f);
+            }
+            Participant actor = driver.participant("actor");
+            List<Participant> participants = new ArrayList<>();
+            for (int i = 0; i < clients; i++) {
+                participants.add(driver.participant("c" + i));
+            }
+            UUID model = driver.uploadGlobal(actor.account(), files.get(clients));
+            String training = driver.createTraining(actor.account(), model, 1, "FedAvg", null, "{}", participants);
+            driver.start(actor.account(), training);
+            TrainingDriver.awaitAll(participants, "UPDATE_ROUND_START", 0);
+
+            long pid = IntegrationEnvironment.serverPid();
+            long rssBefore = procStatus(pid, "VmRSS");
+            Files.writeString(Path.of("/proc", Long.toString(pid), "clear_refs"), "5");
+            long started = System.nanoTime();
+            List<Future<Long>> uploads = new ArrayList<>();
+            for (int i = 0; i < clients; i++) {
+                int c = i;
+                uploads.add(pool.submit(() -> {
+                    Reply r = driver.uploadUpdate(participants.get(c), model, 0, files.get(c), 1 + c % 7);
+                    if (r.status() != 201) {
+                        throw new IllegalStateException("upload " + c + " failed: " + r);
+                    }
+                    return System.nanoTime();
+                }));
+            }
+            long lastCreated = 0;
+            for (Future<Long> f : uploads) {
+                lastCreated = Math.max(lastCreated, f.get());
+            }
+            long lastNotified = 0;
+            for (Participant p : participants) {
+                p.endpoint().await("MODEL_TEST_ROUND", 1, Duration.ofMinutes(10));
+            }
+            lastNotified = System.nanoTime();
+            long peak = procStatus(pid, "VmHWM");
+            double uploadSeconds = (lastCreated - started) / 1e9;
+            double clientMb = (double) modelBytes * clients / 1e6;
+            System.out.printf(Locale.ROOT, "%nfl-server round benchmark: %d clients x %.0f MB (%d float32 parameters),"
+                    + " %d uploads in parallel, %d CPUs%n", clients, modelBytes / 1e6, params, parallel,
+                    Runtime.getRuntime().availableProcessors());
+            System.out.printf(Locale.ROOT, "upload throughput          %10.1f MB/s (%.0f MB in %.1f s)%n",
+                    clientMb / uploadSeconds, clientMb, uploadSeconds);
+            System.out.printf(Locale.ROOT, "server RSS before round    %10d MB%n", rssBefore >> 20);
+            System.out.printf(Locale.ROOT, "server peak RSS in round   %10d MB (+%d MB, %.1f MB per client)%n",
+                    peak >> 20, (peak - rssBefore) >> 20, (peak - rssBefore) / 1048576.0 / clients);
+            System.out.printf(Locale.ROOT, "last 201 -> all notified   %10.2f s (aggregation of %d updates included)%n",
+                    (lastNotified - lastCreated) / 1e9, clients);
+        } finally {
+            pool.shutdownNow();
+            environment.launcherSessionClosed(null);
+            try (Stream<Path> s = Files.walk(dir)) {
+                for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        }
+    }
+
+    /** A size field of /proc/<pid>/status in bytes (VmRSS, VmHWM). */
+    private static long procStatus(long pid, String field) throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
+            if (line.startsWith(field + ":")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+            }
+        }
+        throw new IOException(field + " not found for process " + pid);
+    }
+}
