@@ -19,7 +19,6 @@ import java.util.UUID;
 import java.util.logging.Logger;
 import org.flserver.model.GlobalModel;
 import org.flserver.model.LocalModel;
-import org.flserver.model.Model;
 import org.flserver.model.StoredFile;
 import org.flserver.model.SwagStatistics;
 import org.flserver.notification.NotificationType;
@@ -206,8 +205,6 @@ public class RoundEngine {
         training.setState(TrainingState.ONGOING);
         training.touch();
         afterAggregation(training, state, job.getRound());
-        em.flush();
-        em.getEntityManagerFactory().getCache().evict(Model.class, model.getId());
     }
 
     /** A job failed for good (its inputs cannot be aggregated): the training goes to E. */

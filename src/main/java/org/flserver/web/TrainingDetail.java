@@ -20,6 +20,7 @@ public class TrainingDetail {
 
     private String id;
     private TrainingDetailView training;
+    private TrainingProgressView progress;
 
     /** The view action. The id stays a string until here so a malformed one is ours to answer. */
     public void load() {
@@ -27,6 +28,8 @@ public class TrainingDetail {
         training = uuid == null ? null : queries.training(uuid).orElse(null);
         if (training == null) {
             FacesContext.getCurrentInstance().getExternalContext().setResponseStatus(404);
+        } else {
+            progress = queries.progress(uuid);
         }
     }
 
@@ -51,6 +54,10 @@ public class TrainingDetail {
 
     public TrainingDetailView getTraining() {
         return training;
+    }
+
+    public TrainingProgressView getProgress() {
+        return progress;
     }
 
     public boolean isFound() {

@@ -1,7 +1,6 @@
 package org.flserver.web;
 
 import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.UUID;
@@ -89,6 +88,6 @@ public class TrainingRow {
     }
 
     public String getLastUpdateText() {
-        return lastUpdate == null ? "" : TIME.format(lastUpdate.atZoneSameInstant(ZoneOffset.UTC));
+        return Times.text(lastUpdate);
     }
 }

@@ -1,0 +1,47 @@
+package org.flserver.web;
+
+import java.util.List;
+
+/**
+ * Where a training stands, for the admin detail page (issue #4, item 6): the current round and what
+ * the engine waits for, who has delivered and who is missing, the metrics of the test rounds (as a
+ * chart and a table of means), every version of the global model with the updates it was built
+ * from, the aggregation jobs, and the notification log. Plain values copied inside the query's
+ * transaction, so the page never loads lazily.
+ */
+public record TrainingProgressView(Integer round, String phase, String phaseStarted, String waitingFor,
+                                   List<ParticipantStatus> participants, String metricChartSvg,
+                                   List<MetricMean> metricMeans, List<Version> versions, List<Job> jobs,
+                                   List<NotificationLine> notifications) {
+
+    /** A participant and whether it delivered what the current phase waits for. */
+    public record ParticipantStatus(String username, boolean delivered, String detail) {
+    }
+
+    /** The mean of a metric over the participants that reported it in one round. */
+    public record MetricMean(int step, String key, double mean, int reporters) {
+    }
+
+    /** One weights file of the global model and the updates that built it. */
+    public record Version(int round, String weightsSha256, long weightsSize, String createdAt, Long jobId,
+                          List<Update> updates) {
+    }
+
+    /** One update that went into a version. */
+    public record Update(String kind, String owner, int round, int sampleSize, String weight, String weightsSha256) {
+    }
+
+    /** One aggregation job. */
+    public record Job(long id, String kind, int round, String status, int attempts, String leaseOwner,
+                      String error) {
+    }
+
+    /** One notification of the training's outbox. */
+    public record NotificationLine(long id, String type, String receiver, String status, int attempts,
+                                   String httpStatus, String createdAt, String detail) {
+    }
+
+    public boolean isStarted() {
+        return round != null;
+    }
+}
