@@ -8,14 +8,21 @@ shards, epochs and learning rate really improve held-out accuracy within a few r
 the clients' work takes. With ``--keep DIR`` it also writes every update and global model, for
 checking them with the server's reader (TensorTool inspect / fedavg).
 
-usage: simulate_fedavg.py INITIAL [--clients 3] [--rounds 3] [--epochs N] [--keep DIR]
+With ``--java-classes DIR`` (fl-server's compiled classes) the server's own aggregation does the
+averaging instead, as the round engine will: ``TensorTool fedavg`` rewrites the storage bytes of the
+initial file (the server-held template), and the clients load that file in the next round. The
+Python mean is still computed and the largest difference to it is printed.
+
+usage: simulate_fedavg.py INITIAL [--clients 3] [--rounds 3] [--epochs N] [--keep DIR] [--java-classes DIR]
 Prints one JSON line per round and a summary line.
 """
 
 import argparse
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 
 import torch
@@ -37,6 +44,21 @@ def weighted_mean(updates):
     return mean
 
 
+def server_fedavg(classes, template, updates):
+    """The next global model's bytes as fl-server writes them: TensorTool fedavg over the template."""
+    with tempfile.TemporaryDirectory() as tmp:
+        args = ["java", "-cp", classes, "org.flserver.aggregation.TensorTool", "fedavg",
+                "--out", os.path.join(tmp, "out.pt"), "--template", template]
+        for i, (module, n) in enumerate(updates):
+            path = os.path.join(tmp, f"update{i}.pt")
+            with open(path, "wb") as f:
+                f.write(digits_model.save_module(module))
+            args.append(f"{path}:{n}")
+        subprocess.run(args, check=True)
+        with open(os.path.join(tmp, "out.pt"), "rb") as f:
+            return f.read()
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("initial")
@@ -44,6 +66,7 @@ def main(argv):
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=digits_model.DEFAULT_EPOCHS)
     parser.add_argument("--keep")
+    parser.add_argument("--java-classes")
     args = parser.parse_args(argv)
     digits_model.quiet_torch()
     with open(args.initial, "rb") as f:
@@ -65,9 +88,17 @@ def main(argv):
                 with open(os.path.join(args.keep, f"round{r}-client{i}.pt"), "wb") as f:
                     f.write(data)
             updates.append((digits_model.load_module(data), len(y)))
-        aggregated = digits_model.load_module(global_bytes)
-        aggregated.load_state_dict(weighted_mean(updates))
-        global_bytes = digits_model.save_module(aggregated)
+        mean = weighted_mean(updates)
+        line = {}
+        if args.java_classes:
+            global_bytes = server_fedavg(args.java_classes, args.initial, updates)
+            aggregated = digits_model.load_module(global_bytes)
+            line["max_abs_diff_to_python_mean"] = max(
+                float((aggregated.state_dict()[k] - v).abs().max()) for k, v in mean.items())
+        else:
+            aggregated = digits_model.load_module(global_bytes)
+            aggregated.load_state_dict(mean)
+            global_bytes = digits_model.save_module(aggregated)
         if args.keep:
             with open(os.path.join(args.keep, f"global{r + 1}.pt"), "wb") as f:
                 f.write(global_bytes)
@@ -77,8 +108,8 @@ def main(argv):
             tests.append(digits_model.evaluate(digits_model.load_module(global_bytes), x_test, y_test))
             client_seconds += time.perf_counter() - started
         held = digits_model.evaluate(aggregated, x_held, y_held)
-        print(json.dumps({"round": r + 1, "held_out": held,
-                          "client_test_accuracy": [t["accuracy"] for t in tests]}), flush=True)
+        print(json.dumps(dict(line, round=r + 1, held_out=held,
+                              client_test_accuracy=[t["accuracy"] for t in tests])), flush=True)
     print(json.dumps({"initial_accuracy": initial["accuracy"], "final_accuracy": held["accuracy"],
                       "client_work_seconds": round(client_seconds, 3),
                       "shard_sizes": [len(s[0][1]) for s in shards]}))
