@@ -150,7 +150,7 @@ class PyTorchClientsIT {
 
             assertEquals(ROUNDS, api.get("/api/models/" + model + "/metadata/", actor).json().getInt("round"),
                     "the final global model's round");
-            assertEquals(training, done.getString("id"));
+            assertEquals(model, done.getString("model"), "the training runs on the uploaded model (no clone)");
             for (PythonClient c : clients) {
                 checkClientHistory(c, training, model);
             }
@@ -193,15 +193,19 @@ class PyTorchClientsIT {
             Thread.sleep(500);
         }
         StringBuilder seen = new StringBuilder();
+        int notifications = 0;
         for (PythonClient c : clients) {
             JsonObject s = c.status();
+            notifications += s == null ? 0 : s.getJsonArray("notifications").size();
             seen.append("\n  ").append(c.account.username()).append(": ")
                     .append(s == null ? "no status" : s.getJsonArray("notifications").size() + " notifications, "
                             + s.getJsonArray("uploads").size() + " uploads, " + s.getJsonArray("metrics").size()
                             + " metric reports");
         }
         throw new AssertionError("the training did not complete within " + TIMEOUT.toSeconds()
-                + " s (-Dfl.it.pytorch.timeout=SECONDS); last seen: " + t + seen);
+                + " s (-Dfl.it.pytorch.timeout=SECONDS)"
+                + (notifications == 0 ? "; no client received any notification after the start" : "")
+                + "; last seen: " + t + seen);
     }
 
     /**
