@@ -1,0 +1,458 @@
+package org.flserver.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.sun.net.httpserver.HttpServer;
+import jakarta.json.Json;
+import jakarta.json.JsonArray;
+import jakarta.json.JsonNumber;
+import jakarta.json.JsonObject;
+import jakarta.json.JsonReader;
+import jakarta.json.JsonValue;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.StringReader;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import org.flserver.it.ApiClient.Account;
+import org.flserver.it.ApiClient.Reply;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Issue 4, acceptance E: a whole FedAvg training driven by real PyTorch on the client side.
+ *
+ * <p>Why: the other end-to-end tests drive the server with Java code that uploads prepared files. Only
+ * real torch shows that what the server hands out loads in {@code torch.load}, that what
+ * {@code torch.jit.save} writes is accepted as an update, and that the aggregated file is a working,
+ * better model. Three Python processes ({@code src/test/python/fl_client.py}) act like the DLR client:
+ * each has its own notification endpoint on loopback, trains a TorchScript MLP on a disjoint shard of
+ * scikit-learn's digits and reports test metrics. The test then loads the initial and the final
+ * global model in PyTorch and requires the final one to be more accurate on held-out digits.
+ *
+ * <p>It needs Debian's {@code python3-torch} and {@code python3-sklearn} for {@code /usr/bin/python3}
+ * ({@code .ci/run} installs them); without them it fails and says how to install them. Properties:
+ * {@code fl.python} (interpreter, default {@code /usr/bin/python3}, not the first {@code python3} on the
+ * PATH, which may be a Python without these packages), {@code fl.python.dir} (the scripts), and
+ * {@code fl.it.pytorch.timeout} (seconds to wait for the training to complete, default 300).
+ */
+class PyTorchClientsIT {
+
+    private static final String PYTHON = System.getProperty("fl.python", "/usr/bin/python3");
+    private static final Path SCRIPTS = Path.of(System.getProperty("fl.python.dir", "src/test/python")).toAbsolutePath();
+    private static final Duration TIMEOUT = Duration.ofSeconds(Long.getLong("fl.it.pytorch.timeout", 300));
+    private static final String INSTALL_HINT = "The PyTorch end-to-end test needs Debian's python3-torch and"
+            + " python3-sklearn for " + PYTHON + ": apt-get install -y --no-install-recommends python3-torch"
+            + " python3-sklearn (.ci/run does this), or name another interpreter with -Dfl.python=...";
+
+    private static final int CLIENTS = 3;
+    private static final int ROUNDS = 3;
+    private static final int EPOCHS = 5;
+
+    private final ApiClient api = new ApiClient();
+
+    @BeforeAll
+    static void pythonHasTorchAndScikitLearn() throws Exception {
+        Run check;
+        try {
+            check = python(Duration.ofSeconds(120), SCRIPTS,
+                    "-c", "import torch, sklearn; print('torch', torch.__version__, 'sklearn', sklearn.__version__)");
+        } catch (IOException e) {
+            throw new AssertionError(INSTALL_HINT + " (" + e.getMessage() + ")", e);
+        }
+        if (check.exit() != 0) {
+            fail(INSTALL_HINT + "\n" + check.output());
+        }
+        System.out.println("PyTorchClientsIT: " + PYTHON + ": " + check.output().strip());
+    }
+
+    /** The client's side of the contract on its own, against a stand-in server (test_fl_client.py). */
+    @Test
+    void clientBehavesLikeTheReferenceClient() throws Exception {
+        Run run = python(Duration.ofSeconds(180), SCRIPTS, "-m", "unittest", "-v", "test_fl_client");
+        assertEquals(0, run.exit(), run.output());
+    }
+
+    @Test
+    void threeTorchClientsImproveTheModelWithFedAvg() throws Exception {
+        Path work = Files.createDirectories(Path.of("target", "it", "pytorch-" + UUID.randomUUID().toString()
+                .substring(0, 8)).toAbsolutePath());
+        List<Notification> actorInbox = new CopyOnWriteArrayList<>();
+        HttpServer actorEndpoint = recordingEndpoint(actorInbox);
+        List<PythonClient> clients = new ArrayList<>();
+        try {
+            Account actor = api.createUser("torch-actor", endpointUrl(actorEndpoint.getAddress().getPort()));
+            for (int i = 0; i < CLIENTS; i++) {
+                int port = freePort();
+                Account user = api.createUser("torch-client" + i, endpointUrl(port));
+                clients.add(PythonClient.start(user, port, i, work.resolve("client-" + i), api.base()));
+            }
+            for (PythonClient c : clients) {
+                c.awaitStatus(s -> s.getBoolean("ready"), Duration.ofSeconds(120), "the client to listen");
+            }
+
+            Path initial = work.resolve("initial.pt");
+            Run made = python(Duration.ofSeconds(120), SCRIPTS, "make_initial_model.py", initial.toString());
+            assertEquals(0, made.exit(), made.output());
+            Multipart upload = new Multipart().field("name", "digits-mlp")
+                    .field("description", "TorchScript MLP 64-32-10 for scikit-learn's digits")
+                    .file("model_file", "digits-mlp.pt", Files.readAllBytes(initial));
+            Reply uploaded = api.sendBytes("POST", "/api/models/", actor.tokenHeader(), upload.contentType(),
+                    upload.bytes());
+            assertEquals(201, uploaded.status(), uploaded.toString());
+            String model = uploaded.json().getString("model_id");
+
+            StringBuilder ids = new StringBuilder();
+            for (PythonClient c : clients) {
+                ids.append(ids.length() > 0 ? ", " : "").append('"').append(c.account.id()).append('"');
+            }
+            Reply created = api.postJson("/api/trainings/", actor, "{\"model_id\": \"" + model + "\","
+                    + " \"target_num_updates\": " + ROUNDS + ", \"metric_names\": [\"accuracy\"],"
+                    + " \"aggregation_method\": \"FedAvg\", \"clients\": [" + ids + "]}");
+            assertEquals(201, created.status(), created.toString());
+            String training = created.json().getString("training_id");
+            Reply started = api.postJson("/api/trainings/" + training + "/start/", actor, null);
+            assertEquals(202, started.status(), started.toString());
+
+            JsonObject done = awaitCompletion(training, actor, clients);
+            for (PythonClient c : clients) {
+                c.awaitStatus(s -> s.getBoolean("finished"), Duration.ofSeconds(120), "TRAINING_FINISHED");
+            }
+            awaitActorNotification(actorInbox, Duration.ofSeconds(120));
+
+            Path fin = work.resolve("final.pt");
+            HttpResponse<byte[]> download = api.download("/api/models/" + model + "/", actor);
+            assertEquals(200, download.statusCode(), "final model download");
+            Files.write(fin, download.body());
+            JsonObject before = evaluate(initial);
+            JsonObject after = evaluate(fin);
+            System.out.printf("PyTorchClientsIT: held-out accuracy %.4f -> %.4f (loss %.4f -> %.4f) after %d rounds%n",
+                    before.getJsonNumber("accuracy").doubleValue(), after.getJsonNumber("accuracy").doubleValue(),
+                    before.getJsonNumber("loss").doubleValue(), after.getJsonNumber("loss").doubleValue(), ROUNDS);
+            assertTrue(after.getJsonNumber("accuracy").doubleValue() > before.getJsonNumber("accuracy").doubleValue(),
+                    "the final global model must beat the initial one on held-out data: " + before + " vs " + after);
+
+            assertEquals(ROUNDS, api.get("/api/models/" + model + "/metadata/", actor).json().getInt("round"),
+                    "the final global model's round");
+            assertEquals(model, done.getString("model"), "the training runs on the uploaded model (no clone)");
+            for (PythonClient c : clients) {
+                checkClientHistory(c, training, model);
+            }
+            checkStoredMetrics(model, actor, clients);
+            assertEquals(List.of(new Notification("TRAINING_FINISHED", training, model)), actorInbox,
+                    "the actor (not a participant) gets TRAINING_FINISHED only");
+        } catch (Throwable t) {
+            System.out.println("PyTorchClientsIT failed (" + t + "); the clients' logs follow.");
+            for (PythonClient c : clients) {
+                c.printLogs();
+            }
+            System.out.println("actor endpoint received: " + actorInbox);
+            throw t;
+        } finally {
+            for (PythonClient c : clients) {
+                c.stop();
+            }
+            actorEndpoint.stop(0);
+        }
+    }
+
+    /** Polls the training until it is completed; fails on state E, on a client error or a dead client. */
+    private JsonObject awaitCompletion(String training, Account actor, List<PythonClient> clients) throws Exception {
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        JsonObject t = null;
+        while (System.nanoTime() < deadline) {
+            Reply r = api.get("/api/trainings/" + training + "/", actor);
+            assertEquals(200, r.status(), r.toString());
+            t = r.json();
+            String state = t.getString("state");
+            if (state.equals("C")) {
+                return t;
+            }
+            if (state.equals("E")) {
+                fail("the training went into state E: " + t);
+            }
+            for (PythonClient c : clients) {
+                c.failOnError();
+            }
+            Thread.sleep(500);
+        }
+        StringBuilder seen = new StringBuilder();
+        int notifications = 0;
+        for (PythonClient c : clients) {
+            JsonObject s = c.status();
+            notifications += s == null ? 0 : s.getJsonArray("notifications").size();
+            seen.append("\n  ").append(c.account.username()).append(": ")
+                    .append(s == null ? "no status" : s.getJsonArray("notifications").size() + " notifications, "
+                            + s.getJsonArray("uploads").size() + " uploads, " + s.getJsonArray("metrics").size()
+                            + " metric reports");
+        }
+        throw new AssertionError("the training did not complete within " + TIMEOUT.toSeconds()
+                + " s (-Dfl.it.pytorch.timeout=SECONDS)"
+                + (notifications == 0 ? "; no client received any notification after the start" : "")
+                + "; last seen: " + t + seen);
+    }
+
+    /**
+     * The notifications of §8 in the order of §7.2 (with TRAINING_START first, §15.8), and every
+     * update and metric report answered with 201.
+     */
+    private static void checkClientHistory(PythonClient c, String training, String model) {
+        JsonObject s = c.status();
+        List<Notification> expected = new ArrayList<>();
+        expected.add(new Notification("TRAINING_START", training, model));
+        for (int r = 0; r < ROUNDS; r++) {
+            expected.add(new Notification("UPDATE_ROUND_START", training, model, r));
+            expected.add(new Notification("MODEL_TEST_ROUND", training, model, r + 1));
+        }
+        expected.add(new Notification("TRAINING_FINISHED", training, model));
+        List<Notification> seen = new ArrayList<>();
+        for (JsonValue v : s.getJsonArray("notifications")) {
+            seen.add(Notification.of(v.asJsonObject()));
+        }
+        assertEquals(expected, seen, c.account.username() + "'s notifications");
+        assertEquals(List.of(), strings(s.getJsonArray("errors")), c.account.username() + "'s errors");
+        List<Integer> uploadRounds = new ArrayList<>();
+        for (JsonValue v : s.getJsonArray("uploads")) {
+            assertEquals(201, v.asJsonObject().getInt("status"));
+            uploadRounds.add(v.asJsonObject().getInt("round"));
+        }
+        assertEquals(List.of(0, 1, 2), uploadRounds, c.account.username() + "'s uploads");
+        List<Integer> testRounds = new ArrayList<>();
+        for (JsonValue v : s.getJsonArray("metrics")) {
+            assertEquals(201, v.asJsonObject().getInt("status"));
+            testRounds.add(v.asJsonObject().getInt("round"));
+        }
+        assertEquals(List.of(1, 2, 3), testRounds, c.account.username() + "'s metric reports");
+    }
+
+    /** What the clients reported in the test rounds is stored on the global model, one per client and step. */
+    private void checkStoredMetrics(String model, Account actor, List<PythonClient> clients) {
+        Reply r = api.get("/api/models/" + model + "/metrics/", actor);
+        assertEquals(200, r.status(), r.toString());
+        JsonArray stored = r.array();
+        for (PythonClient c : clients) {
+            for (JsonValue v : c.status().getJsonArray("metrics")) {
+                JsonObject reported = v.asJsonObject();
+                int step = reported.getInt("round");
+                List<Double> values = new ArrayList<>();
+                for (JsonValue m : stored) {
+                    JsonObject o = m.asJsonObject();
+                    if (o.getString("key").equals("accuracy") && o.getInt("step") == step
+                            && o.getString("reporter").equals(c.account.id().toString())) {
+                        values.add(o.getJsonNumber("value_float").doubleValue());
+                    }
+                }
+                assertEquals(List.of(reported.getJsonNumber("accuracy").doubleValue()), values,
+                        c.account.username() + "'s accuracy for step " + step + " in " + stored);
+            }
+        }
+    }
+
+    private static void awaitActorNotification(List<Notification> inbox, Duration limit) throws InterruptedException {
+        long deadline = System.nanoTime() + limit.toNanos();
+        while (inbox.isEmpty() && System.nanoTime() < deadline) {
+            Thread.sleep(200);
+        }
+    }
+
+    private static JsonObject evaluate(Path modelFile) throws Exception {
+        Run run = python(Duration.ofSeconds(120), SCRIPTS, "evaluate_model.py", modelFile.toString());
+        assertEquals(0, run.exit(), run.output());
+        String[] lines = run.output().strip().split("\n");
+        return parse(lines[lines.length - 1]);
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    /** One notification as the tests compare them: type, training, model and round (null if none). */
+    record Notification(String type, String training, String model, Integer round) {
+        Notification(String type, String training, String model) {
+            this(type, training, model, null);
+        }
+
+        static Notification of(JsonObject o) {
+            return new Notification(o.getString("type"), o.getString("training_uuid"),
+                    o.isNull("global_model_uuid") ? null : o.getString("global_model_uuid"),
+                    o.isNull("round") ? null : o.getInt("round"));
+        }
+    }
+
+    /** A loopback HTTP endpoint that records notifications and answers 200, for the actor. */
+    private static HttpServer recordingEndpoint(List<Notification> inbox) throws IOException {
+        HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server.createContext("/", exchange -> {
+            try (InputStream in = exchange.getRequestBody()) {
+                JsonObject o = parse(new String(in.readAllBytes(), StandardCharsets.UTF_8));
+                JsonObject body = o.getJsonObject("body");
+                inbox.add(new Notification(o.getString("notification_type"), o.getString("training_uuid"),
+                        body.getString("global_model_uuid", null),
+                        body.get("round") instanceof JsonNumber n ? n.intValue() : null));
+                exchange.sendResponseHeaders(200, -1);
+            } catch (RuntimeException e) {
+                exchange.sendResponseHeaders(500, -1);
+            } finally {
+                exchange.close();
+            }
+        });
+        server.start();
+        return server;
+    }
+
+    private static String endpointUrl(int port) {
+        return "http://127.0.0.1:" + port + "/";
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    private static JsonObject parse(String json) {
+        try (JsonReader r = Json.createReader(new StringReader(json))) {
+            return r.readObject();
+        }
+    }
+
+    private static List<String> strings(JsonArray a) {
+        List<String> l = new ArrayList<>();
+        for (JsonValue v : a) {
+            l.add(v.toString());
+        }
+        return l;
+    }
+
+    /** A finished Python command: exit code and everything it printed. */
+    record Run(int exit, String output) {
+    }
+
+    private static ProcessBuilder pythonProcess(Path dir, List<String> args) {
+        List<String> command = new ArrayList<>();
+        command.add(PYTHON);
+        command.addAll(args);
+        ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true);
+        Map<String, String> env = pb.environment();
+        env.put("PYTHONDONTWRITEBYTECODE", "1");  // no __pycache__ in the source tree
+        env.put("PYTHONUNBUFFERED", "1");
+        return pb;
+    }
+
+    private static Run python(Duration limit, Path dir, String... args) throws IOException, InterruptedException {
+        Process p = pythonProcess(dir, List.of(args)).start();
+        p.getOutputStream().close();
+        // The outputs here are small; read them fully, then collect the exit code.
+        byte[] out;
+        try (InputStream in = p.getInputStream()) {
+            out = in.readAllBytes();
+        }
+        if (!p.waitFor(limit.toSeconds(), TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError(PYTHON + " " + String.join(" ", args) + " did not finish in " + limit);
+        }
+        return new Run(p.exitValue(), new String(out, StandardCharsets.UTF_8));
+    }
+
+    /** One running fl_client.py with its user, folder (client.log, status.json, output.log) and process. */
+    private static final class PythonClient {
+        final Account account;
+        final Path dir;
+        final Process process;
+
+        private PythonClient(Account account, Path dir, Process process) {
+            this.account = account;
+            this.dir = dir;
+            this.process = process;
+        }
+
+        static PythonClient start(Account account, int port, int shard, Path dir, String server) throws IOException {
+            Files.createDirectories(dir);
+            Process p = pythonProcess(SCRIPTS, List.of("fl_client.py", "--server", server,
+                    "--username", account.username(), "--password", account.password(),
+                    "--user-id", account.id().toString(), "--port", Integer.toString(port),
+                    "--shard", Integer.toString(shard), "--shards", Integer.toString(CLIENTS),
+                    "--epochs", Integer.toString(EPOCHS), "--dir", dir.toString(),
+                    // stdin stays a pipe: if this JVM dies, the client sees EOF and exits.
+                    "--exit-on-stdin-eof", "--max-seconds", Long.toString(TIMEOUT.toSeconds() + 600)))
+                    .redirectOutput(dir.resolve("output.log").toFile()).start();
+            return new PythonClient(account, dir, p);
+        }
+
+        JsonObject status() {
+            try {
+                return parse(Files.readString(dir.resolve("status.json")));
+            } catch (IOException | RuntimeException e) {
+                return null;  // not written yet (it is replaced atomically, never half-written)
+            }
+        }
+
+        void awaitStatus(Predicate<JsonObject> condition, Duration limit, String what) throws InterruptedException {
+            long deadline = System.nanoTime() + limit.toNanos();
+            while (System.nanoTime() < deadline) {
+                JsonObject s = status();
+                if (s != null && condition.test(s)) {
+                    return;
+                }
+                failOnError();
+                Thread.sleep(100);
+            }
+            fail(account.username() + ": waited " + limit.toSeconds() + " s for " + what + "; status: " + status());
+        }
+
+        void failOnError() {
+            if (!process.isAlive()) {
+                fail(account.username() + "'s Python process exited with " + process.exitValue());
+            }
+            JsonObject s = status();
+            if (s != null && !s.getJsonArray("errors").isEmpty()) {
+                fail(account.username() + " reported errors: " + s.getJsonArray("errors"));
+            }
+        }
+
+        void printLogs() {
+            for (String name : List.of("output.log", "client.log")) {
+                Path f = dir.resolve(name);
+                try {
+                    System.out.println("----- " + account.username() + " " + f + "\n"
+                            + (Files.exists(f) ? Files.readString(f) : "(missing)"));
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+        }
+
+        /** Closes the client's standard input (it exits by itself), then ends it if it does not. */
+        void stop() {
+            try {
+                process.getOutputStream().close();
+                if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                    process.destroy();
+                    if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                        process.destroyForcibly();
+                        process.waitFor(10, TimeUnit.SECONDS);
+                    }
+                }
+            } catch (IOException e) {
+                process.destroyForcibly();
+            } catch (InterruptedException e) {
+                process.destroyForcibly();
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}
