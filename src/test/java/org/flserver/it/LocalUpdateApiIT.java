@@ -229,6 +229,35 @@ class LocalUpdateApiIT {
     }
 
     @Test
+    void concurrentDuplicatesAreAcceptedOnce() throws Exception {
+        Setup s = started(CLIENT0);
+        byte[] file = fixture(CLIENT1);
+        int senders = 4;
+        java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(senders);
+        try {
+            List<java.util.concurrent.Future<Reply>> replies = new java.util.ArrayList<>();
+            for (int i = 0; i < senders; i++) {
+                String size = Integer.toString(10 + i);
+                replies.add(pool.submit(() -> {
+                    go.await();
+                    return post(s.client(), s.updatePath(), update("0", size, file));
+                }));
+            }
+            go.countDown();
+            List<Integer> statuses = new java.util.ArrayList<>();
+            for (var r : replies) {
+                statuses.add(r.get(60, java.util.concurrent.TimeUnit.SECONDS).status());
+            }
+            java.util.Collections.sort(statuses);
+            assertEquals(List.of(201, 409, 409, 409), statuses);
+        } finally {
+            pool.shutdownNow();
+        }
+        assertEquals(1, localModels(s));
+    }
+
+    @Test
     void metricsOfAnUpdateAreOptional() throws Exception {
         Setup s = started(CLIENT0);
         // only one of the two fields, or different lengths: ignored as in the reference
