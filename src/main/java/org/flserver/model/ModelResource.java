@@ -37,14 +37,18 @@ import org.flserver.training.TrainingState;
 import org.flserver.user.CurrentUser;
 
 /**
- * {@code /api/models/}: upload, list, download, metadata and delete (api.md §5.1–5.4), with the
- * object-level authorisation of §15.2. Parsing and the mapping to JSON happen here; storing and
- * every permission decision belong to {@link ModelService}, the bytes to {@link ModelFiles}.
+ * {@code /api/models/} (api.md §5): upload, list, download, metadata (with stats read from the
+ * weights) and delete; preprocessing upload and download; local updates and SWAG statistics of
+ * participants — with the object-level authorisation of §15.2. Parsing and the mapping to JSON
+ * happen here; storing and every permission decision belong to {@link ModelService} and
+ * {@link UpdateService}, the bytes to {@link ModelFiles}, what a file must be to
+ * {@link WeightChecks}. Metrics live in {@code org.flserver.metric.MetricResource}.
  *
- * <p>Uploads follow the reference's form semantics (Django): a part with a file name is a file,
- * anything else a text field; repeated fields are lists ({@code input_shape}); for single fields
- * the last occurrence wins. All fields are checked before any byte of a file is kept, and both
- * files are received before either is stored, so a refused upload leaves no row and no file.
+ * <p>Uploads follow the reference's form semantics ({@link UploadForm}). All fields are checked
+ * before any byte of a file is kept; files are received into temp files, read by the
+ * non-executing tensor reader, and committed to the store only when every one of them passed, so a
+ * refused upload leaves no row and no file. Checks that need no file (who, which training, which
+ * round) run before the file is read at all.
  */
 @Path("models")
 @Produces(MediaType.APPLICATION_JSON)

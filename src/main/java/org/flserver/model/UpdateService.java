@@ -51,6 +51,11 @@ public class UpdateService {
     public StoredFile check(UUID globalId, UUID callerId, int round, TrainingState expected) {
         Training training = checked(globalId, callerId, round, expected, LockModeType.NONE);
         GlobalModel global = training.getModel();
+        if (global instanceof MeanModel || global.getWeightsSha256() == null) {
+            // a training on an ensemble has nothing to average updates into
+            throw ApiException.list(400, "Model " + globalId + " is a mean model: it has no weights of its own and"
+                    + " takes no updates.");
+        }
         return new StoredFile(global.getWeightsSha256(), global.getWeightsSize());
     }
 

@@ -48,10 +48,10 @@ class LocalUpdateApiIT {
     }
 
     private Setup started(byte[] globalFile) {
-        Account actor = api.createUser("lu-actor");
-        Account client = api.createUser("lu-client");
-        Account idle = api.createUser("lu-idle");
-        Account stranger = api.createUser("lu-x");
+        Account actor = ModelTesting.user(api, "lu-actor");
+        Account client = ModelTesting.user(api, "lu-client");
+        Account idle = ModelTesting.user(api, "lu-idle");
+        Account stranger = ModelTesting.user(api, "lu-x");
         String model = ModelTesting.upload(api, actor, new Multipart().field("name", "global")
                 .field("description", "d").file("model_file", "global.pt", globalFile));
         return new Setup(actor, client, idle, stranger, ModelTesting.training(api, actor, model, true, client, idle));
@@ -131,8 +131,8 @@ class LocalUpdateApiIT {
 
     @Test
     void aTrainingThatIsNotOngoingTakesNoUpdates() throws Exception {
-        Account actor = api.createUser("lu-i-actor");
-        Account client = api.createUser("lu-i-client");
+        Account actor = ModelTesting.user(api, "lu-i-actor");
+        Account client = ModelTesting.user(api, "lu-i-client");
         String model = ModelTesting.uploadFixture(api, actor, CLIENT0);
         TrainingIds ids = ModelTesting.training(api, actor, model, false, client);
         // 6. state: not started yet (I); checked before the round
@@ -143,6 +143,21 @@ class LocalUpdateApiIT {
         assertList(post(client, "/api/models/" + ids.model(), update("0", "1", fixture(CLIENT1))),
                 "Training with ID " + ids.training() + " is in state C");
         assertEquals(0, countOf("SELECT count(*) FROM model WHERE base_model_id = ?", uuid(ids.model())));
+    }
+
+    @Test
+    void aTrainingOnAMeanModelTakesNoUpdates() {
+        Account actor = ModelTesting.user(api, "lu-mean");
+        Account client = ModelTesting.user(api, "lu-mean-c");
+        String member = ModelTesting.uploadFixture(api, actor, CLIENT0);
+        Reply mean = api.postJson("/api/models/", actor, Json.createObjectBuilder().add("name", "ensemble")
+                .add("description", "d").add("type", "MEAN").add("models", Json.createArrayBuilder().add(member))
+                .build().toString());
+        assertEquals(201, mean.status(), mean.toString());
+        String meanId = mean.json().getString("model_id");
+        TrainingIds ids = ModelTesting.training(api, actor, meanId, true, client, actor);
+        assertList(post(client, "/api/models/" + ids.model() + "/", update("0", "1", fixture(CLIENT1))),
+                "Model " + ids.model() + " is a mean model: it has no weights of its own and takes no updates.");
     }
 
     // ---------------------------------------------------------------- architecture

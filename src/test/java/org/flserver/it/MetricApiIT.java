@@ -130,8 +130,8 @@ class MetricApiIT {
 
     @Test
     void onlyWhoMaySeeTheModelReadsAndReportsItsMetrics() throws Exception {
-        Account owner = api.createUser("met-own");
-        Account participant = api.createUser("met-part");
+        Account owner = ModelTesting.user(api, "met-own");
+        Account participant = ModelTesting.user(api, "met-part");
         Account stranger = api.createUser("met-x");
         String model = ModelTesting.uploadFixture(api, owner, "models/mlp.torchscript.pt");
         ModelTesting.TrainingIds ids = ModelTesting.training(api, owner, model, false, participant);

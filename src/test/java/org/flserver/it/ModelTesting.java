@@ -178,6 +178,46 @@ final class ModelTesting {
         }
     }
 
+    // ---------------------------------------------------------------- notifications
+
+    private static volatile String sink;
+
+    /**
+     * The URL of a loopback endpoint that answers every notification with 200 and ignores it. Users
+     * of started trainings get it as their {@code message_endpoint}, so whatever the round engine
+     * sends is delivered and changes nothing (no participant removed, no state E) while a test looks
+     * at uploads; no test depends on what arrives there.
+     */
+    static synchronized String notificationSink() {
+        if (sink == null) {
+            try {
+                com.sun.net.httpserver.HttpServer server = com.sun.net.httpserver.HttpServer.create(
+                        new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+                server.createContext("/", exchange -> {
+                    try (exchange) {
+                        exchange.getRequestBody().readAllBytes();
+                        exchange.sendResponseHeaders(200, -1);
+                    }
+                });
+                server.setExecutor(java.util.concurrent.Executors.newCachedThreadPool(r -> {
+                    Thread t = new Thread(r, "notification-sink");
+                    t.setDaemon(true);
+                    return t;
+                }));
+                server.start();
+                sink = "http://127.0.0.1:" + server.getAddress().getPort() + "/";
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        return sink;
+    }
+
+    /** A user whose notifications go to {@link #notificationSink()}. */
+    static Account user(ApiClient api, String prefix) {
+        return api.createUser(prefix, notificationSink());
+    }
+
     // ---------------------------------------------------------------- API steps
 
     static Reply postModel(ApiClient api, Account as, Multipart form) {
