@@ -54,9 +54,9 @@ public final class ModelJson {
         return json.build();
     }
 
-    /** {@code GET /models/<id>/metadata/}: the model plus {@code stats} (no model summary yet: null). */
-    public static JsonObject metadata(Model model) {
-        return Jsonp.createObjectBuilder(model(model)).add("stats", JsonValue.NULL).build();
+    /** {@code GET /models/<id>/metadata/}: the model plus {@code stats} ({@link ModelStats}, or null). */
+    public static JsonObject metadata(Model model, JsonValue stats) {
+        return Jsonp.createObjectBuilder(model(model)).add("stats", stats).build();
     }
 
     public static JsonArray models(List<? extends Model> models) {

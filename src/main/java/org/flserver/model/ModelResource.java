@@ -21,44 +21,51 @@ import jakarta.ws.rs.core.Response;
 import java.io.IOException;
 import java.io.InputStream;
 import java.math.BigInteger;
-import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.UUID;
+import java.util.logging.Logger;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+import org.flserver.metric.MetricValue;
 import org.flserver.model.ModelFiles.ReceivedFile;
 import org.flserver.platform.ApiException;
 import org.flserver.platform.JsonBodies;
 import org.flserver.platform.Jsonp;
 import org.flserver.platform.Uuids;
+import org.flserver.tensor.WeightFiles;
+import org.flserver.training.TrainingState;
 import org.flserver.user.CurrentUser;
 
 /**
- * {@code /api/models/}: upload, list, download, metadata and delete (api.md §5.1–5.4), with the
- * object-level authorisation of §15.2. Parsing and the mapping to JSON happen here; storing and
- * every permission decision belong to {@link ModelService}, the bytes to {@link ModelFiles}.
+ * {@code /api/models/} (api.md §5): upload, list, download, metadata (with stats read from the
+ * weights) and delete; preprocessing upload and download; local updates and SWAG statistics of
+ * participants — with the object-level authorisation of §15.2. Parsing and the mapping to JSON
+ * happen here; storing and every permission decision belong to {@link ModelService} and
+ * {@link UpdateService}, the bytes to {@link ModelFiles}, what a file must be to
+ * {@link WeightChecks}. Metrics live in {@code org.flserver.metric.MetricResource}.
  *
- * <p>Uploads follow the reference's form semantics (Django): a part with a file name is a file,
- * anything else a text field; repeated fields are lists ({@code input_shape}); for single fields
- * the last occurrence wins. All fields are checked before any byte of a file is kept, and both
- * files are received before either is stored, so a refused upload leaves no row and no file.
+ * <p>Uploads follow the reference's form semantics ({@link UploadForm}). All fields are checked
+ * before any byte of a file is kept; files are received into temp files, read by the
+ * non-executing tensor reader, and committed to the store only when every one of them passed, so a
+ * refused upload leaves no row and no file. Checks that need no file (who, which training, which
+ * round) run before the file is read at all.
  */
 @Path("models")
 @Produces(MediaType.APPLICATION_JSON)
 @Tag(name = "models")
 public class ModelResource {
 
-    /** Largest text field of an upload form (a description, say); files have their own limit. */
-    static final int MAX_FIELD_BYTES = 64 * 1024;
+    private static final Logger LOG = Logger.getLogger(ModelResource.class.getName());
+
     static final int MAX_NAME_LENGTH = 256;
     /** The {@code input_shape} column holds the JSON text of the shape. */
     static final int MAX_INPUT_SHAPE_TEXT = 1024;
 
     @Inject
     ModelService models;
+
+    @Inject
+    UpdateService updates;
 
     @Inject
     ModelFiles files;
@@ -79,7 +86,7 @@ public class ModelResource {
     @Operation(summary = "Upload a global (or SWAG) model: fields name, description, model_file,"
             + " optional model_preprocessing_file, input_shape (repeated), type, round")
     public Response upload(List<EntityPart> parts) {
-        Form form = Form.read(parts);
+        UploadForm form = UploadForm.read(parts);
         String type = modelType(form.text("type"));
         String name = required(form.text("name"), "name");
         String description = required(form.text("description"), "description");
@@ -100,6 +107,11 @@ public class ModelResource {
         EntityPart preprocessingFile = form.file("model_preprocessing_file");
         try (ReceivedFile weights = receive(modelFile);
              ReceivedFile preprocessing = preprocessingFile == null ? null : receive(preprocessingFile)) {
+            // both files are read by the non-executing reader before either is kept
+            WeightChecks.model(weights.temp());
+            if (preprocessing != null) {
+                WeightChecks.preprocessing(preprocessing.temp());
+            }
             StoredFile storedWeights = files.commit(weights);
             StoredFile storedPreprocessing = preprocessing == null ? null : files.commit(preprocessing);
             return created(models.create(caller.id(), new ModelUpload(type, name, description, round, inputShape,
@@ -155,9 +167,107 @@ public class ModelResource {
 
     @GET
     @Path("{id}/metadata")
-    @Operation(summary = "The model's JSON plus stats (always null: no model summary is computed)")
+    @Operation(summary = "The model's JSON plus stats read from its weights file (tensors, shapes, dtypes,"
+            + " parameter counts); null for mean models")
     public JsonObject metadata(@PathParam("id") String id) {
-        return ModelJson.metadata(models.visibleModel(Uuids.pathId(id, "Model"), caller.id()));
+        Model model = models.visibleModel(Uuids.pathId(id, "Model"), caller.id());
+        return ModelJson.metadata(model, stats(model));
+    }
+
+    @POST
+    @Path("{id}/preprocessing")
+    @BoundedUpload
+    @Consumes(MediaType.MULTIPART_FORM_DATA)
+    @Operation(summary = "Upload (replace) the preprocessing module of a global model (owner only):"
+            + " multipart model_preprocessing_file, TorchScript or torch.save of a module")
+    public Response uploadPreprocessing(@PathParam("id") String id, List<EntityPart> parts) {
+        UUID modelId = Uuids.pathId(id, "GlobalModel");
+        // who may do it is decided before the file is read
+        models.ownGlobalModel(modelId, caller.id());
+        EntityPart file = UploadForm.read(parts).file("model_preprocessing_file");
+        if (file == null) {
+            throw ApiException.detail(400, "No uploaded file 'model_preprocessing_file' found.");
+        }
+        try (ReceivedFile received = receive(file)) {
+            WeightChecks.preprocessing(received.temp());
+            models.setPreprocessing(modelId, caller.id(), files.commit(received));
+        }
+        // 202 and the typo are the reference's contract
+        return Response.status(202).entity(Jsonp.createObjectBuilder()
+                .add("detail", "Proprocessing Model Upload Accepted").build()).build();
+    }
+
+    @GET
+    @Path("{id}/preprocessing")
+    @Produces(MediaType.WILDCARD)
+    @Operation(summary = "Download the preprocessing module (for a local model: its base model's); 404 when none")
+    public Response downloadPreprocessing(@PathParam("id") String id) {
+        UUID modelId = Uuids.pathId(id, "Model");
+        String sha256 = models.preprocessingOf(modelId, caller.id());
+        if (!files.exists(sha256)) {
+            throw ApiException.detail(500, "The preprocessing file of model " + modelId + " is missing on the server.");
+        }
+        java.nio.file.Path path = files.path(sha256);
+        return Response.ok(path.toFile(), MediaType.APPLICATION_OCTET_STREAM_TYPE)
+                .header("Content-Disposition", "filename=\"model-" + modelId + "-proprecessing.pt\"")
+                .header(HttpHeaders.CONTENT_LENGTH, path.toFile().length())
+                .build();
+    }
+
+    @POST
+    @Path("{id}")
+    @BoundedUpload
+    @Consumes(MediaType.MULTIPART_FORM_DATA)
+    @Operation(summary = "Upload a participant's local update of a global model for the current round: multipart"
+            + " model_file, round, sample_size, optional metric_names/metric_values (repeated)")
+    public Response uploadUpdate(@PathParam("id") String id, List<EntityPart> parts) {
+        UploadForm form = UploadForm.read(parts);
+        // api.md §5.7, in the reference's order
+        RoundAndSize fields = RoundAndSize.of(form);
+        int round = fields.round();
+        int sampleSize = fields.sampleSize();
+        EntityPart file = form.file("model_file");
+        if (file == null) {
+            throw noModelFile();
+        }
+        UUID globalId = Uuids.pathId(id, "GlobalModel");
+        StoredFile global = updates.check(globalId, caller.id(), round, TrainingState.ONGOING);
+        List<MetricValue> metrics = optionalMetrics(form);
+        try (ReceivedFile received = receive(file)) {
+            WeightChecks.update(received.temp(), WeightChecks.stored(files.path(global.sha256())));
+            // stored before the transaction: content-addressed, so a refused insert leaves a harmless file
+            StoredFile stored = files.commit(received);
+            updates.storeLocalModel(globalId, caller.id(), round, sampleSize, stored, metrics);
+        }
+        return Response.status(201).entity(Jsonp.createObjectBuilder()
+                .add("detail", "Model Update Accepted").build()).build();
+    }
+
+    @POST
+    @Path("{id}/swag")
+    @BoundedUpload
+    @Consumes(MediaType.MULTIPART_FORM_DATA)
+    @Operation(summary = "Upload a participant's SWAG statistics for the current SWAG round: multipart round,"
+            + " sample_size, first_moment_file, second_moment_file (each one 1-D float tensor)")
+    public Response uploadSwagStatistics(@PathParam("id") String id, List<EntityPart> parts) {
+        UploadForm form = UploadForm.read(parts);
+        RoundAndSize fields = RoundAndSize.of(form);
+        int round = fields.round();
+        int sampleSize = fields.sampleSize();
+        EntityPart firstFile = requiredFile(form, "first_moment_file");
+        EntityPart secondFile = requiredFile(form, "second_moment_file");
+        UUID globalId = Uuids.pathId(id, "GlobalModel");
+        StoredFile global = updates.check(globalId, caller.id(), round, TrainingState.SWAG_ROUND);
+        long length = WeightChecks.floatingElements(WeightChecks.stored(files.path(global.sha256())));
+        try (ReceivedFile first = receive(firstFile); ReceivedFile second = receive(secondFile)) {
+            WeightChecks.moment(first.temp(), "first moment", length);
+            WeightChecks.moment(second.temp(), "second moment", length);
+            StoredFile storedFirst = files.commit(first);
+            StoredFile storedSecond = files.commit(second);
+            updates.storeSwagStatistics(globalId, caller.id(), round, sampleSize, storedFirst, storedSecond);
+        }
+        return Response.status(201).entity(Jsonp.createObjectBuilder()
+                .add("detail", "SWAG Statistic Accepted").build()).build();
     }
 
     @DELETE
@@ -167,6 +277,84 @@ public class ModelResource {
     public JsonObject delete(@PathParam("id") String id) {
         models.delete(Uuids.pathId(id, "Model"), caller.id());
         return Jsonp.createObjectBuilder().add("detail", "Model removed!").build();
+    }
+
+    /**
+     * The {@code stats} of a model's metadata, read from its weights file; null for a mean model
+     * (no weights of its own) and when the file cannot be read (logged, as the reference does).
+     */
+    private JsonValue stats(Model model) {
+        String sha256 = model.getWeightsSha256();
+        if (model instanceof MeanModel || sha256 == null) {
+            return JsonValue.NULL;
+        }
+        try {
+            return ModelStats.of(WeightFiles.open(files.path(sha256)));
+        } catch (IOException | RuntimeException e) {
+            LOG.warning("no stats for model " + model.getId() + ": " + e.getMessage());
+            return JsonValue.NULL;
+        }
+    }
+
+    /**
+     * {@code round} and {@code sample_size} of an update or SWAG upload (§5.7 step 1): both present
+     * (else the reference's KeyError text, e.g. {@code 'round'}), then both integers; a round of
+     * another value is refused later, as the reference does, a negative sample size here.
+     */
+    private record RoundAndSize(int round, int sampleSize) {
+        static RoundAndSize of(UploadForm form) {
+            String round = present(form, "round");
+            String sampleSize = present(form, "sample_size");
+            return new RoundAndSize(integer(round, "round", Integer.MIN_VALUE), integer(sampleSize, "sample_size", 0));
+        }
+    }
+
+    /** A required form field of §5.7/§5.8; missing → the reference's KeyError text, e.g. {@code 'round'}. */
+    private static String present(UploadForm form, String field) {
+        String value = form.text(field);
+        if (value == null) {
+            throw ApiException.badRequest("'" + field + "'");
+        }
+        return value;
+    }
+
+    /**
+     * An int32 form field as Python's {@code int()} reads it (surrounding blanks and a sign
+     * allowed), at least {@code min}; anything else is a 400 (the reference: 500).
+     */
+    private static int integer(String text, String field, int min) {
+        try {
+            BigInteger value = new BigInteger(text.strip());
+            if (value.compareTo(BigInteger.valueOf(min)) >= 0
+                    && value.compareTo(BigInteger.valueOf(Integer.MAX_VALUE)) <= 0) {
+                return value.intValue();
+            }
+        } catch (NumberFormatException e) {
+            // answered below
+        }
+        throw ApiException.badRequest("Invalid " + field + ": must be an integer from " + min + " to "
+                + Integer.MAX_VALUE + ".");
+    }
+
+    private static EntityPart requiredFile(UploadForm form, String field) {
+        EntityPart file = form.file(field);
+        if (file == null) {
+            throw ApiException.detail(400, "No uploaded file '" + field + "' found.");
+        }
+        return file;
+    }
+
+    /**
+     * The metrics a local update may carry (§5.7): used only when both fields are present with the
+     * same number of entries, otherwise ignored, as in the reference. Over-long keys are a 400.
+     */
+    private static List<MetricValue> optionalMetrics(UploadForm form) {
+        List<String> names = form.texts("metric_names");
+        List<String> values = form.texts("metric_values");
+        if (!form.has("metric_names") || !form.has("metric_values") || names.size() != values.size()) {
+            return List.of();
+        }
+        return MetricValue.parse(names, values);
     }
 
     private ReceivedFile receive(EntityPart part) {
@@ -274,7 +462,7 @@ public class ModelResource {
                 dimension = 0;
             }
             if (dimension < 1) {
-                throw ApiException.badRequest("Invalid input_shape entry '" + abbreviate(entry)
+                throw ApiException.badRequest("Invalid input_shape entry '" + UploadForm.abbreviate(entry)
                         + "': expected an integer ≥ 1, None or null.");
             }
             shape.add(dimension);
@@ -286,51 +474,4 @@ public class ModelResource {
         return json;
     }
 
-    private static String abbreviate(String text) {
-        return text.length() > 40 ? text.substring(0, 40) + "…" : text;
-    }
-
-    /** The parts of a form, split Django-style into text fields and files. */
-    private record Form(Map<String, List<String>> texts, Map<String, EntityPart> files) {
-
-        static Form read(List<EntityPart> parts) {
-            Map<String, List<String>> texts = new HashMap<>();
-            Map<String, EntityPart> files = new HashMap<>();
-            for (EntityPart part : parts) {
-                if (part.getFileName().isPresent()) {
-                    files.put(part.getName(), part);
-                } else {
-                    texts.computeIfAbsent(part.getName(), k -> new ArrayList<>()).add(readText(part));
-                }
-            }
-            return new Form(texts, files);
-        }
-
-        String text(String name) {
-            List<String> values = texts.get(name);
-            return values == null ? null : values.get(values.size() - 1);
-        }
-
-        List<String> texts(String name) {
-            return texts.getOrDefault(name, List.of());
-        }
-
-        EntityPart file(String name) {
-            return files.get(name);
-        }
-
-        private static String readText(EntityPart part) {
-            try (InputStream in = part.getContent()) {
-                byte[] bytes = in.readNBytes(MAX_FIELD_BYTES + 1);
-                if (bytes.length > MAX_FIELD_BYTES) {
-                    throw ApiException.badRequest("Field '" + abbreviate(part.getName()) + "' is too long: at most "
-                            + MAX_FIELD_BYTES + " bytes.");
-                }
-                return new String(bytes, StandardCharsets.UTF_8);
-            } catch (IOException e) {
-                throw ApiException.badRequest("The form field '" + abbreviate(part.getName())
-                        + "' could not be read.");
-            }
-        }
-    }
 }

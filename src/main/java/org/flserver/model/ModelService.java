@@ -146,6 +146,36 @@ public class ModelService {
                 .getSingleResult() > 0;
     }
 
+    /**
+     * The global model whose preprocessing the caller may replace (api.md §5.5): a local id is
+     * 400 {@code "GlobalModel <id> not found."}, anyone but the owner 403.
+     */
+    public GlobalModel ownGlobalModel(UUID id, UUID callerId) {
+        GlobalModel model = globalModel(id, "GlobalModel");
+        if (!model.getOwner().getId().equals(callerId)) {
+            throw ApiException.forbidden("You are not the owner of model " + id + "!");
+        }
+        return model;
+    }
+
+    /** Replaces the preprocessing file of the caller's global model (the file is already stored). */
+    public void setPreprocessing(UUID id, UUID callerId, StoredFile file) {
+        ownGlobalModel(id, callerId).setPreprocessingSha256(file.sha256());
+    }
+
+    /**
+     * The preprocessing file of a model the caller may see: a global model's own, a local model's
+     * base model's; none → 404 as in the reference.
+     */
+    public String preprocessingOf(UUID id, UUID callerId) {
+        GlobalModel global = trainedModel(visibleModel(id, callerId));
+        String sha256 = global == null ? null : global.getPreprocessingSha256();
+        if (sha256 == null) {
+            throw ApiException.detail(404, "Model '" + id + "' has no preprocessing model defined.");
+        }
+        return sha256;
+    }
+
     /** The training of a global model, if one was created on it. */
     public Optional<Training> trainingOf(GlobalModel model) {
         return em.createQuery("SELECT t FROM Training t WHERE t.model = :model", Training.class)

@@ -12,7 +12,12 @@ public enum FormatKind {
     /** {@code torch.jit.save(scripted)}. */
     TORCHSCRIPT("torchscript", "torchscript"),
     /** A safetensors file. */
-    SAFETENSORS("safetensors", "safetensors");
+    SAFETENSORS("safetensors", "safetensors"),
+    /**
+     * {@code torch.save(tensor)}: one bare tensor, not a model. Readable so that SWAG moment
+     * vectors (api.md §5.8) can be checked; never accepted where a model is expected.
+     */
+    TENSOR("torch.save", "tensor");
 
     private final String format;
     private final String label;

@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.UUID;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+import org.flserver.model.ModelJson;
 import org.flserver.platform.JsonBodies;
 import org.flserver.platform.Jsonp;
 import org.flserver.platform.RequestFields;
@@ -77,6 +78,21 @@ public class TrainingResource {
     @Operation(summary = "A training with the progress of its current round (actor and participants)")
     public JsonObject get(@PathParam("id") String id) {
         return TrainingJson.detail(trainings.detail(caller.id(), trainingId(id)));
+    }
+
+    @GET
+    @Path("{id}/models")
+    @Operation(summary = "The training's global model and its local models (for its actor, participants and"
+            + " model owner; others get [])")
+    public JsonArray models(@PathParam("id") String id) {
+        return ModelJson.models(trainings.models(caller.id(), trainingId(id), false));
+    }
+
+    @GET
+    @Path("{id}/models/latest")
+    @Operation(summary = "The training's global model and each participant's newest local model")
+    public JsonArray latestModels(@PathParam("id") String id) {
+        return ModelJson.models(trainings.models(caller.id(), trainingId(id), true));
     }
 
     @DELETE

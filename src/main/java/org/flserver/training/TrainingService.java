@@ -8,9 +8,13 @@ import jakarta.json.JsonValue;
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.LockModeType;
 import jakarta.persistence.PersistenceContext;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.UUID;
 import org.flserver.model.GlobalModel;
+import org.flserver.model.LocalModel;
 import org.flserver.model.Model;
 import org.flserver.model.ModelService;
 import org.flserver.platform.ApiException;
@@ -154,6 +158,36 @@ public class TrainingService {
         training.getActor().getId();
         training.getParticipants().size();
         return new TrainingDetail(training, arrived);
+    }
+
+    /**
+     * {@code GET /trainings/<id>/models/} and {@code .../latest/} (api.md §5.9): the training's
+     * global model followed by its local models (oldest round first), or with {@code latest} only
+     * each participant's local model of the highest round (ordered by owner id, as the reference
+     * groups them). For the actor, the participants and the model's owner; anyone else gets an
+     * empty list, as in the reference — a filtered listing shows nothing, it does not refuse.
+     * Unknown ids are 400 "Training &lt;id&gt; not found." like every training route.
+     */
+    public List<Model> models(UUID callerId, UUID trainingId, boolean latest) {
+        Training training = find(trainingId, LockModeType.NONE);
+        GlobalModel global = training.getModel();
+        if (!isActor(training, callerId) && !isParticipant(training, callerId)
+                && !global.getOwner().getId().equals(callerId)) {
+            return List.of();
+        }
+        List<LocalModel> locals = em.createQuery("SELECT m FROM LocalModel m JOIN FETCH m.owner"
+                        + " WHERE m.baseModel = :model ORDER BY m.round, m.createdAt, m.id", LocalModel.class)
+                .setParameter("model", global).getResultList();
+        if (latest) {
+            Map<String, LocalModel> newest = new TreeMap<>();
+            // ascending rounds: the last one seen per owner is that owner's latest
+            locals.forEach(m -> newest.put(m.getOwner().getId().toString(), m));
+            locals = List.copyOf(newest.values());
+        }
+        List<Model> out = new ArrayList<>(1 + locals.size());
+        out.add(global);
+        out.addAll(locals);
+        return out;
     }
 
     /** Deletes the training (actor only); its model is kept, as in the reference server. */

@@ -10,6 +10,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.zip.CRC32;
+import org.flserver.tensor.TorchTestFiles;
 
 /**
  * Writes large synthetic {@code torch.save(state_dict)} archives of float32 tensors in torch 1.13's
@@ -151,16 +152,15 @@ public final class SyntheticTorchFiles {
     }
 
     private static void global(ByteBuffer p, String module, String name) {
-        p.put((byte) 'c').put((module + "\n" + name + "\n").getBytes(StandardCharsets.US_ASCII));
+        TorchTestFiles.global(p, module, name);
     }
 
     private static void unicode(ByteBuffer p, String s) {
-        byte[] b = s.getBytes(StandardCharsets.UTF_8);
-        p.put((byte) 'X').putInt(b.length).put(b);
+        TorchTestFiles.unicode(p, s);
     }
 
     private static void long1(ByteBuffer p, long v) {
-        p.put((byte) 0x8a).put((byte) 8).putLong(v);
+        TorchTestFiles.long1(p, v);
     }
 
     private static ByteBuffer le(int n) {

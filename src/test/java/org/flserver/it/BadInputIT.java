@@ -37,6 +37,8 @@ class BadInputIT {
     private Account actor;
     private String modelId;
     private String trainingId;
+    /** A global model without a training, for the routes of local updates, SWAG, preprocessing and metrics. */
+    private String untrainedModelId;
 
     /** A request body with its content type. */
     record Body(String contentType, byte[] bytes) {
@@ -62,6 +64,8 @@ class BadInputIT {
         Reply training = api.postJson("/api/trainings/", actor, training(b -> { }));
         assertEquals(201, training.status(), training.toString());
         trainingId = training.json().getString("training_id");
+        untrainedModelId = api.sendBytes("POST", "/api/models/", actor.tokenHeader(), form.contentType(), form.bytes())
+                .json().getString("model_id");
     }
 
     static Stream<Case> cases() {
@@ -147,6 +151,31 @@ class BadInputIT {
                 "{\"detail\":\"Invalid round: must be an integer from 0 to 2147483647.\"}"));
         c.add(json("malformed model id", "GET", "/api/models/xyz/", t -> null, 400,
                 "{\"detail\":\"Model xyz not found.\"}"));
+        // local updates, SWAG statistics, preprocessing, metrics and training model listings
+        c.add(form("local update without round", "@model/", t -> new Multipart().field("sample_size", "1")
+                .file("model_file", "m.pt", new byte[]{1}), 400, "{\"detail\":\"'round'\"}"));
+        c.add(form("local update round not an integer", "@model/", t -> new Multipart().field("round", "1.0")
+                .field("sample_size", "1").file("model_file", "m.pt", new byte[]{1}), 400,
+                "{\"detail\":\"Invalid round: must be an integer from -2147483648 to 2147483647.\"}"));
+        c.add(form("local update with negative sample size", "@model/", t -> new Multipart().field("round", "0")
+                .field("sample_size", "-5").file("model_file", "m.pt", new byte[]{1}), 400,
+                "{\"detail\":\"Invalid sample_size: must be an integer from 0 to 2147483647.\"}"));
+        c.add(form("local update without training", "@model/", t -> new Multipart().field("round", "0")
+                .field("sample_size", "1").file("model_file", "m.pt", new byte[]{1}), 404,
+                "~Model with ID "));
+        c.add(form("SWAG statistics without moments", "@model/swag/", t -> new Multipart().field("round", "0")
+                .field("sample_size", "1"), 400, "{\"detail\":\"No uploaded file 'first_moment_file' found.\"}"));
+        c.add(form("preprocessing that is no module", "@model/preprocessing/", t -> new Multipart()
+                .file("model_preprocessing_file", "p.pt", bytes("print('hello')")), 400,
+                "[\"Invalid preprocessing file: not a PyTorch archive or safetensors file\"]"));
+        c.add(new Case("metric name too long", "POST", "@model/metrics/", t -> new Body(
+                "application/x-www-form-urlencoded", bytes("metric_names=" + "m".repeat(40) + "&metric_values=1")), 400,
+                "{\"detail\":\"Metric name '" + "m".repeat(32) + "…' is too long: at most 32 characters.\"}"));
+        c.add(new Case("metric lists of different lengths", "POST", "@model/metrics/", t -> new Body(
+                "application/x-www-form-urlencoded", bytes("metric_names=a&metric_names=b&metric_values=1")), 400,
+                "{\"detail\":\"Metric names and values must have the same length\"}"));
+        c.add(json("malformed training id in a model listing", "GET", "/api/trainings/1234/models/latest/", t -> null,
+                400, "{\"detail\":\"Training 1234 not found.\"}"));
         // groups, routes, methods
         c.add(json("group name of wrong type", "POST", "/api/groups/", t -> "{\"name\":5}", 400,
                 "{\"name\":[\"Not a valid string.\"]}"));
@@ -165,7 +194,8 @@ class BadInputIT {
     @MethodSource("cases")
     void answersTheDocumented4xx(Case c) {
         String before = listings();
-        String path = c.path().replace("@training", "/api/trainings/" + trainingId);
+        String path = c.path().replace("@training", "/api/trainings/" + trainingId)
+                .replace("@model", "/api/models/" + untrainedModelId);
         Body body = c.body().apply(this);
         Reply reply = api.sendBytes(c.method(), path, actor.tokenHeader(), body.contentType(), body.bytes());
         assertEquals(c.status(), reply.status(), c.name() + ": " + reply);
@@ -204,7 +234,12 @@ class BadInputIT {
     }
 
     private static Case multipart(String name, Function<BadInputIT, Multipart> form, int status, String expected) {
-        return new Case(name, "POST", "/api/models/", t -> {
+        return form(name, "/api/models/", form, status, expected);
+    }
+
+    private static Case form(String name, String path, Function<BadInputIT, Multipart> form, int status,
+                             String expected) {
+        return new Case(name, "POST", path, t -> {
             Multipart m = form.apply(t);
             return new Body(m.contentType(), m.bytes());
         }, status, expected);

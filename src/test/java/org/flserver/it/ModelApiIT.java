@@ -31,13 +31,27 @@ import java.sql.SQLException;
 import java.time.OffsetDateTime;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.flserver.it.ApiClient.Account;
 import org.flserver.it.ApiClient.Reply;
+import org.flserver.tensor.TorchTestFiles;
 import org.junit.jupiter.api.Test;
+
+import static org.flserver.it.ModelTesting.DATA;
+import static org.flserver.it.ModelTesting.assertDetail;
+import static org.flserver.it.ModelTesting.assertList;
+import static org.flserver.it.ModelTesting.assertNoTempFiles;
+import static org.flserver.it.ModelTesting.count;
+import static org.flserver.it.ModelTesting.database;
+import static org.flserver.it.ModelTesting.ids;
+import static org.flserver.it.ModelTesting.postModel;
+import static org.flserver.it.ModelTesting.sha256;
+import static org.flserver.it.ModelTesting.storedFiles;
+import static org.flserver.it.ModelTesting.update;
 
 /**
  * The models API (api.md §5.1–5.4, §13, §15.1–15.2) against the shared server on PostgreSQL:
@@ -48,8 +62,6 @@ import org.junit.jupiter.api.Test;
  */
 class ModelApiIT {
 
-    private static final Path FIXTURES = Path.of(System.getProperty("fl.fixtures"), "models");
-    private static final Path DATA = Path.of("target", "it", "data-shared");
 
     private static final long LIMIT = IntegrationEnvironment.UPLOAD_LIMIT_BYTES;
     private static final String TOO_LARGE = "Request body too large: at most " + LIMIT + " bytes.";
@@ -96,7 +108,8 @@ class ModelApiIT {
 
         Reply metadata = api.get("/api/models/" + id + "/metadata/", owner);
         assertEquals(200, metadata.status(), metadata.toString());
-        assertEquals(Json.createObjectBuilder(expected).add("stats", JsonValue.NULL).build(), metadata.json());
+        assertEquals(Json.createObjectBuilder(expected)
+                .add("stats", ModelTesting.expectedStats("models/mlp.module.pt", "module")).build(), metadata.json());
         assertEquals(200, api.get("/api/models/" + id + "/metadata", owner).status());
 
         // another user's listing does not contain it
@@ -185,6 +198,145 @@ class ModelApiIT {
         assertEquals(Set.of(own), ids(api.get("/api/models/", owner).array()));
     }
 
+    // ---------------------------------------------------------------- file validation and stats
+
+    @Test
+    void everyModelKindIsAcceptedAndItsStatsMatchTheManifest() {
+        Account owner = api.createUser("mkinds");
+        Map<String, String> kinds = Map.of("torchscript.pt", "torchscript", "module.pt", "module",
+                "state_dict.pt", "state_dict", "safetensors", "safetensors");
+        for (String model : List.of("mlp", "cnn_bn", "tied", "dtypes")) {
+            for (Map.Entry<String, String> kind : kinds.entrySet()) {
+                String file = "models/" + model + "." + kind.getKey();
+                if (!Files.exists(ModelTesting.FIXTURES.resolve(file))) {
+                    continue;
+                }
+                String id = ModelTesting.uploadFixture(api, owner, file);
+                JsonObject stats = api.get("/api/models/" + id + "/metadata/", owner).json().getJsonObject("stats");
+                assertEquals(ModelTesting.expectedStats(file, kind.getValue()), stats, file);
+            }
+        }
+        // spot check of the totals against numbers worked out by hand: mlp is 8·16+16 + 16·16+16 + 16·4+4
+        JsonObject mlp = api.get("/api/models/" + ModelTesting.uploadFixture(api, owner, "models/mlp.safetensors")
+                + "/metadata/", owner).json().getJsonObject("stats");
+        assertEquals(ModelTesting.floatingElements("models/mlp.safetensors"), mlp.getInt("total_params"));
+        assertEquals(4L * mlp.getInt("total_params"), mlp.getJsonNumber("total_param_bytes").longValue());
+        assertEquals("safetensors", mlp.getString("format"));
+    }
+
+    @Test
+    void filesThatAreNoModelAreRefusedAndNothingIsKept() throws Exception {
+        Account owner = api.createUser("mnomodel");
+        Set<Path> before = storedFiles();
+        Map<String, byte[]> refused = new java.util.LinkedHashMap<>();
+        refused.put("Invalid model file: not a PyTorch archive or safetensors file",
+                "just some text\n".getBytes(StandardCharsets.UTF_8));
+        refused.put("Invalid model file: Loaded torch object is not of expected type.",
+                TorchTestFiles.bareFloatTensor(new float[]{1f, 2f, 3f}));
+        refused.put("~Invalid model file: GLOBAL 'os system' not allowed", ModelTesting.fixture("hostile/os_system.pt"));
+        refused.put("~Invalid model file: GLOBAL 'posix system' not allowed",
+                ModelTesting.fixture("hostile/os_system_in_state_dict.pt"));
+        refused.put("~Invalid model file: tensor view exceeds its storage",
+                ModelTesting.fixture("hostile/view_out_of_bounds.pt"));
+        refused.put("~Invalid model file: legacy (non-zip) torch.save format is not supported",
+                ModelTesting.fixture("legacy/mlp.legacy.pt"));
+        refused.put("~Invalid model file: ", new byte[0]);
+        for (Map.Entry<String, byte[]> r : refused.entrySet()) {
+            Reply reply = post(owner, new Multipart().field("name", "n").field("description", "d")
+                    .file("model_file", "m.pt", r.getValue()));
+            if (r.getKey().startsWith("~")) {
+                ModelTesting.assertListStartsWith(reply, r.getKey().substring(1));
+            } else {
+                assertList(reply, r.getKey());
+            }
+        }
+        // a valid model with a preprocessing file that is no runnable module: neither is kept
+        byte[] weights = fixture("mlp.torchscript.pt");
+        assertList(post(owner, new Multipart().field("name", "n").field("description", "d")
+                        .file("model_file", "m.pt", weights)
+                        .file("model_preprocessing_file", "p.pt", fixture("mlp.state_dict.pt"))),
+                "Invalid preprocessing file: Loaded torch object is not of expected type.");
+        ModelTesting.assertListStartsWith(post(owner, new Multipart().field("name", "n").field("description", "d")
+                        .file("model_file", "m.pt", weights)
+                        .file("model_preprocessing_file", "p.pt", ModelTesting.fixture("hostile/zip_slip.pt"))),
+                "Invalid preprocessing file: bad entry name");
+
+        assertEquals(0, api.get("/api/models/", owner).array().size());
+        try (Connection db = database()) {
+            assertEquals(0, count(db, "SELECT count(*) FROM model WHERE owner_id = ?", owner.id()));
+        }
+        Set<Path> added = new java.util.HashSet<>(storedFiles());
+        added.removeAll(before);
+        // only files other tests stored meanwhile may appear, never one of the refused ones
+        for (byte[] content : refused.values()) {
+            assertFalse(added.contains(DATA.resolve("files").resolve(sha256(content).substring(0, 2))
+                    .resolve(sha256(content))));
+        }
+        assertFalse(ModelTesting.isStored(ModelTesting.fixture("hostile/os_system.pt")));
+    }
+
+    // ---------------------------------------------------------------- preprocessing
+
+    @Test
+    void preprocessingIsUploadedByTheOwnerAndDownloadedByWhoMaySeeTheModel() throws Exception {
+        Account owner = api.createUser("mpre");
+        Account participant = api.createUser("mpre-part");
+        Account stranger = api.createUser("mpre-x");
+        String id = ModelTesting.uploadFixture(api, owner, "models/mlp.torchscript.pt");
+        String path = "/api/models/" + id + "/preprocessing/";
+        assertDetail(api.get(path, owner), 404, "Model '" + id + "' has no preprocessing model defined.");
+
+        byte[] module = fixture("gelu_mlp.module.pt");
+        assertDetail(postPreprocessing(stranger, id, module), 403, "You are not the owner of model " + id + "!");
+        assertDetail(postPreprocessing(owner, "nope", module), 400, "GlobalModel nope not found.");
+        Reply noFile = api.sendBytes("POST", path, owner.tokenHeader(), new Multipart().field("x", "y").contentType(),
+                new Multipart().field("x", "y").bytes());
+        assertEquals(400, noFile.status(), noFile.toString());
+        assertList(postPreprocessing(owner, id, fixture("mlp.safetensors")),
+                "Invalid preprocessing file: Loaded torch object is not of expected type.");
+        assertDetail(api.get(path, owner), 404, "Model '" + id + "' has no preprocessing model defined.");
+
+        Reply accepted = postPreprocessing(owner, id, module);
+        assertEquals(202, accepted.status(), accepted.toString());
+        assertEquals(Json.createObjectBuilder().add("detail", "Proprocessing Model Upload Accepted").build(),
+                accepted.json());
+        assertTrue(api.get("/api/models/" + id + "/metadata/", owner).json().getBoolean("has_preprocessing"));
+        for (String p : List.of(path, "/api/models/" + id + "/preprocessing")) {
+            HttpResponse<byte[]> r = api.download(p, owner);
+            assertEquals(200, r.statusCode(), p);
+            assertArrayEquals(module, r.body());
+            assertEquals("filename=\"model-" + id + "-proprecessing.pt\"",
+                    r.headers().firstValue("Content-Disposition").orElse(null));
+        }
+        // replaced by a second upload (TorchScript this time), without trailing slash
+        byte[] script = fixture("gelu_mlp.torchscript.pt");
+        Multipart form = new Multipart().file("model_preprocessing_file", "p.pt", script);
+        assertEquals(202, api.sendBytes("POST", "/api/models/" + id + "/preprocessing", owner.tokenHeader(),
+                form.contentType(), form.bytes()).status());
+        assertArrayEquals(script, api.download(path, owner).body());
+
+        // participants of its training see it, strangers do not; a local model answers with its base model's
+        ModelTesting.TrainingIds training = ModelTesting.training(api, owner, id, false, participant);
+        assertEquals(id, training.model());
+        assertArrayEquals(script, api.download(path, participant).body());
+        assertEquals(403, api.download(path, stranger).statusCode());
+        UUID local = UUID.randomUUID();
+        try (Connection db = database()) {
+            update(db, "INSERT INTO model (id, model_type, owner_id, round, weights_sha256, weights_size, created_at,"
+                    + " base_model_id, sample_size) VALUES (?, 'LOCAL', ?, 0, ?, 1, ?, ?, 1)", local, participant.id(),
+                    sha256(script), OffsetDateTime.now(), UUID.fromString(id));
+        }
+        assertArrayEquals(script, api.download("/api/models/" + local + "/preprocessing/", participant).body());
+        assertDetail(postPreprocessing(participant, local.toString(), module), 400,
+                "GlobalModel " + local + " not found.");
+    }
+
+    private Reply postPreprocessing(Account as, String id, byte[] file) {
+        Multipart form = new Multipart().file("model_preprocessing_file", "p.pt", file);
+        return api.sendBytes("POST", "/api/models/" + id + "/preprocessing/", as.tokenHeader(), form.contentType(),
+                form.bytes());
+    }
+
     // ---------------------------------------------------------------- permissions
 
     @Test
@@ -243,7 +395,8 @@ class ModelApiIT {
         JsonObject localJson = api.get("/api/models/" + local + "/metadata/", participant).json();
         assertEquals(Json.createObjectBuilder().add("id", local.toString()).add("round", 0).add("sample_size", 10)
                 .add("owner", participant.id().toString()).add("base_model", global)
-                .add("stats", JsonValue.NULL).build(), localJson);
+                .add("stats", ModelTesting.expectedStats("models/mlp.torchscript.pt", "torchscript")).build(),
+                localJson);
         assertEquals(403, api.download("/api/models/" + local + "/", stranger).statusCode());
         assertEquals(403, api.get("/api/models/" + global + "/metadata/", stranger).status());
 
@@ -342,7 +495,8 @@ class ModelApiIT {
         assertDetail(post(owner, new Multipart().field("name", "big").field("description", "d")
                 .file("model_file", "big.pt", big)), 413, TOO_LARGE);
         // just under the limit with its form fields is accepted
-        byte[] fits = java.util.Arrays.copyOf(big, (int) LIMIT - 4096);
+        // (a valid model file: uploads are read by the tensor reader)
+        byte[] fits = randomSafetensors((int) LIMIT - 4096 - 128);
         String accepted = upload(owner, new Multipart().field("name", "fits").field("description", "d")
                 .file("model_file", "fits.pt", fits));
         assertArrayEquals(fits, api.download("/api/models/" + accepted + "/", owner).body());
@@ -381,8 +535,7 @@ class ModelApiIT {
         Account owner = api.createUser("mchunk");
         Set<Path> filesBefore = storedFiles();
         // a small first file and a second one that crosses the limit: neither is kept
-        byte[] small = new byte[100_000];
-        new java.util.Random().nextBytes(small);
+        byte[] small = randomSafetensors(100_000);
         Multipart form = new Multipart().field("name", "chunked").field("description", "d")
                 .file("model_file", "small.pt", small)
                 .file("model_preprocessing_file", "big.pt", new byte[(int) LIMIT]);
@@ -409,12 +562,6 @@ class ModelApiIT {
         assertEquals(201, accepted.statusCode(), accepted.body());
     }
 
-    private static void assertNoTempFiles() throws IOException {
-        try (Stream<Path> temps = Files.list(DATA.resolve("tmp"))) {
-            assertEquals(List.of(), temps.toList());
-        }
-    }
-
     /** Reads one HTTP/1.1 response (headers and a Content-Length body) without waiting for the connection to close. */
     private static String readResponse(InputStream in) throws IOException {
         StringBuilder head = new StringBuilder();
@@ -438,16 +585,11 @@ class ModelApiIT {
     }
 
     private Reply post(Account as, Multipart form) {
-        return api.sendBytes("POST", "/api/models/", as.tokenHeader(), form.contentType(), form.bytes());
+        return postModel(api, as, form);
     }
 
     private String upload(Account as, Multipart form) {
-        Reply r = post(as, form);
-        assertEquals(201, r.status(), r.toString());
-        assertEquals("Model Upload Accepted", r.detail());
-        String id = r.json().getString("model_id");
-        assertTrue(id.matches("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), id);
-        return id;
+        return ModelTesting.upload(api, as, form);
     }
 
     private Reply mean(Account as, JsonValue models) {
@@ -458,70 +600,14 @@ class ModelApiIT {
         return api.postJson("/api/models/", as, json.build().toString());
     }
 
-    private static void assertList(Reply r, String text) {
-        assertEquals(400, r.status(), r.toString());
-        assertEquals(List.of(text), r.array().getValuesAs(jakarta.json.JsonString.class).stream()
-                .map(jakarta.json.JsonString::getString).toList());
-    }
-
-    private static void assertDetail(Reply r, int status, String detail) {
-        assertEquals(status, r.status(), r.toString());
-        assertTrue(r.header("Content-Type").startsWith("application/json"), r.toString());
-        if (detail != null) {
-            assertEquals(detail, r.detail());
-        } else {
-            assertFalse(r.detail().isBlank());
-        }
-    }
-
-    private static Set<String> ids(JsonArray models) {
-        return models.getValuesAs(JsonObject.class).stream().map(m -> m.getString("id")).collect(Collectors.toSet());
+    /** A valid safetensors model of about {@code bytes} bytes with fresh random content. */
+    private static byte[] randomSafetensors(int bytes) {
+        byte[] data = new byte[bytes];
+        new java.util.Random().nextBytes(data);
+        return TorchTestFiles.safetensors("w", "U8", new long[]{bytes}, data);
     }
 
     private static byte[] fixture(String name) {
-        try {
-            return Files.readAllBytes(FIXTURES.resolve(name));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
-    private static String sha256(byte[] bytes) throws Exception {
-        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-    }
-
-    private static Set<Path> storedFiles() throws IOException {
-        Path files = DATA.resolve("files");
-        if (!Files.exists(files)) {
-            return Set.of();
-        }
-        try (Stream<Path> all = Files.walk(files)) {
-            return all.filter(Files::isRegularFile).collect(Collectors.toSet());
-        }
-    }
-
-    private static Connection database() throws SQLException {
-        return DriverManager.getConnection(IntegrationEnvironment.jdbcUrl(), "fl", "fl");
-    }
-
-    private static void update(Connection db, String sql, Object... values) throws SQLException {
-        try (PreparedStatement s = db.prepareStatement(sql)) {
-            for (int i = 0; i < values.length; i++) {
-                s.setObject(i + 1, values[i]);
-            }
-            s.executeUpdate();
-        }
-    }
-
-    private static int count(Connection db, String sql, Object... values) throws SQLException {
-        try (PreparedStatement s = db.prepareStatement(sql)) {
-            for (int i = 0; i < values.length; i++) {
-                s.setObject(i + 1, values[i]);
-            }
-            try (ResultSet rs = s.executeQuery()) {
-                rs.next();
-                return rs.getInt(1);
-            }
-        }
+        return ModelTesting.fixture("models/" + name);
     }
 }

@@ -86,8 +86,10 @@ public final class PyTorchArchiveReader {
             kind = FormatKind.MODULE;
         } else if (result.root() instanceof PyDict) {
             kind = FormatKind.STATE_DICT;
+        } else if (result.root() instanceof TensorNode) {
+            kind = FormatKind.TENSOR;
         } else {
-            throw new WeightFileException("top-level object is neither a dict nor a module");
+            throw new WeightFileException("top-level object is neither a dict, a module nor a tensor");
         }
 
         List<StorageInfo> storages = storages(zip, result, "data/", order);

@@ -1,0 +1,164 @@
+package org.flserver.model;
+
+import jakarta.ejb.Stateless;
+import jakarta.inject.Inject;
+import jakarta.persistence.EntityManager;
+import jakarta.persistence.LockModeType;
+import jakarta.persistence.PersistenceContext;
+import jakarta.persistence.PersistenceException;
+import java.util.List;
+import java.util.UUID;
+import org.flserver.metric.MetricService;
+import org.flserver.metric.MetricValue;
+import org.flserver.platform.ApiException;
+import org.flserver.round.RoundEngine;
+import org.flserver.training.Training;
+import org.flserver.training.TrainingState;
+import org.flserver.user.User;
+
+/**
+ * What participants send during a training: local model updates (api.md §5.7) and SWAG
+ * statistics (§5.8). Each public method is one transaction.
+ *
+ * <p>An upload is checked twice. {@link #check} runs steps 3–7 of §5.7 without a lock, so a
+ * request that cannot be accepted is refused before its file is read; the store methods run them
+ * again with the training row locked ({@code PESSIMISTIC_WRITE}), because the round may have
+ * moved on meanwhile, and only then look for an earlier upload of the same participant for the
+ * same round (409, §15.3). The unique constraints {@code model_one_update_per_round} and
+ * {@code swag_statistics_once} back that check up; a violation is answered with the same 409.
+ * The round engine hears of the stored upload in the same transaction, with the row still locked.
+ */
+@Stateless
+public class UpdateService {
+
+    @PersistenceContext
+    EntityManager em;
+
+    @Inject
+    ModelService models;
+
+    @Inject
+    MetricService metrics;
+
+    @Inject
+    RoundEngine engine;
+
+    /**
+     * Steps 3–7 of §5.7 for an upload to {@code globalId}: 400 when it is no global model, 404
+     * without a training, 403 for non-participants, 400 (list) in another state or round. Returns
+     * the global model's current weights, which the upload must match.
+     */
+    public StoredFile check(UUID globalId, UUID callerId, int round, TrainingState expected) {
+        Training training = checked(globalId, callerId, round, expected, LockModeType.NONE);
+        GlobalModel global = training.getModel();
+        if (global instanceof MeanModel || global.getWeightsSha256() == null) {
+            // a training on an ensemble has nothing to average updates into
+            throw ApiException.list(400, "Model " + globalId + " is a mean model: it has no weights of its own and"
+                    + " takes no updates.");
+        }
+        return new StoredFile(global.getWeightsSha256(), global.getWeightsSize());
+    }
+
+    /** Stores a checked local update (file already in the store) with its optional metrics. */
+    public LocalModel storeLocalModel(UUID globalId, UUID callerId, int round, int sampleSize, StoredFile file,
+                                      List<MetricValue> values) {
+        Training training = checked(globalId, callerId, round, TrainingState.ONGOING, LockModeType.PESSIMISTIC_WRITE);
+        GlobalModel global = training.getModel();
+        if (alreadySent("SELECT COUNT(m) FROM LocalModel m WHERE m.baseModel = :model", global, round, callerId)) {
+            throw duplicateUpdate(training, round);
+        }
+        User owner = em.getReference(User.class, callerId);
+        LocalModel local = new LocalModel(owner, round, global, sampleSize);
+        local.setWeights(file);
+        em.persist(local);
+        flush(() -> duplicateUpdate(training, round));
+        metrics.attach(local, owner, round, values);
+        engine.localModelReceived(training, local);
+        return local;
+    }
+
+    /** Stores checked SWAG statistics (both moment files already in the store). */
+    public SwagStatistics storeSwagStatistics(UUID globalId, UUID callerId, int round, int sampleSize,
+                                              StoredFile firstMoment, StoredFile secondMoment) {
+        Training training = checked(globalId, callerId, round, TrainingState.SWAG_ROUND,
+                LockModeType.PESSIMISTIC_WRITE);
+        GlobalModel global = training.getModel();
+        if (alreadySent("SELECT COUNT(m) FROM SwagStatistics m WHERE m.model = :model", global, round, callerId)) {
+            throw duplicateStatistics(training, round);
+        }
+        SwagStatistics statistics = new SwagStatistics(global, round, em.getReference(User.class, callerId),
+                sampleSize, firstMoment.sha256(), secondMoment.sha256());
+        em.persist(statistics);
+        flush(() -> duplicateStatistics(training, round));
+        engine.swagStatisticsReceived(training, statistics);
+        return statistics;
+    }
+
+    private Training checked(UUID globalId, UUID callerId, int round, TrainingState expected, LockModeType lock) {
+        GlobalModel global = models.globalModel(globalId, "GlobalModel");
+        List<UUID> trainingIds = em.createQuery("SELECT t.id FROM Training t WHERE t.model = :model", UUID.class)
+                .setParameter("model", global).getResultList();
+        if (trainingIds.isEmpty()) {
+            throw ApiException.detail(404, "Model with ID " + globalId + " does not have a training process running");
+        }
+        Training training = em.find(Training.class, trainingIds.get(0), lock);
+        if (training == null) {
+            // deleted between the two statements
+            throw ApiException.detail(404, "Model with ID " + globalId + " does not have a training process running");
+        }
+        if (lock != LockModeType.NONE) {
+            // read the round as it is now that no one else can change it
+            em.refresh(global);
+        }
+        if (training.getParticipants().stream().noneMatch(u -> u.getId().equals(callerId))) {
+            throw ApiException.forbidden("You are not a participant of training " + training.getId() + "!");
+        }
+        if (training.getState() != expected) {
+            throw ApiException.list(400, "Training with ID " + training.getId() + " is in state "
+                    + training.getState().value());
+        }
+        if (round != global.getRound()) {
+            throw ApiException.list(400, "Training with ID " + training.getId() + " is not currently in round "
+                    + round);
+        }
+        return training;
+    }
+
+    /** Whether the caller already sent this kind of upload for the round ({@code count} selects the kind). */
+    private boolean alreadySent(String count, GlobalModel global, int round, UUID callerId) {
+        return em.createQuery(count + " AND m.round = :round AND m.owner.id = :caller", Long.class)
+                .setParameter("model", global).setParameter("round", round).setParameter("caller", callerId)
+                .getSingleResult() > 0;
+    }
+
+    /** Flushes; a unique-key violation (a concurrent duplicate that passed the check) becomes the 409. */
+    private void flush(java.util.function.Supplier<ApiException> duplicate) {
+        try {
+            em.flush();
+        } catch (PersistenceException e) {
+            if (isUniqueViolation(e)) {
+                throw duplicate.get();
+            }
+            throw e;
+        }
+    }
+
+    private static boolean isUniqueViolation(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.sql.SQLException sql && "23505".equals(sql.getSQLState())) {
+                return true; // PostgreSQL and H2 both report unique violations as SQLSTATE 23505
+            }
+        }
+        return false;
+    }
+
+    private static ApiException duplicateUpdate(Training training, int round) {
+        return ApiException.detail(409, "You have already uploaded a model update for round " + round
+                + " of training " + training.getId() + ".");
+    }
+
+    private static ApiException duplicateStatistics(Training training, int round) {
+        return ApiException.detail(409, "You have already uploaded SWAG statistics for round " + round
+                + " of training " + training.getId() + ".");
+    }
+}

@@ -1,0 +1,81 @@
+package org.flserver.model;
+
+import jakarta.ws.rs.core.EntityPart;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.flserver.platform.ApiException;
+
+/**
+ * The parts of a multipart form, split Django-style into text fields and files: a part with a
+ * file name is a file, anything else a text field; repeated fields are lists ({@code input_shape},
+ * {@code metric_names}); for single fields the last occurrence wins. Text fields are read into
+ * memory (bounded); file parts are left for {@link ModelFiles#receive} to stream to disk.
+ */
+public final class UploadForm {
+
+    /** Largest text field of an upload form (a description, say); files have their own limit. */
+    public static final int MAX_FIELD_BYTES = 64 * 1024;
+
+    private final Map<String, List<String>> texts;
+    private final Map<String, EntityPart> files;
+
+    private UploadForm(Map<String, List<String>> texts, Map<String, EntityPart> files) {
+        this.texts = texts;
+        this.files = files;
+    }
+
+    public static UploadForm read(List<EntityPart> parts) {
+        Map<String, List<String>> texts = new HashMap<>();
+        Map<String, EntityPart> files = new HashMap<>();
+        for (EntityPart part : parts) {
+            if (part.getFileName().isPresent()) {
+                files.put(part.getName(), part);
+            } else {
+                texts.computeIfAbsent(part.getName(), k -> new ArrayList<>()).add(readText(part));
+            }
+        }
+        return new UploadForm(texts, files);
+    }
+
+    /** The last value of a text field, or null when it is absent. */
+    public String text(String name) {
+        List<String> values = texts.get(name);
+        return values == null ? null : values.get(values.size() - 1);
+    }
+
+    /** Every value of a repeated text field, in order (empty when absent). */
+    public List<String> texts(String name) {
+        return texts.getOrDefault(name, List.of());
+    }
+
+    public boolean has(String name) {
+        return texts.containsKey(name);
+    }
+
+    /** The file part of that name, or null. */
+    public EntityPart file(String name) {
+        return files.get(name);
+    }
+
+    static String abbreviate(String text) {
+        return text.length() > 40 ? text.substring(0, 40) + "…" : text;
+    }
+
+    private static String readText(EntityPart part) {
+        try (InputStream in = part.getContent()) {
+            byte[] bytes = in.readNBytes(MAX_FIELD_BYTES + 1);
+            if (bytes.length > MAX_FIELD_BYTES) {
+                throw ApiException.badRequest("Field '" + abbreviate(part.getName()) + "' is too long: at most "
+                        + MAX_FIELD_BYTES + " bytes.");
+            }
+            return new String(bytes, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw ApiException.badRequest("The form field '" + abbreviate(part.getName()) + "' could not be read.");
+        }
+    }
+}
