@@ -59,9 +59,10 @@ public class JobRunner {
     }
 
     private StoredFile aggregateModel(JobQueue.ClaimedJob job) throws IOException {
+        boolean noData = totalSampleSize(job.inputs()) == 0;
         List<WeightedFile> clients = new ArrayList<>();
         for (JobInput input : job.inputs()) {
-            clients.add(new WeightedFile(files.path(input.sha256()), input.sampleSize()));
+            clients.add(new WeightedFile(files.path(input.sha256()), noData ? 1 : input.sampleSize()));
         }
         Path out = files.newTempFile("aggregate");
         try {
@@ -77,13 +78,23 @@ public class JobRunner {
         List<Path> first = new ArrayList<>();
         List<Path> second = new ArrayList<>();
         double[] weights = new double[inputs.size()];
+        boolean noData = totalSampleSize(inputs) == 0;
         for (int i = 0; i < inputs.size(); i++) {
             first.add(files.path(inputs.get(i).sha256()));
             second.add(files.path(inputs.get(i).secondSha256()));
-            weights[i] = inputs.get(i).sampleSize();
+            weights[i] = noData ? 1 : inputs.get(i).sampleSize();
         }
         return new Output(meanVector(first, weights, "swag_first_moment"),
                 meanVector(second, weights, "swag_second_moment"));
+    }
+
+    /**
+     * Sample size 0 means "trained on no data": such an update has no weight. When every update of
+     * a round says so, the weighted mean is undefined; the round then takes the plain mean (every
+     * update weighted 1) rather than failing the training.
+     */
+    static long totalSampleSize(List<JobInput> inputs) {
+        return inputs.stream().mapToLong(JobInput::sampleSize).sum();
     }
 
     /**

@@ -385,11 +385,12 @@ public class RoundEngine {
     }
 
     private void recordProvenance(ModelVersion version, JobKind kind, List<JobInput> inputs) {
-        double total = inputs.stream().mapToDouble(JobInput::sampleSize).sum();
+        // the weights the job used: sample size / total, or equal weights when the total is 0 (JobRunner)
+        double total = JobRunner.totalSampleSize(inputs);
         for (JobInput input : inputs) {
             em.persist(new ModelProvenance(version.getId(), kind, input.updateId(), input.ownerId(),
                     input.ownerUsername(), input.round(), input.sampleSize(),
-                    total > 0 ? input.sampleSize() / total : 0.0, input.sha256()));
+                    total > 0 ? input.sampleSize() / total : 1.0 / inputs.size(), input.sha256()));
         }
     }
 
