@@ -12,11 +12,15 @@ import jakarta.annotation.sql.DataSourceDefinition;
  * {@code FL_DB_USER}, {@code FL_DB_PASSWORD} or the matching {@code -Dfl.db.*} properties), with
  * {@code FL_DB_CLASS=org.flserver.platform.PostgresDataSource}. The defaults must be inline in
  * the expressions: they are resolved before any in-WAR configuration file is read.
+ *
+ * <p>H2 runs in {@code MODE=LEGACY}: EclipseLink 4 reads a generated identity id (groups,
+ * metrics, jobs, notifications) with {@code CALL IDENTITY()}, which H2 2.x has only in that mode
+ * (eclipse-ee4j/eclipselink#1393). A hand-written H2 URL needs it too.
  */
 @DataSourceDefinition(
         name = "java:app/jdbc/fl",
         className = "${MPCONFIG=fl.db.class:org.h2.jdbcx.JdbcDataSource}",
-        url = "${MPCONFIG=fl.db.url:jdbc:h2:./fl-data/db/fl}",
+        url = "${MPCONFIG=fl.db.url:jdbc:h2:./fl-data/db/fl;MODE=LEGACY}",
         user = "${MPCONFIG=fl.db.user:sa}",
         password = "${MPCONFIG=fl.db.password:sa}",
         minPoolSize = 2,

@@ -119,7 +119,9 @@ public class IntegrationEnvironment implements LauncherSessionListener {
                 // Aggregation jobs are found at once after the commit that queues them; the poll and
                 // the lease only matter after a crash, which the tests want noticed quickly.
                 "-Dfl.jobs.poll-seconds=1",
-                "-Dfl.jobs.lease-seconds=10");
+                "-Dfl.jobs.lease-seconds=10",
+                // Unreachable notification receivers fail after about a second, not 75 s (api.md §8.2).
+                "-Dfl.notification.retry-delays-seconds=0.2,0.2,0.2,0.2");
     }
 
     /**
