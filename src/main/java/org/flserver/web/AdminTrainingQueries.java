@@ -17,12 +17,14 @@ import java.util.UUID;
 import org.flserver.metric.Metric;
 import org.flserver.model.LocalModel;
 import org.flserver.model.SwagStatistics;
+import org.flserver.notification.NotificationLog;
 import org.flserver.round.RoundPhase;
 import org.flserver.round.RoundQueries;
 import org.flserver.round.TrainingRound;
 import org.flserver.training.Training;
 import org.flserver.web.TrainingProgressView.Job;
 import org.flserver.web.TrainingProgressView.MetricMean;
+import org.flserver.web.TrainingProgressView.NotificationLine;
 import org.flserver.web.TrainingProgressView.ParticipantStatus;
 import org.flserver.web.TrainingProgressView.Version;
 import org.flserver.web.TrainingProgressView.Update;
@@ -40,6 +42,9 @@ public class AdminTrainingQueries {
 
     @EJB
     RoundQueries rounds;
+
+    @EJB
+    NotificationLog notificationLog;
 
     /** Every training with its model, actor and participants, in no particular order (the page sorts). */
     public List<TrainingRow> trainings() {
@@ -75,14 +80,19 @@ public class AdminTrainingQueries {
                 .map(j -> new Job(j.getId(), j.getKind().name(), j.getRound(), j.getStatus().name(), j.getAttempts(),
                         j.getLeaseOwner() == null ? "" : j.getLeaseOwner(), j.getError() == null ? "" : j.getError()))
                 .toList();
+        List<NotificationLine> notifications = notificationLog.forTraining(trainingId).stream()
+                .map(n -> new NotificationLine(n.id(), n.type().name(), n.receiverUsername(), n.status().name(),
+                        n.attempts(), n.httpStatus() == null ? "" : "HTTP " + n.httpStatus(), Times.text(n.createdAt()),
+                        n.lastError() == null ? "" : n.lastError()))
+                .toList();
         if (state.isEmpty()) {
             return new TrainingProgressView(null, "", "", "", List.of(), MetricChart.svg(series), means, versions,
-                    jobs, List.of());
+                    jobs, notifications);
         }
         TrainingRound r = state.get();
         return new TrainingProgressView(r.getRound(), r.getPhase().name(), Times.text(r.getPhaseStarted()),
                 waitingFor(r.getPhase()), participantStatus(training, r), MetricChart.svg(series), means, versions,
-                jobs, List.of());
+                jobs, notifications);
     }
 
     private static String waitingFor(RoundPhase phase) {
