@@ -391,6 +391,9 @@ public class RoundEngine {
             em.persist(new ModelProvenance(version.getId(), kind, input.updateId(), input.ownerId(),
                     input.ownerUsername(), input.round(), input.sampleSize(),
                     total > 0 ? input.sampleSize() / total : 1.0 / inputs.size(), input.sha256()));
+            // one insert at a time: the identity order is then the aggregation order (EclipseLink
+            // may otherwise insert a transaction's new rows in any order)
+            em.flush();
         }
     }
 
