@@ -55,6 +55,24 @@ public class JobRunner {
         if (job.inputs().isEmpty()) {
             throw new WeightFileException("the round has no updates to aggregate");
         }
+        // A missing file is this instance's problem (its data directory is not the shared one), not
+        // the inputs': an IOException lets the job be retried, by another instance if need be.
+        List<String> needed = new ArrayList<>();
+        if (job.kind() == JobKind.MODEL) {
+            needed.add(job.templateSha256());
+        }
+        for (JobInput input : job.inputs()) {
+            needed.add(input.sha256());
+            if (input.secondSha256() != null) {
+                needed.add(input.secondSha256());
+            }
+        }
+        for (String sha256 : needed) {
+            if (!files.exists(sha256)) {
+                throw new IOException("stored file " + sha256 + " is missing on this server; all instances must"
+                        + " share one data directory (fl.data.dir)");
+            }
+        }
         return job.kind() == JobKind.MODEL ? new Output(aggregateModel(job), null) : aggregateMoments(job);
     }
 

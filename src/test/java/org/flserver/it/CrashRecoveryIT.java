@@ -23,6 +23,8 @@ import org.junit.jupiter.api.Test;
  * to kill it deterministically). A new server on the same database and data directory must claim
  * the job again once the dead server's lease has expired, and the training must finish with
  * exactly one global model version per round, every update aggregated, and the expected weights.
+ * (The shared test server runs on the same database and data directory, as a second instance of
+ * the deployment would; which live instance re-claims the job does not matter.)
  */
 class CrashRecoveryIT {
 
@@ -33,7 +35,10 @@ class CrashRecoveryIT {
     @Test
     void aJobClaimedByAKilledServerIsClaimedAgainAfterARestartAndTheTrainingFinishes() throws Exception {
         Path work = Files.createDirectories(Path.of("target", "it", "crash").toAbsolutePath());
-        List<String> properties = new ArrayList<>(IntegrationEnvironment.serverProperties(work.resolve("data")));
+        // the same database and data directory as the other test servers, which keep running: their
+        // workers may claim the job too, as instances of one deployment would
+        List<String> properties = new ArrayList<>(IntegrationEnvironment.serverProperties(
+                IntegrationEnvironment.DATA_DIRECTORY.toAbsolutePath()));
         properties.add("-Dfl.jobs.lease-seconds=5");
         List<String> holding = new ArrayList<>(properties);
         holding.add("-Dfl.jobs.hold-after-claim-seconds=600");

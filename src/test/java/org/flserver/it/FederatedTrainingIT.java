@@ -270,8 +270,8 @@ class FederatedTrainingIT {
         String[] moments = TrainingDriver.stringColumns("SELECT swag_first_moment_sha256, swag_second_moment_sha256, model_type"
                 + " FROM model WHERE id = ?", model.toString(), 3);
         assertEquals("SWAG", moments[2]);
-        TrainingDriver.assertMomentMean(TrainingDriver.dataFile("data-arquillian", moments[0]), firsts, SIZES);
-        TrainingDriver.assertMomentMean(TrainingDriver.dataFile("data-arquillian", moments[1]), seconds, SIZES);
+        TrainingDriver.assertMomentMean(TrainingDriver.dataFile(moments[0]), firsts, SIZES);
+        TrainingDriver.assertMomentMean(TrainingDriver.dataFile(moments[1]), seconds, SIZES);
     }
 
     // ---------------------------------------------------------------------------------------------

@@ -23,6 +23,12 @@ import org.junit.platform.launcher.LauncherSessionListener;
  */
 public class IntegrationEnvironment implements LauncherSessionListener {
 
+    /**
+     * The data directory of every test server. Servers on one database must share their data
+     * directory (design.md §4: a shared volume), because any of them may run any aggregation job.
+     */
+    public static final Path DATA_DIRECTORY = Path.of("target", "it", "data");
+
     /** {@code fl.upload.max-bytes} of the test servers: 8 MiB. */
     public static final long UPLOAD_LIMIT_BYTES = 8L << 20;
 
@@ -141,7 +147,7 @@ public class IntegrationEnvironment implements LauncherSessionListener {
     }
 
     private void startServer() throws Exception {
-        Path dataDir = Files.createDirectories(workDir.resolve("data-shared"));
+        Path dataDir = Files.createDirectories(DATA_DIRECTORY.toAbsolutePath());
         List<String> jvm = new ArrayList<>();
         jvm.add("-Xmx1g");
         jvm.addAll(serverProperties(dataDir));
@@ -157,6 +163,6 @@ public class IntegrationEnvironment implements LauncherSessionListener {
         serverPid = payara.pid();
         // Arquillian's Payara Micro (one per @Deployment class) gets the same database.
         System.setProperty("payara.cmdOptions", String.join(" ",
-                serverProperties(Files.createDirectories(workDir.resolve("data-arquillian")))));
+                serverProperties(dataDir)));
     }
 }

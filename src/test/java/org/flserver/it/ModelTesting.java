@@ -41,7 +41,7 @@ final class ModelTesting {
 
     static final Path FIXTURES = Path.of(System.getProperty("fl.fixtures"));
     /** The shared server's data directory ({@link IntegrationEnvironment}). */
-    static final Path DATA = Path.of("target", "it", "data-shared");
+    static final Path DATA = IntegrationEnvironment.DATA_DIRECTORY;
 
     private static final Map<String, Integer> DTYPE_SIZES = Map.ofEntries(Map.entry("float64", 8),
             Map.entry("float32", 4), Map.entry("float16", 2), Map.entry("bfloat16", 2), Map.entry("int64", 8),

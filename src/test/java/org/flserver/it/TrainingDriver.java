@@ -267,9 +267,9 @@ public final class TrainingDriver implements AutoCloseable {
         }
     }
 
-    /** A file stored by a test server whose data directory is {@code target/it/<dataDirectory>}. */
-    static Path dataFile(String dataDirectory, String sha256) {
-        Path p = Path.of("target", "it", dataDirectory, "files", sha256.substring(0, 2), sha256);
+    /** A file stored by the test servers (they share {@link IntegrationEnvironment#DATA_DIRECTORY}). */
+    static Path dataFile(String sha256) {
+        Path p = IntegrationEnvironment.DATA_DIRECTORY.resolve("files").resolve(sha256.substring(0, 2)).resolve(sha256);
         assertTrue(Files.isRegularFile(p), "stored file " + p);
         return p;
     }
