@@ -68,7 +68,9 @@ public class RoundEngine {
         } else {
             state.moveTo(round, RoundPhase.UPDATES);
         }
-        recordVersion(model, round, model.getWeightsSha256(), model.getWeightsSize(), null);
+        if (model.getWeightsSha256() != null) { // a mean model (an ensemble) has no weights of its own
+            recordVersion(model, round, model.getWeightsSha256(), model.getWeightsSize(), null);
+        }
         for (User participant : training.getParticipants()) {
             outbox.send(training, participant, NotificationType.TRAINING_START, modelBody(model.getId()));
         }

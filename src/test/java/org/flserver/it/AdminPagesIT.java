@@ -23,6 +23,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.UUID;
 import org.flserver.it.ApiClient.Account;
+import org.flserver.it.TrainingDriver.Participant;
 import org.flserver.it.ApiClient.Reply;
 import org.htmlunit.WebClient;
 import org.htmlunit.html.HtmlAnchor;
@@ -172,6 +173,62 @@ class AdminPagesIT {
         assertTrue(model.contains(sha256(weights)), model);
         assertTrue(model.contains(weights.length + " bytes"), model);
         assertTrue(detail.getHtmlElementById("state").asNormalizedText().contains("Initial"));
+    }
+
+    @Test
+    void theDetailShowsWhereARunningTrainingStands() throws Exception {
+        Path set = Path.of(System.getProperty("fl.fixtures"), "fedavg", "mlp");
+        try (TrainingDriver driver = new TrainingDriver(new ApiClient())) {
+            Participant owner = driver.participant("actor");
+            List<Participant> clients = List.of(driver.participant("p0"), driver.participant("p1"));
+            UUID model = driver.uploadGlobal(owner.account(), set.resolve("client0.torchscript.pt"));
+            String training = driver.createTraining(owner.account(), model, 2, "FedAvg", null, "{}", clients);
+            driver.start(owner.account(), training);
+            TrainingDriver.awaitAll(clients, "UPDATE_ROUND_START", 0);
+            assertEquals(201, driver.uploadUpdate(clients.get(0), model, 0, set.resolve("client1.torchscript.pt"), 7)
+                    .status());
+
+            HtmlPage waiting = logIn(ADMIN, ADMIN_PASSWORD).getAnchorByText(training).click();
+            assertEquals("0", waiting.getHtmlElementById("roundNumber").asNormalizedText());
+            assertEquals("UPDATES", waiting.getHtmlElementById("phase").asNormalizedText());
+            String deliveries = waiting.getHtmlElementById("deliveries").asNormalizedText();
+            assertTrue(deliveries.matches("(?s).*" + clients.get(0).account().username()
+                    + "\\s+local model uploaded [^\\n]*sample size 7.*"), deliveries);
+            assertTrue(deliveries.matches("(?s).*" + clients.get(1).account().username() + "\\s+missing.*"),
+                    deliveries);
+            String log = waiting.getHtmlElementById("notifications").asNormalizedText();
+            for (Participant c : clients) {
+                assertTrue(log.matches("(?s).*TRAINING_START\\s+" + c.account().username() + "\\s+SENT.*"), log);
+                assertTrue(log.matches("(?s).*UPDATE_ROUND_START\\s+" + c.account().username() + "\\s+SENT.*"), log);
+            }
+
+            assertEquals(201, driver.uploadUpdate(clients.get(1), model, 0, set.resolve("client2.torchscript.pt"), 3)
+                    .status());
+            TrainingDriver.awaitAll(clients, "MODEL_TEST_ROUND", 1);
+            String[] accuracies = {"0.5", "0.7"};
+            for (int i = 0; i < 2; i++) {
+                assertEquals(201, api.send("POST", "/api/models/" + model + "/metrics/",
+                        clients.get(i).account().basicHeader(), "application/x-www-form-urlencoded",
+                        "metric_names=accuracy&metric_values=" + accuracies[i]
+                                + "&metric_names=%3Cscript%3Ex%3C%2Fscript%3E&metric_values=1").status());
+            }
+            TrainingDriver.awaitAll(clients, "UPDATE_ROUND_START", 1);
+
+            HtmlPage next = browser.getPage(url("/admin/training.xhtml?id=" + training));
+            assertEquals("1", next.getHtmlElementById("roundNumber").asNormalizedText());
+            String metrics = next.getHtmlElementById("metrics").asNormalizedText();
+            assertTrue(metrics.matches("(?s).*1\\s+accuracy\\s+0\\.6\\d*\\s+2.*"), metrics);
+            String chart = next.getHtmlElementById("metricChart").asXml();
+            assertTrue(chart.contains("polyline"), chart);
+            assertTrue(chart.contains("accuracy"), chart);
+            assertTrue(next.getElementsByTagName("script").isEmpty(), "metric keys are text, never markup");
+            String versions = next.getHtmlElementById("versions").asNormalizedText();
+            assertTrue(versions.contains("Round 0") && versions.contains("uploaded"), versions);
+            assertTrue(versions.matches("(?s).*Round 1.*job.*" + clients.get(0).account().username()
+                    + "\\s+round 0\\s+sample size 7, weight 0\\.7000.*" + clients.get(1).account().username()
+                    + "\\s+round 0\\s+sample size 3, weight 0\\.3000.*"), versions);
+            assertTrue(next.getHtmlElementById("jobs").asNormalizedText().matches("(?s).*MODEL\\s+round 0\\s+DONE.*"));
+        }
     }
 
     @Test
