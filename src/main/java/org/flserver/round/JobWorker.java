@@ -2,7 +2,7 @@ package org.flserver.round;
 
 import jakarta.annotation.PreDestroy;
 import jakarta.annotation.Resource;
-import jakarta.enterprise.concurrent.ManagedScheduledExecutorService;
+import jakarta.enterprise.concurrent.ManagedThreadFactory;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.context.Initialized;
 import jakarta.enterprise.event.Observes;
@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Level;
@@ -38,8 +39,13 @@ public class JobWorker {
 
     private static final Logger LOG = Logger.getLogger(JobWorker.class.getName());
 
-    @Resource
-    ManagedScheduledExecutorService executor;
+    /**
+     * Threads with the application's context. The worker keeps its own two: one runs the jobs, the
+     * other polls and renews the lease of the running job. (Payara's default managed scheduled
+     * executor has a single thread, where a long aggregation would starve its own lease renewal.)
+     */
+    @Resource(lookup = "java:comp/DefaultManagedThreadFactory")
+    ManagedThreadFactory threadFactory;
 
     @Inject
     JobQueue queue;
@@ -71,24 +77,29 @@ public class JobWorker {
     private final String owner = ownerName();
     private final AtomicBoolean draining = new AtomicBoolean();
     private final AtomicBoolean wakeAgain = new AtomicBoolean();
-    private volatile ScheduledFuture<?> poller;
+    private volatile ScheduledThreadPoolExecutor executor;
 
     void start(@Observes @Initialized(ApplicationScoped.class) Object applicationStarted) {
         long period = Math.max(100, (long) (pollSeconds * 1000));
-        poller = executor.scheduleWithFixedDelay(this::drain, period, period, TimeUnit.MILLISECONDS);
+        executor = new ScheduledThreadPoolExecutor(2, threadFactory);
+        executor.setRemoveOnCancelPolicy(true);
+        executor.scheduleWithFixedDelay(this::drain, period, period, TimeUnit.MILLISECONDS);
         LOG.info(() -> "aggregation worker " + owner + " polls every " + period + " ms");
     }
 
     /** A job was queued and its transaction committed: look for work now. */
     void jobQueued(@Observes(during = TransactionPhase.AFTER_SUCCESS) JobQueued event) {
-        executor.execute(this::drain);
+        ScheduledThreadPoolExecutor e = executor;
+        if (e != null) {
+            e.execute(this::drain);
+        }
     }
 
     @PreDestroy
     void stop() {
-        ScheduledFuture<?> p = poller;
-        if (p != null) {
-            p.cancel(false);
+        ScheduledThreadPoolExecutor e = executor;
+        if (e != null) {
+            e.shutdownNow();
         }
     }
 

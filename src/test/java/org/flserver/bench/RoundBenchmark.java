@@ -1,6 +1,11 @@
 package org.flserver.bench;
 
 import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -15,7 +20,6 @@ import java.util.concurrent.Future;
 import java.util.stream.Stream;
 import org.flserver.aggregation.SyntheticTorchFiles;
 import org.flserver.it.ApiClient;
-import org.flserver.it.ApiClient.Reply;
 import org.flserver.it.IntegrationEnvironment;
 import org.flserver.it.TrainingDriver;
 import org.flserver.it.TrainingDriver.Participant;
@@ -35,7 +39,7 @@ import org.flserver.it.TrainingDriver.Participant;
  *       notification (MODEL_TEST_ROUND), which includes the aggregation of all N updates.</li>
  * </ul>
  * Run with {@code mvn -B -Pbench-round verify} ({@code -Dbench.clients=50 -Dbench.params=10000000
- * -Dbench.parallel=50}). Client and server share the machine's 2 cores; the files are written to
+ * -Dbench.parallel=50 -Dbench.server.options=-Xmx256m}). Client and server share the machine's 2 cores; the files are written to
  * {@code target/bench-round} and deleted afterwards.
  */
 public final class RoundBenchmark {
@@ -49,11 +53,15 @@ public final class RoundBenchmark {
         int parallel = Integer.getInteger("bench.parallel", clients);
         long modelBytes = params * 4;
         System.setProperty("it.server", "true");
-        System.setProperty("it.server.options", "-Dfl.upload.max-bytes=" + (modelBytes * 2 + (64 << 20)));
+        // bench.server.options: further JVM options of the server, e.g. -Xmx256m to show that the
+        // uploads of many clients do not need the heap to hold their models
+        System.setProperty("it.server.options", ("-Dfl.upload.max-bytes=" + (modelBytes * 2 + (64 << 20)) + " "
+                + System.getProperty("bench.server.options", "")).trim());
         Path dir = Files.createDirectories(Path.of("target", "bench-round").toAbsolutePath());
         IntegrationEnvironment environment = new IntegrationEnvironment();
         environment.launcherSessionOpened(null);
         ExecutorService pool = Executors.newFixedThreadPool(parallel);
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         try (TrainingDriver driver = new TrainingDriver(new ApiClient())) {
             List<Path> files = new ArrayList<>();
             for (int i = 0; i <= clients; i++) {
@@ -79,9 +87,10 @@ public final class RoundBenchmark {
             for (int i = 0; i < clients; i++) {
                 int c = i;
                 uploads.add(pool.submit(() -> {
-                    Reply r = driver.uploadUpdate(participants.get(c), model, 0, files.get(c), 1 + c % 7);
-                    if (r.status() != 201) {
-                        throw new IllegalStateException("upload " + c + " failed: " + r);
+                    HttpResponse<String> r = uploadStreaming(http, driver.api().base(), participants.get(c), model,
+                            files.get(c), 1 + c % 7);
+                    if (r.statusCode() != 201) {
+                        throw new IllegalStateException("upload " + c + " failed: " + r.statusCode() + " " + r.body());
                     }
                     return System.nanoTime();
                 }));
@@ -99,8 +108,8 @@ public final class RoundBenchmark {
             double uploadSeconds = (lastCreated - started) / 1e9;
             double clientMb = (double) modelBytes * clients / 1e6;
             System.out.printf(Locale.ROOT, "%nfl-server round benchmark: %d clients x %.0f MB (%d float32 parameters),"
-                    + " %d uploads in parallel, %d CPUs%n", clients, modelBytes / 1e6, params, parallel,
-                    Runtime.getRuntime().availableProcessors());
+                    + " %d uploads in parallel, %d CPUs, server options: %s%n", clients, modelBytes / 1e6, params,
+                    parallel, Runtime.getRuntime().availableProcessors(), System.getProperty("it.server.options"));
             System.out.printf(Locale.ROOT, "upload throughput          %10.1f MB/s (%.0f MB in %.1f s)%n",
                     clientMb / uploadSeconds, clientMb, uploadSeconds);
             System.out.printf(Locale.ROOT, "server RSS before round    %10d MB%n", rssBefore >> 20);
@@ -117,6 +126,30 @@ public final class RoundBenchmark {
                 }
             }
         }
+    }
+
+    /**
+     * A local update as the DLR client sends it (multipart: round, sample_size, model_file), with the
+     * file streamed from disk: 50 clients in one JVM cannot each hold their model in memory.
+     */
+    private static HttpResponse<String> uploadStreaming(HttpClient http, String base, Participant client, UUID model,
+                                                        Path file, int sampleSize) throws Exception {
+        String boundary = "bench" + UUID.randomUUID();
+        String head = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"round\"\r\n\r\n0\r\n"
+                + "--" + boundary + "\r\nContent-Disposition: form-data; name=\"sample_size\"\r\n\r\n" + sampleSize
+                + "\r\n--" + boundary + "\r\nContent-Disposition: form-data; name=\"model_file\"; filename=\"model.pt\""
+                + "\r\nContent-Type: application/octet-stream\r\n\r\n";
+        String tail = "\r\n--" + boundary + "--\r\n";
+        HttpRequest request = HttpRequest.newBuilder(URI.create(base + "/api/models/" + model + "/"))
+                .timeout(Duration.ofMinutes(10))
+                .header("Authorization", client.account().basicHeader())
+                .header("Content-Type", "multipart/form-data; boundary=" + boundary)
+                .POST(HttpRequest.BodyPublishers.concat(
+                        HttpRequest.BodyPublishers.ofByteArray(head.getBytes(StandardCharsets.UTF_8)),
+                        HttpRequest.BodyPublishers.ofFile(file),
+                        HttpRequest.BodyPublishers.ofByteArray(tail.getBytes(StandardCharsets.UTF_8))))
+                .build();
+        return http.send(request, HttpResponse.BodyHandlers.ofString());
     }
 
     /** A size field of /proc/<pid>/status in bytes (VmRSS, VmHWM). */

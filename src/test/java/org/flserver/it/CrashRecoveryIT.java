@@ -59,6 +59,11 @@ class CrashRecoveryIT {
             }
             TrainingDriver.awaitCondition(() -> claimedJobs(training) == 1, "the round's job is claimed");
             String claimedBy = leaseOwner(training);
+            // while its server lives, the claim is kept: the lease (5 s) is renewed, and the other
+            // server's worker, polling the same table, does not take the job over
+            Thread.sleep(12_000);
+            assertEquals(claimedBy, leaseOwner(training), "the lease was renewed by its holder");
+            assertEquals(List.of("0 PENDING 1"), jobs(training));
             first.kill();
 
             second = start(work, properties, "second");

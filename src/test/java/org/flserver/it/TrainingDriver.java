@@ -59,6 +59,11 @@ public final class TrainingDriver implements AutoCloseable {
         return new Participant(api.createUser(prefix, endpoint.endpoint()), endpoint);
     }
 
+    /** The client this driver talks through. */
+    public ApiClient api() {
+        return api;
+    }
+
     /** Talks to another server from now on (the same database; a restarted or second instance). */
     public void useServer(String baseUrl) {
         api = new ApiClient(baseUrl);
