@@ -10,6 +10,8 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -23,8 +25,7 @@ import org.junit.jupiter.api.Test;
  * to kill it deterministically). A new server on the same database and data directory must claim
  * the job again once the dead server's lease has expired, and the training must finish with
  * exactly one global model version per round, every update aggregated, and the expected weights.
- * (The shared test server runs on the same database and data directory, as a second instance of
- * the deployment would; which live instance re-claims the job does not matter.)
+ * The servers run on a schema of their own, so no other test server can take the job.
  */
 class CrashRecoveryIT {
 
@@ -32,13 +33,23 @@ class CrashRecoveryIT {
             .resolve("fedavg").resolve("mlp");
     private static final int[] SIZES = {10, 30, 60};
 
+    /** The test database with this test's own schema as the current one. */
+    private String jdbcUrl;
+
     @Test
     void aJobClaimedByAKilledServerIsClaimedAgainAfterARestartAndTheTrainingFinishes() throws Exception {
         Path work = Files.createDirectories(Path.of("target", "it", "crash").toAbsolutePath());
-        // the same database and data directory as the other test servers, which keep running: their
-        // workers may claim the job too, as instances of one deployment would
-        List<String> properties = new ArrayList<>(IntegrationEnvironment.serverProperties(
-                IntegrationEnvironment.DATA_DIRECTORY.toAbsolutePath()));
+        // A schema of its own in the test database, and a data directory of its own: the other test
+        // servers keep running on the shared schema, and their workers must not take this job.
+        String schema = "crash_" + UUID.randomUUID().toString().substring(0, 8);
+        try (Connection c = DriverManager.getConnection(IntegrationEnvironment.jdbcUrl(), "fl", "fl");
+             Statement s = c.createStatement()) {
+            s.execute("CREATE SCHEMA " + schema);
+        }
+        String shared = IntegrationEnvironment.jdbcUrl();
+        jdbcUrl = shared + (shared.contains("?") ? "&" : "?") + "currentSchema=" + schema;
+        List<String> properties = new ArrayList<>(IntegrationEnvironment.serverProperties(work.resolve("data")));
+        properties.add("-Dfl.db.url=" + jdbcUrl); // a later -D wins
         properties.add("-Dfl.jobs.lease-seconds=5");
         List<String> holding = new ArrayList<>(properties);
         holding.add("-Dfl.jobs.hold-after-claim-seconds=600");
@@ -110,47 +121,42 @@ class CrashRecoveryIT {
                 work.resolve(name + "-server.log"));
     }
 
-    private static long claimedJobs(String training) {
+    private long claimedJobs(String training) {
         try {
-            return TrainingDriver.count("SELECT COUNT(*) FROM aggregation_job WHERE training_id = ?"
-                    + " AND status = 'PENDING' AND lease_owner IS NOT NULL", training);
-        } catch (Exception e) {
+            return Long.parseLong(column("SELECT COUNT(*) FROM aggregation_job WHERE training_id = ?"
+                    + " AND status = 'PENDING' AND lease_owner IS NOT NULL", UUID.fromString(training)).get(0));
+        } catch (SQLException e) {
             throw new AssertionError(e);
         }
     }
 
-    private static String leaseOwner(String training) throws Exception {
-        return TrainingDriver.stringColumns("SELECT lease_owner FROM aggregation_job WHERE training_id = ?",
-                training, 1)[0];
+    private String leaseOwner(String training) throws SQLException {
+        return column("SELECT lease_owner FROM aggregation_job WHERE training_id = ?", UUID.fromString(training))
+                .get(0);
     }
 
-    private static List<Integer> versionRounds(UUID model) throws Exception {
-        List<Integer> rounds = new ArrayList<>();
-        try (Connection c = DriverManager.getConnection(IntegrationEnvironment.jdbcUrl(), "fl", "fl");
-             PreparedStatement s = c.prepareStatement("SELECT round FROM model_version WHERE model_id = ?"
-                     + " ORDER BY round")) {
-            s.setObject(1, model);
+    private List<Integer> versionRounds(UUID model) throws SQLException {
+        return column("SELECT round FROM model_version WHERE model_id = ? ORDER BY round", model).stream()
+                .map(Integer::valueOf).toList();
+    }
+
+    private List<String> jobs(String training) throws SQLException {
+        return column("SELECT round || ' ' || status || ' ' || attempts FROM aggregation_job WHERE training_id = ?"
+                + " ORDER BY round", UUID.fromString(training));
+    }
+
+    /** The first column of every row of a query with one UUID parameter, as text. */
+    private List<String> column(String sql, UUID id) throws SQLException {
+        List<String> values = new ArrayList<>();
+        try (Connection c = DriverManager.getConnection(jdbcUrl, "fl", "fl");
+             PreparedStatement s = c.prepareStatement(sql)) {
+            s.setObject(1, id);
             try (ResultSet r = s.executeQuery()) {
                 while (r.next()) {
-                    rounds.add(r.getInt(1));
+                    values.add(r.getString(1));
                 }
             }
         }
-        return rounds;
-    }
-
-    private static List<String> jobs(String training) throws Exception {
-        List<String> jobs = new ArrayList<>();
-        try (Connection c = DriverManager.getConnection(IntegrationEnvironment.jdbcUrl(), "fl", "fl");
-             PreparedStatement s = c.prepareStatement("SELECT round, status, attempts FROM aggregation_job"
-                     + " WHERE training_id = ? ORDER BY round")) {
-            s.setObject(1, UUID.fromString(training));
-            try (ResultSet r = s.executeQuery()) {
-                while (r.next()) {
-                    jobs.add(r.getInt(1) + " " + r.getString(2) + " " + r.getInt(3));
-                }
-            }
-        }
-        return jobs;
+        return values;
     }
 }

@@ -284,7 +284,8 @@ class FederatedTrainingIT {
         clients.get(2).endpoint().answerWith(500);
         Path set = FEDAVG.resolve("mlp");
         UUID model = driver.uploadGlobal(actor.account(), set.resolve("client0.torchscript.pt"));
-        String training = driver.createTraining(actor.account(), model, 1, "FedAvg", null, "{}", clients);
+        // FedProx: the server aggregates it like FedAvg (the proximal term lives in the clients' training)
+        String training = driver.createTraining(actor.account(), model, 1, "FedProx", null, "{}", clients);
         driver.start(actor.account(), training);
 
         clients.get(2).endpoint().await("UPDATE_ROUND_START", 0, WAIT);
