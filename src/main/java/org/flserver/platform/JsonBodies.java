@@ -19,12 +19,20 @@ public final class JsonBodies {
     /** Largest JSON body accepted (users, trainings, client lists, inference). */
     public static final int MAX_JSON_BYTES = 1 << 20;
 
+    /** JSON bodies of {@code /api/inference/} carry the model input as nested lists: up to 32 MiB. */
+    public static final int MAX_INFERENCE_JSON_BYTES = 32 << 20;
+
     private JsonBodies() {
     }
 
     /** Parses the body as one JSON object; empty, malformed, oversized or non-object bodies are refused. */
     public static JsonObject readObject(InputStream body) {
-        byte[] bytes = readLimited(body, MAX_JSON_BYTES);
+        return readObject(body, MAX_JSON_BYTES);
+    }
+
+    /** As {@link #readObject(InputStream)} with another size limit. */
+    public static JsonObject readObject(InputStream body, int maxBytes) {
+        byte[] bytes = readLimited(body, maxBytes);
         if (bytes.length == 0 || new String(bytes, StandardCharsets.UTF_8).isBlank()) {
             throw ApiException.badRequest("JSON parse error - the request body is empty.");
         }

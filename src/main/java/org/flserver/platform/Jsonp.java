@@ -4,6 +4,7 @@ import jakarta.json.JsonArrayBuilder;
 import jakarta.json.JsonObject;
 import jakarta.json.JsonObjectBuilder;
 import jakarta.json.JsonReader;
+import jakarta.json.JsonNumber;
 import jakarta.json.JsonString;
 import jakarta.json.spi.JsonProvider;
 import java.io.InputStream;
@@ -41,6 +42,14 @@ public final class Jsonp {
 
     public static JsonReader createReader(InputStream in) {
         return PROVIDER.createReader(in);
+    }
+
+    public static JsonNumber createValue(long value) {
+        return PROVIDER.createValue(value);
+    }
+
+    public static JsonNumber createValue(double value) {
+        return PROVIDER.createValue(value);
     }
 
     public static JsonString createValue(String value) {

@@ -12,7 +12,8 @@ import java.nio.charset.StandardCharsets;
 /**
  * Refuses a request whose declared body is larger than the API accepts, with 413 and a JSON
  * detail, before any of it is read: every non-multipart body (JSON, forms) up to
- * {@link JsonBodies#MAX_JSON_BYTES}. Multipart uploads are bounded by the resources that take them
+ * {@link JsonBodies#MAX_JSON_BYTES}, inference requests (their input as JSON) up to
+ * {@link JsonBodies#MAX_INFERENCE_JSON_BYTES}. Multipart uploads are bounded by the resources that take them
  * ({@code org.flserver.model.UploadLimitFilter}, {@code fl.upload.max-bytes}); bodies without a
  * declared length are limited where they are read ({@link JsonBodies}).
  */
@@ -28,7 +29,8 @@ public class RequestSizeLimit extends HttpFilter {
         long length = request.getContentLengthLong();
         String type = request.getContentType();
         boolean multipart = type != null && type.toLowerCase(java.util.Locale.ROOT).startsWith("multipart/");
-        long limit = JsonBodies.MAX_JSON_BYTES;
+        long limit = request.getRequestURI().startsWith(request.getContextPath() + "/api/inference")
+                ? JsonBodies.MAX_INFERENCE_JSON_BYTES : JsonBodies.MAX_JSON_BYTES;
         if (!multipart && length > limit) {
             // A client that is still sending would see a reset instead of our answer if we closed
             // now; so swallow a moderate excess first, and close only after huge ones.
