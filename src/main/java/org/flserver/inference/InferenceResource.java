@@ -112,8 +112,8 @@ public class InferenceResource {
     @Produces(MediaType.APPLICATION_JSON)
     @Operation(summary = "Any other content type: 415")
     public Response unsupported() {
-        throw ApiException.detail(415, "Unsupported media type \\"Only Content-Type 'application/json' and"
-                + " 'multipart/form-data' is supported.\\" in request.");
+        throw ApiException.detail(415, "Unsupported media type \"Only Content-Type 'application/json' and"
+                + " 'multipart/form-data' is supported.\" in request.");
     }
 
     private Response answer(InferencePlan plan, Tensor input, String format) {
@@ -128,7 +128,7 @@ public class InferenceResource {
         }
         if (format.equals("binary")) {
             return Response.ok(InferenceOutput.binary(result), MediaType.APPLICATION_OCTET_STREAM_TYPE)
-                    .header("Content-Disposition", "attachment; filename=\\"inference.pt\\"").build();
+                    .header("Content-Disposition", "attachment; filename=\"inference.pt\"").build();
         }
         return Response.ok(InferenceOutput.json(result), MediaType.APPLICATION_JSON_TYPE).build();
     }
