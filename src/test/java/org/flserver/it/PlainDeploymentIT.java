@@ -30,6 +30,23 @@ class PlainDeploymentIT {
             Reply me = api.send("GET", "/api/users/myself/", account.basicHeader(), null, (String) null);
             assertEquals(200, me.status(), me.toString());
             assertEquals(account.username(), me.json().getString("username"));
+
+            // without the TorchScript runtime on the server's class path, inference says how to enable it
+            byte[] weights = Files.readAllBytes(Path.of(System.getProperty("fl.fixtures"), "models",
+                    "mlp.torchscript.pt"));
+            Multipart form = new Multipart().field("name", "plain").field("description", "plain")
+                    .file("model_file", "mlp.pt", weights);
+            Reply model = api.sendBytes("POST", "/api/models/", account.tokenHeader(), form.contentType(), form.bytes());
+            assertEquals(201, model.status(), model.toString());
+            String modelId = model.json().getString("model_id");
+            Reply training = api.postJson("/api/trainings/", account, "{\"model_id\": \"" + modelId + "\","
+                    + " \"target_num_updates\": 1, \"metric_names\": [\"accuracy\"], \"aggregation_method\": \"FedAvg\"}");
+            assertEquals(201, training.status(), training.toString());
+            Reply inference = api.postJson("/api/inference/", account, "{\"model_id\": \"" + modelId + "\","
+                    + " \"model_input\": [[0, 0, 0, 0, 0, 0, 0, 0]]}");
+            assertEquals(503, inference.status(), inference.toString());
+            assertTrue(inference.detail().contains("Inference is not enabled on this server"), inference.toString());
+            assertTrue(inference.detail().contains("README"), inference.toString());
         }
         assertTrue(Files.isDirectory(dir.resolve("fl-data")), "the embedded database lives in ./fl-data");
         try (PayaraMicroProcess second = PayaraMicroProcess.start(dir, List.of(), List.of(), dir.resolve("second.log"))) {
