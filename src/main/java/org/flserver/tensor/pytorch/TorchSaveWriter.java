@@ -40,7 +40,14 @@ import java.util.zip.CRC32;
  * memory, it is small), and {@link Archive#writeTo} streams each tensor's buffer straight to the
  * output, computing its CRC-32 on the way and writing it in the data descriptor after the payload.
  * Heap buffers are written from their array; direct buffers pass through one 64 KiB chunk.
- * {@link Archive#size()} is known before writing, for a {@code Content-Length}.
+ * {@link Archive#size()} is known before writing, for a {@code Content-Length}. Values may be any
+ * {@link DenseTensor} (a caller's own tensor record can implement it) or {@link TensorData}. One
+ * tensor is at most one {@code ByteBuffer} (2 GiB); past 4 GiB of archive the central directory uses
+ * ZIP64 fields the way torch does (sizes and offset in one ZIP64 extra), which torch's reader needs.
+ * A prepared {@link Archive} is immutable and may be written by several threads.
+ *
+ * <p>Typical use in a JAX-RS resource: {@code Archive a = TorchSaveWriter.prepare("archive", result);}
+ * then a {@code StreamingOutput} {@code a::writeTo} with {@code Content-Length: a.size()}.
  */
 public final class TorchSaveWriter {
 
