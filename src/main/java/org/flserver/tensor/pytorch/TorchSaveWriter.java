@@ -1,0 +1,486 @@
+package org.flserver.tensor.pytorch;
+
+import org.flserver.tensor.DType;
+import org.flserver.tensor.DenseTensor;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.CharBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.regex.Pattern;
+import java.util.zip.CRC32;
+
+/**
+ * Writes a {@code torch.save} archive of a nested map of tensors, e.g. the binary inference result
+ * {@code {"inference": tensor, "uncertainty": {"variance": tensor, "std": tensor}}}, so that
+ * {@code torch.load(f)} and {@code torch.load(f, weights_only=True)} return the same nested dicts.
+ *
+ * <p>The archive has torch's layout (pytorch-formats.md §a): records {@code <name>/data.pkl},
+ * {@code <name>/byteorder} ({@code little}, as torch 2.1+ writes it; 1.13 ignores it),
+ * {@code <name>/data/0 …} (one per tensor, numbered in pickle order) and {@code <name>/version}
+ * ({@code 3\n}); every record STORED with a data descriptor, its payload 64-byte aligned through an
+ * {@code FB} extra field, and a ZIP64 end record as torch always writes. The pickle (protocol 2)
+ * uses only what torch's {@code weights_only} unpickler accepts: plain dicts ({@code EMPTY_DICT}),
+ * {@code torch._utils._rebuild_tensor_v2} with an empty {@code collections.OrderedDict} of backward
+ * hooks, and persistent ids {@code ('storage', torch.<X>Storage, key, 'cpu', numel)}. Dict order is
+ * the map's iteration order.
+ *
+ * <p>Tensor bytes are not copied: {@link #prepare} lays out the archive (the pickle is built in
+ * memory, it is small), and {@link Archive#writeTo} streams each tensor's buffer straight to the
+ * output, computing its CRC-32 on the way and writing it in the data descriptor after the payload.
+ * Heap buffers are written from their array; direct buffers pass through one 64 KiB chunk.
+ * {@link Archive#size()} is known before writing, for a {@code Content-Length}. Values may be any
+ * {@link DenseTensor} (a caller's own tensor record can implement it) or {@link TensorData}. One
+ * tensor is at most one {@code ByteBuffer} (2 GiB); past 4 GiB of archive the central directory uses
+ * ZIP64 fields the way torch does (sizes and offset in one ZIP64 extra), which torch's reader needs.
+ * A prepared {@link Archive} is immutable and may be written by several threads.
+ *
+ * <p>Typical use in a JAX-RS resource: {@code Archive a = TorchSaveWriter.prepare("archive", result);}
+ * then a {@code StreamingOutput} {@code a::writeTo} with {@code Content-Length: a.size()}.
+ */
+public final class TorchSaveWriter {
+
+    /** The folder name torch uses when it saves to a stream. */
+    public static final String DEFAULT_ARCHIVE_NAME = "archive";
+
+    /** Nesting limit for maps of maps (the inference result uses two levels). */
+    public static final int MAX_DEPTH = 32;
+
+    private static final Pattern ARCHIVE_NAME = Pattern.compile("[A-Za-z0-9_.-]{1,100}");
+    private static final int ALIGNMENT = 64;
+    private static final long U32 = 0xFFFFFFFFL;
+    private static final int CHUNK = 64 * 1024;
+    /** Central-directory ZIP64 extra field: id, length, size, compressed size, local header offset. */
+    private static final int ZIP64_EXTRA = 4 + 24;
+
+    /**
+     * One tensor: its elements, row-major (C-contiguous) and little-endian, are the {@code remaining()}
+     * bytes of {@code data} (the buffer's own {@link ByteOrder} setting plays no part). The buffer is
+     * not copied; its content must not change until the archive is written. A 0-dim tensor has an
+     * empty {@code shape} and one element; a tensor with a 0 dimension has no bytes.
+     */
+    public record TensorData(DType dtype, long[] shape, ByteBuffer data) implements DenseTensor {
+        public TensorData {
+            Objects.requireNonNull(dtype, "dtype");
+            shape = shape.clone();
+            long numel = 1;
+            for (long d : shape) {
+                if (d < 0) {
+                    throw new IllegalArgumentException("negative dimension in " + Arrays.toString(shape));
+                }
+                numel = Math.multiplyExact(numel, d);
+            }
+            if (data.remaining() != Math.multiplyExact(numel, (long) dtype.size())) {
+                throw new IllegalArgumentException(data.remaining() + " bytes for " + Arrays.toString(shape)
+                        + " of " + dtype.torchName());
+            }
+            data = data.slice();
+        }
+
+        @Override
+        public long[] shape() {
+            return shape.clone();
+        }
+
+        /** A view of the bytes with its own position, so that reading it leaves this record unchanged. */
+        @Override
+        public ByteBuffer data() {
+            return data.duplicate();
+        }
+
+        /** Number of elements (1 for a 0-dim tensor). */
+        public long numel() {
+            return data.remaining() / dtype.size();
+        }
+    }
+
+    private TorchSaveWriter() {
+    }
+
+    /**
+     * Writes {@code root} as a {@code torch.save} archive to {@code out} (not closed, flushed).
+     *
+     * @param archiveName the archive's top folder, {@code [A-Za-z0-9_.-]{1,100}} (torch takes the
+     *                    file name without extension when saving to a path, {@code archive} for a stream)
+     * @param root        string keys to tensors ({@link DenseTensor}, e.g. {@link TensorData}) or to
+     *                    maps of the same kind (nested up to {@link #MAX_DEPTH})
+     * @throws IllegalArgumentException for a bad name, a null or non-string key, or a value that is
+     *                                  neither a tensor nor a map
+     */
+    public static void write(OutputStream out, String archiveName, Map<String, ?> root) throws IOException {
+        prepare(archiveName, root).writeTo(out);
+    }
+
+    /** {@link #write(OutputStream, String, Map)} with the folder name {@value #DEFAULT_ARCHIVE_NAME}. */
+    public static void write(OutputStream out, Map<String, ?> root) throws IOException {
+        write(out, DEFAULT_ARCHIVE_NAME, root);
+    }
+
+    /** Lays the archive out without writing it: the caller learns its size, then streams it. */
+    public static Archive prepare(String archiveName, Map<String, ?> root) {
+        return prepare(archiveName, root, U32);
+    }
+
+    /**
+     * As {@link #prepare(String, Map)}, with ZIP64 fields used for every offset at or past
+     * {@code zip64From} (normally 2³²−1), so tests reach the ZIP64 layout with a small file.
+     */
+    static Archive prepare(String archiveName, Map<String, ?> root, long zip64From) {
+        Objects.requireNonNull(root, "root");
+        if (archiveName == null || !ARCHIVE_NAME.matcher(archiveName).matches() || archiveName.equals(".")
+                || archiveName.equals("..")) {
+            throw new IllegalArgumentException("archive name must match " + ARCHIVE_NAME.pattern()
+                    + " and not be . or ..: " + archiveName);
+        }
+        Pickler p = new Pickler();
+        p.dict(root, 0);
+        List<Record> records = new ArrayList<>();
+        records.add(Record.bytes(archiveName + "/data.pkl", p.finish()));
+        records.add(Record.bytes(archiveName + "/byteorder", "little".getBytes(StandardCharsets.US_ASCII)));
+        for (int i = 0; i < p.tensors.size(); i++) {
+            records.add(new Record(archiveName + "/data/" + i, null, p.tensors.get(i).data()));
+        }
+        records.add(Record.bytes(archiveName + "/version", "3\n".getBytes(StandardCharsets.US_ASCII)));
+        return new Archive(records, zip64From);
+    }
+
+    /** A laid-out archive; {@link #writeTo} may be called more than once. */
+    public static final class Archive {
+        private final List<Record> records;
+        private final long[] offsets;
+        private final long centralOffset;
+        private final long size;
+        private final long zip64From;
+
+        private Archive(List<Record> records, long zip64From) {
+            this.records = records;
+            this.zip64From = zip64From;
+            this.offsets = new long[records.size()];
+            long at = 0;
+            for (int i = 0; i < records.size(); i++) {
+                offsets[i] = at;
+                Record r = records.get(i);
+                at += 30 + r.name.length + 4 + padding(at, r.name.length) + r.size() + (r.size() > 0 ? 16 : 0);
+            }
+            this.centralOffset = at;
+            long cd = 0;
+            for (int i = 0; i < records.size(); i++) {
+                cd += 46 + records.get(i).name.length + (offsets[i] >= zip64From ? ZIP64_EXTRA : 0);
+            }
+            this.size = centralOffset + cd + 56 + 20 + 22;
+        }
+
+        /** Exact number of bytes {@link #writeTo} writes. */
+        public long size() {
+            return size;
+        }
+
+        /** Streams the archive to {@code out}; flushes, does not close it. */
+        public void writeTo(OutputStream out) throws IOException {
+            Objects.requireNonNull(out, "out");
+            long[] crcs = new long[records.size()];
+            byte[] chunk = null;
+            long at = 0;
+            for (int i = 0; i < records.size(); i++) {
+                Record r = records.get(i);
+                if (at != offsets[i]) {
+                    throw new IllegalStateException("layout mismatch at record " + i);
+                }
+                long size = r.size();
+                int pad = padding(at, r.name.length);
+                ByteBuffer h = le(30 + r.name.length + 4 + pad);
+                h.putInt(0x04034b50).putShort((short) 0).putShort((short) flags(size)).putShort((short) 0)
+                        .putInt(0).putInt(0).putInt(0).putInt(0)
+                        .putShort((short) r.name.length).putShort((short) (4 + pad)).put(r.name)
+                        .put((byte) 'F').put((byte) 'B').putShort((short) pad);
+                while (h.hasRemaining()) {
+                    h.put((byte) 'Z');
+                }
+                out.write(h.array());
+                CRC32 crc = new CRC32();
+                if (r.bytes != null) {
+                    crc.update(r.bytes);
+                    out.write(r.bytes);
+                } else {
+                    ByteBuffer b = r.buffer.duplicate();
+                    if (b.hasArray()) {
+                        crc.update(b.duplicate());
+                        out.write(b.array(), b.arrayOffset() + b.position(), b.remaining());
+                    } else {
+                        if (chunk == null) {
+                            chunk = new byte[CHUNK];
+                        }
+                        while (b.hasRemaining()) {
+                            int n = Math.min(chunk.length, b.remaining());
+                            b.get(chunk, 0, n);
+                            crc.update(chunk, 0, n);
+                            out.write(chunk, 0, n);
+                        }
+                    }
+                }
+                crcs[i] = crc.getValue();
+                if (size > 0) {
+                    ByteBuffer d = le(16).putInt(0x08074b50).putInt((int) crcs[i]).putInt((int) size).putInt((int) size);
+                    out.write(d.array());
+                }
+                at += h.capacity() + size + (size > 0 ? 16 : 0);
+            }
+            out.write(centralDirectoryAndEnd(crcs));
+            out.flush();
+        }
+
+        private byte[] centralDirectoryAndEnd(long[] crcs) {
+            ByteArrayOutputStream cd = new ByteArrayOutputStream();
+            for (int i = 0; i < records.size(); i++) {
+                Record r = records.get(i);
+                boolean far = offsets[i] >= zip64From;
+                // Past 4 GiB, as torch (miniz) writes it and needs it: both sizes and the offset are
+                // 0xFFFFFFFF and the ZIP64 extra holds all three.
+                int size32 = far ? (int) U32 : (int) r.size();
+                ByteBuffer e = le(46 + r.name.length + (far ? ZIP64_EXTRA : 0));
+                e.putInt(0x02014b50).putShort((short) 0).putShort((short) 0).putShort((short) flags(r.size()))
+                        .putShort((short) 0).putShort((short) 0).putShort((short) 0)
+                        .putInt((int) crcs[i]).putInt(size32).putInt(size32)
+                        .putShort((short) r.name.length).putShort((short) (far ? ZIP64_EXTRA : 0))
+                        .putShort((short) 0).putShort((short) 0).putShort((short) 0).putInt(0)
+                        .putInt(far ? (int) U32 : (int) offsets[i]).put(r.name);
+                if (far) {
+                    e.putShort((short) 1).putShort((short) 24).putLong(r.size()).putLong(r.size()).putLong(offsets[i]);
+                }
+                cd.writeBytes(e.array());
+            }
+            long cdSize = cd.size();
+            long count = records.size();
+            long end64 = centralOffset + cdSize;
+            ByteBuffer end = le(56 + 20 + 22);
+            end.putInt(0x06064b50).putLong(44).putShort((short) 0x031E).putShort((short) 45).putInt(0).putInt(0)
+                    .putLong(count).putLong(count).putLong(cdSize).putLong(centralOffset);
+            end.putInt(0x07064b50).putInt(0).putLong(end64).putInt(1);
+            short classicCount = (short) (count >= 0xFFFF ? 0xFFFF : count);
+            end.putInt(0x06054b50).putShort((short) 0).putShort((short) 0).putShort(classicCount)
+                    .putShort(classicCount)
+                    .putInt(cdSize >= zip64From ? (int) U32 : (int) cdSize)
+                    .putInt(centralOffset >= zip64From ? (int) U32 : (int) centralOffset)
+                    .putShort((short) 0);
+            cd.writeBytes(end.array());
+            return cd.toByteArray();
+        }
+    }
+
+    /** torch writes an empty record without a data descriptor (flag bit 3 clear). */
+    private static int flags(long size) {
+        return size > 0 ? 0x0808 : 0x0800;
+    }
+
+    /** Bytes of {@code 'Z'} padding after the 4-byte FB header that put the payload on a 64-byte boundary. */
+    private static int padding(long headerOffset, int nameLength) {
+        long start = headerOffset + 30 + nameLength + 4;
+        return (int) ((ALIGNMENT - start % ALIGNMENT) % ALIGNMENT);
+    }
+
+    private static ByteBuffer le(int n) {
+        return ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** One ZIP record: either small bytes made here or a caller's tensor buffer. */
+    private static final class Record {
+        final byte[] name;
+        final byte[] bytes;
+        final ByteBuffer buffer;
+
+        Record(String name, byte[] bytes, ByteBuffer buffer) {
+            this.name = name.getBytes(StandardCharsets.UTF_8);
+            this.bytes = bytes;
+            this.buffer = buffer;
+        }
+
+        static Record bytes(String name, byte[] bytes) {
+            return new Record(name, bytes, null);
+        }
+
+        long size() {
+            return bytes != null ? bytes.length : buffer.remaining();
+        }
+    }
+
+    /**
+     * Protocol-2 pickle of nested dicts of tensors, in the opcodes Python's pickler uses for the same
+     * object, memoising the repeated globals and strings as it does.
+     */
+    private static final class Pickler {
+        private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+        private final Map<String, Integer> memo = new HashMap<>();
+        final List<TensorData> tensors = new ArrayList<>();
+
+        Pickler() {
+            out.write(0x80);
+            out.write(2);
+        }
+
+        byte[] finish() {
+            out.write('.');
+            return out.toByteArray();
+        }
+
+        void dict(Map<?, ?> map, int depth) {
+            if (depth >= MAX_DEPTH) {
+                throw new IllegalArgumentException("maps nested deeper than " + MAX_DEPTH);
+            }
+            out.write('}');
+            if (map.isEmpty()) {
+                return;
+            }
+            out.write('(');
+            for (Map.Entry<?, ?> e : map.entrySet()) {
+                if (!(e.getKey() instanceof String key)) {
+                    throw new IllegalArgumentException("dict keys must be strings, not " + e.getKey());
+                }
+                unicode(key);
+                Object v = e.getValue();
+                if (v instanceof DenseTensor t) {
+                    tensor(t instanceof TensorData d ? d : new TensorData(t.dtype(), t.shape(), t.data()));
+                } else if (v instanceof Map<?, ?> m) {
+                    dict(m, depth + 1);
+                } else {
+                    throw new IllegalArgumentException("value of '" + key + "' is neither a tensor nor a map: "
+                            + (v == null ? "null" : v.getClass().getName()));
+                }
+            }
+            out.write('u');
+        }
+
+        /** {@code _rebuild_tensor_v2(storage, 0, size, stride, False, OrderedDict())}. */
+        private void tensor(TensorData t) {
+            String key = Integer.toString(tensors.size());
+            tensors.add(t);
+            global("torch._utils", "_rebuild_tensor_v2");
+            out.write('(');
+            out.write('(');
+            memoString("storage");
+            global("torch", t.dtype().storageClass());
+            unicode(key);
+            memoString("cpu");
+            integer(t.numel());
+            out.write('t');
+            out.write('Q');
+            integer(0);
+            long[] shape = t.shape();
+            long[] stride = new long[shape.length];
+            long s = 1;
+            for (int i = shape.length - 1; i >= 0; i--) {
+                stride[i] = s;
+                s *= Math.max(shape[i], 1);
+            }
+            tuple(shape);
+            tuple(stride);
+            out.write(0x89);
+            global("collections", "OrderedDict");
+            out.write(')');
+            out.write('R');
+            out.write('t');
+            out.write('R');
+        }
+
+        private void tuple(long[] values) {
+            if (values.length > 3) {
+                out.write('(');
+            } else if (values.length == 0) {
+                out.write(')');
+                return;
+            }
+            for (long v : values) {
+                integer(v);
+            }
+            out.write(values.length > 3 ? 't' : 0x84 + values.length);
+        }
+
+        private void integer(long v) {
+            if (v >= 0 && v < 256) {
+                out.write('K');
+                out.write((int) v);
+            } else if (v >= 0 && v < 65536) {
+                out.write('M');
+                out.write((int) v & 0xFF);
+                out.write((int) (v >>> 8));
+            } else if (v >= Integer.MIN_VALUE && v <= Integer.MAX_VALUE) {
+                out.write('J');
+                out.writeBytes(le(4).putInt((int) v).array());
+            } else {
+                // LONG1: minimal little-endian two's complement, as Python's encode_long
+                byte[] b = le(8).putLong(v).array();
+                int n = 8;
+                while (n > 1 && (b[n - 1] == 0 && b[n - 2] >= 0 || b[n - 1] == -1 && b[n - 2] < 0)) {
+                    n--;
+                }
+                out.write(0x8a);
+                out.write(n);
+                out.write(b, 0, n);
+            }
+        }
+
+        /** GLOBAL once, then BINGET of its memo slot. */
+        private void global(String module, String name) {
+            String id = module + "\n" + name + "\n";
+            if (!get(id)) {
+                out.write('c');
+                out.writeBytes(id.getBytes(StandardCharsets.US_ASCII));
+                put(id);
+            }
+        }
+
+        private void memoString(String s) {
+            if (!get("'" + s)) {
+                unicode(s);
+                put("'" + s);
+            }
+        }
+
+        private boolean get(String id) {
+            Integer slot = memo.get(id);
+            if (slot == null) {
+                return false;
+            }
+            out.write('h');
+            out.write(slot);
+            return true;
+        }
+
+        /** BINPUT; the memo holds at most the two strings and the few globals, far below 256 slots. */
+        private void put(String id) {
+            int slot = memo.size();
+            if (slot > 255) {
+                throw new IllegalStateException("memo overflow");
+            }
+            memo.put(id, slot);
+            out.write('q');
+            out.write(slot);
+        }
+
+        /** BINUNICODE; a string with unpaired surrogates is refused rather than altered. */
+        private void unicode(String s) {
+            byte[] b;
+            try {
+                ByteBuffer enc = StandardCharsets.UTF_8.newEncoder().onMalformedInput(CodingErrorAction.REPORT)
+                        .onUnmappableCharacter(CodingErrorAction.REPORT).encode(CharBuffer.wrap(s));
+                b = new byte[enc.remaining()];
+                enc.get(b);
+            } catch (CharacterCodingException e) {
+                throw new IllegalArgumentException("key is not valid Unicode (unpaired surrogate)");
+            }
+            out.write('X');
+            out.writeBytes(le(4).putInt(b.length).array());
+            out.writeBytes(b);
+        }
+    }
+}
