@@ -4,10 +4,11 @@ import jakarta.json.JsonArrayBuilder;
 import jakarta.json.JsonObject;
 import jakarta.json.JsonObjectBuilder;
 import jakarta.json.JsonValue;
-import jakarta.ws.rs.core.StreamingOutput;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import org.flserver.platform.Jsonp;
 import org.flserver.tensor.DType;
+import org.flserver.tensor.pytorch.TorchSaveWriter;
 
 /**
  * The two answer formats of {@code POST /api/inference/} (api.md §10, §15.10): JSON
@@ -67,8 +68,14 @@ public final class InferenceOutput {
         return Jsonp.createValue(x);
     }
 
-    /** The binary answer; written by {@code TorchSaveWriter} once it is available. */
-    public static StreamingOutput binary(Uncertainty.Result result) {
-        throw new UnsupportedOperationException("binary inference output is not implemented yet");
+    /**
+     * The binary answer: {@code {"inference": tensor, "uncertainty": {name: tensor}}} as a
+     * {@code torch.save} archive; its exact size is known before a byte is written.
+     */
+    public static TorchSaveWriter.Archive binary(Uncertainty.Result result) {
+        Map<String, Object> root = new LinkedHashMap<>();
+        root.put("inference", result.inference());
+        root.put("uncertainty", new LinkedHashMap<>(result.uncertainty()));
+        return TorchSaveWriter.prepare(TorchSaveWriter.DEFAULT_ARCHIVE_NAME, root);
     }
 }

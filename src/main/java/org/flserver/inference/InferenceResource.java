@@ -9,8 +9,10 @@ import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.EntityPart;
+import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.core.StreamingOutput;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -23,6 +25,7 @@ import org.flserver.platform.ApiException;
 import org.flserver.platform.JsonBodies;
 import org.flserver.platform.Jsonp;
 import org.flserver.platform.Uuids;
+import org.flserver.tensor.pytorch.TorchSaveWriter;
 import org.flserver.user.CurrentUser;
 
 /**
@@ -127,7 +130,10 @@ public class InferenceResource {
             throw ApiException.detail(e.status(), e.getMessage());
         }
         if (format.equals("binary")) {
-            return Response.ok(InferenceOutput.binary(result), MediaType.APPLICATION_OCTET_STREAM_TYPE)
+            TorchSaveWriter.Archive archive = InferenceOutput.binary(result);
+            StreamingOutput body = archive::writeTo;
+            return Response.ok(body, MediaType.APPLICATION_OCTET_STREAM_TYPE)
+                    .header(HttpHeaders.CONTENT_LENGTH, archive.size())
                     .header("Content-Disposition", "attachment; filename=\"inference.pt\"").build();
         }
         return Response.ok(InferenceOutput.json(result), MediaType.APPLICATION_JSON_TYPE).build();

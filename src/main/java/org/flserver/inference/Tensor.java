@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import org.flserver.tensor.DType;
+import org.flserver.tensor.DenseTensor;
 import org.flserver.tensor.HalfFloats;
 
 /**
@@ -11,7 +12,7 @@ import org.flserver.tensor.HalfFloats;
  * elements in row-major order as little-endian bytes. Plain Java, so that nothing outside the
  * backend depends on the native runtime (which may be absent).
  */
-public record Tensor(DType dtype, long[] shape, ByteBuffer data) {
+public record Tensor(DType dtype, long[] shape, ByteBuffer data) implements DenseTensor {
 
     public Tensor {
         shape = shape.clone();

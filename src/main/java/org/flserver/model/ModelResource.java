@@ -22,6 +22,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.math.BigInteger;
 import java.util.List;
+import java.util.Set;
 import java.util.UUID;
 import java.util.logging.Logger;
 import org.eclipse.microprofile.openapi.annotations.Operation;
@@ -258,10 +259,10 @@ public class ModelResource {
         EntityPart secondFile = requiredFile(form, "second_moment_file");
         UUID globalId = Uuids.pathId(id, "GlobalModel");
         StoredFile global = updates.check(globalId, caller.id(), round, TrainingState.SWAG_ROUND);
-        long length = WeightChecks.floatingElements(WeightChecks.stored(files.path(global.sha256())));
+        Set<Long> lengths = WeightChecks.momentLengths(WeightChecks.stored(files.path(global.sha256())));
         try (ReceivedFile first = receive(firstFile); ReceivedFile second = receive(secondFile)) {
-            WeightChecks.moment(first.temp(), "first moment", length);
-            WeightChecks.moment(second.temp(), "second moment", length);
+            long length = WeightChecks.moment(first.temp(), "first moment", lengths);
+            WeightChecks.moment(second.temp(), "second moment", Set.of(length));
             StoredFile storedFirst = files.commit(first);
             StoredFile storedSecond = files.commit(second);
             updates.storeSwagStatistics(globalId, caller.id(), round, sampleSize, storedFirst, storedSecond);

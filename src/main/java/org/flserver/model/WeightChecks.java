@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.Optional;
 import java.util.Set;
+import java.util.stream.Collectors;
 import org.flserver.platform.ApiException;
 import org.flserver.tensor.DType;
 import org.flserver.tensor.FormatKind;
@@ -87,9 +88,10 @@ public final class WeightChecks {
 
     /**
      * One SWAG moment vector (api.md §5.8): a {@code torch.save}d tensor or a safetensors file with
-     * exactly one 1-D real floating-point tensor of {@code expectedLength} elements.
+     * exactly one 1-D real floating-point tensor whose length is one of {@code allowedLengths}.
+     * Returns that length.
      */
-    public static void moment(Path file, String what, long expectedLength) {
+    public static long moment(Path file, String what, Set<Long> allowedLengths) {
         WeightFile moment = open(file, what);
         if (moment.kind() != FormatKind.TENSOR && moment.kind() != FormatKind.SAFETENSORS
                 || moment.tensors().size() != 1) {
@@ -102,17 +104,35 @@ public final class WeightChecks {
             throw invalid(what, "expected a 1-D floating-point tensor, got shape " + vector.shape() + " of "
                     + vector.dtype().torchName() + ".");
         }
-        if (vector.numel() != expectedLength) {
-            throw invalid(what, "the vector has " + vector.numel() + " elements, the model has " + expectedLength
-                    + " floating-point parameters.");
+        if (!allowedLengths.contains(vector.numel())) {
+            throw invalid(what, "the vector has " + vector.numel() + " elements; the model's flattened parameters"
+                    + " have " + allowedLengths.stream().sorted().map(String::valueOf)
+                    .collect(Collectors.joining(" or ")) + ".");
         }
+        return vector.numel();
     }
 
     /**
-     * The length a SWAG moment vector must have: the elements of every real floating-point tensor
-     * of the model, each tensor object once (tied weights of a pickled module count once, as in
-     * {@code parameters()}). Floating buffers such as BatchNorm's running statistics count too:
-     * state_dict and safetensors files cannot tell them from parameters.
+     * The lengths a SWAG moment vector may have: {@code parameters_to_vector(model.parameters())},
+     * i.e. the elements of every real floating-point tensor, each tensor object once (tied weights
+     * count once), without BatchNorm's running statistics (buffers, not parameters: the tensors
+     * named {@code *running_mean}, {@code *running_var}); or, for clients that flatten the whole
+     * state, with them. A weights file alone cannot tell other buffers from parameters.
+     */
+    public static Set<Long> momentLengths(WeightFile model) {
+        long all = floatingElements(model);
+        long parameters = 0;
+        for (TensorInfo t : model.tensors()) {
+            if (REAL_FLOATS.contains(t.dtype()) && !t.name().endsWith("running_mean")
+                    && !t.name().endsWith("running_var")) {
+                parameters = Math.addExact(parameters, t.numel());
+            }
+        }
+        return Set.of(all, parameters);
+    }
+
+    /**
+     * All floating elements of the model, buffers included (see {@link #momentLengths}).
      */
     public static long floatingElements(WeightFile model) {
         long n = 0;

@@ -9,10 +9,12 @@ import jakarta.json.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 import org.flserver.platform.ApiException;
 import org.flserver.tensor.Fixtures;
 import org.flserver.tensor.FormatKind;
 import org.flserver.tensor.TorchTestFiles;
+import org.flserver.tensor.TensorInfo;
 import org.flserver.tensor.WeightFile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -103,16 +105,27 @@ class WeightChecksTest {
             manifest += t.getString("dtype").startsWith("float") ? t.getInt("numel") : 0;
         }
         assertEquals(manifest, n);
-        WeightChecks.moment(write(TorchTestFiles.bareFloatTensor(new float[(int) n])), "first moment", n);
-        WeightChecks.moment(write(TorchTestFiles.safetensorsVector(new float[(int) n])), "second moment", n);
+        // parameters_to_vector leaves BatchNorm's running statistics out; a whole-state vector has them
+        long runningStats = 0;
+        for (TensorInfo t : model.tensors()) {
+            runningStats += t.name().endsWith("running_mean") || t.name().endsWith("running_var") ? t.numel() : 0;
+        }
+        assertTrue(runningStats > 0, "cnn_bn has BatchNorm buffers");
+        long p = n - runningStats;
+        Set<Long> lengths = WeightChecks.momentLengths(model);
+        assertEquals(Set.of(n, p), lengths);
+        assertEquals(p, WeightChecks.moment(write(TorchTestFiles.bareFloatTensor(new float[(int) p])), "first moment",
+                lengths));
+        assertEquals(n, WeightChecks.moment(write(TorchTestFiles.safetensorsVector(new float[(int) n])),
+                "second moment", lengths));
         Path tooLong = write(TorchTestFiles.bareFloatTensor(new float[(int) n + 1]));
-        assertEquals("Invalid first moment file: the vector has " + (n + 1) + " elements, the model has " + n
-                        + " floating-point parameters.",
-                refusal(() -> WeightChecks.moment(tooLong, "first moment", n)));
+        assertEquals("Invalid first moment file: the vector has " + (n + 1) + " elements; the model's flattened"
+                        + " parameters have " + Math.min(n, p) + " or " + Math.max(n, p) + ".",
+                refusal(() -> WeightChecks.moment(tooLong, "first moment", lengths)));
         Path ints = write(TorchTestFiles.bareTensor("LongStorage", n, new long[]{n}, new byte[8 * (int) n]));
         assertEquals("Invalid first moment file: expected a 1-D floating-point tensor, got shape [" + n + "] of int64.",
-                refusal(() -> WeightChecks.moment(ints, "first moment", n)));
-        assertTrue(refusal(() -> WeightChecks.moment(fixture("models/cnn_bn.state_dict.pt"), "first moment", n))
+                refusal(() -> WeightChecks.moment(ints, "first moment", lengths)));
+        assertTrue(refusal(() -> WeightChecks.moment(fixture("models/cnn_bn.state_dict.pt"), "first moment", lengths))
                 .startsWith("Invalid first moment file: expected exactly one tensor"));
     }
 
