@@ -96,10 +96,11 @@ public final class DjlBackend implements TorchBackend {
         }
         engine = Engine.getEngine(ENGINE);
         cache = new ModuleCache<>(maxCachedModels, MAX_IDLE_PRIVATE, this::load);
+        String malloc = MallocTuning.apply();
         LOG.info(() -> String.format(Locale.ROOT, "TorchScript runtime: %s %s (DJL %s) started in %d ms; "
-                        + "intra-op threads %d; at most %d cached models", ENGINE, engine.getVersion(),
+                        + "intra-op threads %d; at most %d cached models; %s", ENGINE, engine.getVersion(),
                 Engine.getDjlVersion(), (System.nanoTime() - start) / 1_000_000, JniUtils.getNumThreads(),
-                maxCachedModels));
+                maxCachedModels, malloc));
     }
 
     /** The engine's name and version, e.g. {@code PyTorch 2.7.1}. */
