@@ -19,6 +19,9 @@ Writes into src/test/resources/inference-backend/:
   one_tuple.pt       forward returns a tuple of one tensor (accepted: its one tensor)
   transpose.pt       forward(x) = x.t() (a non-contiguous output)
   cast_int16.pt, cast_bfloat16.pt  forward(x) = x.to(int16 / bfloat16): dtypes DJL cannot name
+  reads_file.pt      forward returns torch.from_file("/etc/hostname", ...): TorchScript that reads a
+                     server file (the server must refuse it)
+  writes_file.pt     forward calls torch.save(x, "fl-inference-test-written.pt"): writes a file (refused)
   broken_code.pt     mc_mlp.pt with its TorchScript code replaced by a syntax error: a valid archive
                      (the server's reader accepts it) that libtorch cannot compile
   expected.json      inputs, outputs, seeded MC-dropout passes and seeded SWAG samples
@@ -116,6 +119,17 @@ class CastBFloat16(nn.Module):
         return x.to(torch.bfloat16)
 
 
+class ReadsFile(nn.Module):
+    def forward(self, x):
+        return torch.from_file("/etc/hostname", False, 1, dtype=torch.uint8)
+
+
+class WritesFile(nn.Module):
+    def forward(self, x):
+        torch.save(x, "fl-inference-test-written.pt")
+        return x
+
+
 class DoubleIt(nn.Module):
     def forward(self, x):
         return x + x
@@ -201,6 +215,8 @@ def main():
     torch.jit.save(torch.jit.script(CastInt16()), os.path.join(OUT, "cast_int16.pt"))
     torch.jit.save(torch.jit.script(CastBFloat16()), os.path.join(OUT, "cast_bfloat16.pt"))
     break_code(os.path.join(OUT, "mc_mlp.pt"), os.path.join(OUT, "broken_code.pt"))
+    torch.jit.save(torch.jit.script(ReadsFile()), os.path.join(OUT, "reads_file.pt"))
+    torch.jit.save(torch.jit.script(WritesFile()), os.path.join(OUT, "writes_file.pt"))
 
     # Everything below is computed on the archives as loaded back, like the server does.
     mc_s = torch.jit.load(os.path.join(OUT, "mc_mlp.pt")).eval()

@@ -114,7 +114,7 @@ class InferenceRuntimeInContainerIT {
     }
 
     @Test
-    void modulesWithoutTheFlagAndFilesThatAreNoTorchScriptAre400sAndTheServerCarriesOn() throws Exception {
+    void modulesWithoutTheFlagFilesThatAreNoTorchScriptAndModulesThatTouchFilesAre400s() throws Exception {
         TorchBackend backend = backend();
         BackendFixtures f = fixtures();
         JsonObject mlp = f.expected().getJsonObject("mlp");
@@ -133,8 +133,10 @@ class InferenceRuntimeInContainerIT {
             assertEquals(400, e.status(), name);
             assertTrue(e.getMessage().startsWith("inference needs a TorchScript model"), name + ": " + e.getMessage());
         }
-        assertEquals(400, assertThrows(InferenceException.class,
-                () -> backend.forward(f.module("broken_code.pt"), x)).status());
+        for (String name : List.of("broken_code.pt", "reads_file.pt", "writes_file.pt")) {
+            assertEquals(400, assertThrows(InferenceException.class, () -> backend.forward(f.module(name), x)).status(),
+                    name);
+        }
         assertClose(doubles(mlp.getJsonArray("forward")), backend.forward(f.module("mc_mlp.pt"), x), FORWARD_TOLERANCE,
                 "the server still runs models");
     }

@@ -271,7 +271,8 @@ public final class DjlBackend implements TorchBackend {
 
     /**
      * Refuses anything the server's archive reader does not recognise as a TorchScript archive
-     * (torch.save files, safetensors, damaged or hostile files) before libtorch sees it.
+     * (torch.save files, safetensors, damaged or hostile files), and TorchScript whose code reaches
+     * beyond tensors ({@link CodeCheck}), before libtorch sees it.
      */
     private static void requireTorchScript(ModuleFile file) throws InferenceException {
         WeightFile weights;
@@ -285,6 +286,11 @@ public final class DjlBackend implements TorchBackend {
         if (weights.kind() != FormatKind.TORCHSCRIPT) {
             throw new InferenceException(400, NOT_TORCHSCRIPT + ": it is a " + weights.kind().format() + " "
                     + weights.kind().label() + " file");
+        }
+        try {
+            CodeCheck.check(file.path());
+        } catch (IOException e) {
+            throw new InferenceException(400, NOT_TORCHSCRIPT + ": its code cannot be read (" + e.getMessage() + ")", e);
         }
     }
 

@@ -42,7 +42,7 @@ public final class BackendFixtures {
     /** The files of src/test/resources/inference-backend. */
     public static final List<String> OWN = List.of("mc_mlp.pt", "plain_mlp.pt", "plain_mlp_traced.pt", "mc_cnn.pt",
             "two_outputs.pt", "double_it.pt", "positive.pt", "one_tuple.pt", "transpose.pt", "cast_int16.pt",
-            "cast_bfloat16.pt", "broken_code.pt", "expected.json");
+            "cast_bfloat16.pt", "broken_code.pt", "reads_file.pt", "writes_file.pt", "expected.json");
 
     private final Path own;
     private final Path shared;

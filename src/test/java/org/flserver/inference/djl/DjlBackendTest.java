@@ -220,6 +220,16 @@ class DjlBackendTest {
     }
 
     @Test
+    void torchScriptThatReadsOrWritesFilesIsRefusedBeforeItRuns() {
+        Tensor x = Tensor.ofFloats(new long[] {2}, new float[] {1, 2});
+        assert400(() -> backend.forward(fixtures.module("reads_file.pt"), x),
+                "calls 'from_file', which reads or writes files on the server");
+        assert400(() -> backend.forwardMcDropout(fixtures.module("writes_file.pt"), x, 1, null),
+                "calls 'save', which reads or writes files on the server");
+        assertFalse(Files.exists(Path.of("fl-inference-test-written.pt")));
+    }
+
+    @Test
     void inputsTheModuleCannotTakeAreA400WithTorchsReason() {
         InferenceException e = assertThrows(InferenceException.class, () -> backend.forward(
                 fixtures.module("mc_mlp.pt"), Tensor.ofFloats(new long[] {2, 7}, new float[14])));
