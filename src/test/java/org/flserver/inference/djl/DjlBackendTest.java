@@ -220,6 +220,20 @@ class DjlBackendTest {
     }
 
     @Test
+    void modulesLoadFromTheStoresFileNamesWhichHaveNoExtension(@TempDir Path tmp) throws Exception {
+        ModuleFile pt = fixtures.module("mc_mlp.pt");
+        Path stored = Files.createDirectories(tmp.resolve("files")).resolve(pt.sha256());
+        Files.copy(pt.path(), stored);
+        DjlBackend own = new DjlBackend(2);
+        try {
+            assertClose(doubles(mlp.getJsonArray("forward")), own.forward(new ModuleFile(pt.sha256(), stored),
+                    tensor(mlp.getJsonObject("input"))), FORWARD_TOLERANCE, "files/<sha256>");
+        } finally {
+            own.close();
+        }
+    }
+
+    @Test
     void torchScriptThatReadsOrWritesFilesIsRefusedBeforeItRuns() {
         Tensor x = Tensor.ofFloats(new long[] {2}, new float[] {1, 2});
         assert400(() -> backend.forward(fixtures.module("reads_file.pt"), x),
