@@ -17,7 +17,9 @@ import org.junit.platform.launcher.LauncherSessionListener;
  * embedded binaries, from Maven Central; or an external one named by {@code FL_IT_DB_URL}) and
  * one Payara Micro with the built WAR on it, configured for that database. Plain JUnit classes
  * reach the server through {@link #baseUrl()}; Arquillian classes boot their own Payara Micro with
- * the same database settings (passed as {@code payara.cmdOptions}).
+ * the same database settings (passed as {@code payara.cmdOptions}). Both get the TorchScript
+ * runtime on their class path ({@code --addlibs}, as {@code payara.extraMicroOptions} for Arquillian);
+ * PlainDeploymentIT's servers do not.
  *
  * <p>Only active when failsafe sets {@code it.server=true}, so unit-test runs start nothing.
  */
@@ -131,6 +133,28 @@ public class IntegrationEnvironment implements LauncherSessionListener {
     }
 
     /**
+     * The TorchScript runtime's jars (the build copies them to target/inference-libs) for Payara
+     * Micro's {@code --addlibs}, as the README's run command passes them; empty if they are missing.
+     */
+    static List<String> inferenceRuntimeMicroOptions() {
+        Path libs = Path.of(System.getProperty("it.inference.libs", "target/inference-libs")).toAbsolutePath();
+        if (!Files.isDirectory(libs)) {
+            System.err.println("no TorchScript runtime for the test servers: " + libs + " is missing (mvn package)");
+            return List.of();
+        }
+        return List.of("--addlibs", libs.toString());
+    }
+
+    /**
+     * The runtime's flags (README, "Inference runtime"): offline, no telemetry, and libtorch
+     * extracted once into target/djl-cache for every test JVM.
+     */
+    static List<String> inferenceRuntimeProperties() {
+        Path cache = Path.of(System.getProperty("it.djl.cache.dir", "target/djl-cache")).toAbsolutePath();
+        return List.of("-Dai.djl.offline=true", "-DOPT_OUT_TRACKING=true", "-DDJL_CACHE_DIR=" + cache);
+    }
+
+    /**
      * An empty Payara root directory. A root directory kept from an earlier run still lists that
      * run's WAR: Payara deploys it at boot and then redeploys the new one over it, and requests in
      * between meet the old copy or, during the redeploy, 404s.
@@ -151,18 +175,23 @@ public class IntegrationEnvironment implements LauncherSessionListener {
         List<String> jvm = new ArrayList<>();
         jvm.add("-Xmx1g");
         jvm.addAll(serverProperties(dataDir));
+        jvm.addAll(inferenceRuntimeProperties());
         // Benchmarks may widen settings for the shared server (a later -D wins), e.g. the upload limit.
         String extra = System.getProperty("it.server.options", "").trim();
         if (!extra.isEmpty()) {
             jvm.addAll(List.of(extra.split("\\s+")));
         }
-        payara = PayaraMicroProcess.start(workDir, jvm, List.of("--contextroot", "/",
-                        "--rootdir", freshDirectory(workDir.resolve("payara-root")).toString()),
-                workDir.resolve("shared-server.log"));
+        List<String> micro = new ArrayList<>(List.of("--contextroot", "/",
+                "--rootdir", freshDirectory(workDir.resolve("payara-root")).toString()));
+        micro.addAll(inferenceRuntimeMicroOptions());
+        payara = PayaraMicroProcess.start(workDir, jvm, micro, workDir.resolve("shared-server.log"));
         baseUrl = payara.baseUrl();
         serverPid = payara.pid();
-        // Arquillian's Payara Micro (one per @Deployment class) gets the same database.
-        System.setProperty("payara.cmdOptions", String.join(" ",
-                serverProperties(dataDir)));
+        // Arquillian's Payara Micro (one per @Deployment class) gets the same database and runtime:
+        // cmdOptions go before -jar, extraMicroOptions after it.
+        List<String> arquillianJvm = new ArrayList<>(serverProperties(dataDir));
+        arquillianJvm.addAll(inferenceRuntimeProperties());
+        System.setProperty("payara.cmdOptions", String.join(" ", arquillianJvm));
+        System.setProperty("payara.extraMicroOptions", String.join(" ", inferenceRuntimeMicroOptions()));
     }
 }
