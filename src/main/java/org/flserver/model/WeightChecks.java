@@ -4,8 +4,10 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.stream.Collectors;
 import org.flserver.platform.ApiException;
 import org.flserver.tensor.DType;
@@ -128,7 +130,7 @@ public final class WeightChecks {
                 parameters = Math.addExact(parameters, t.numel());
             }
         }
-        return Set.of(all, parameters);
+        return new TreeSet<>(List.of(all, parameters)); // one element when the model has no running statistics
     }
 
     /**

@@ -114,6 +114,9 @@ class WeightChecksTest {
         long p = n - runningStats;
         Set<Long> lengths = WeightChecks.momentLengths(model);
         assertEquals(Set.of(n, p), lengths);
+        WeightFile noBatchNorm = WeightChecks.model(fixture("models/mlp.state_dict.pt"));
+        assertEquals(Set.of(WeightChecks.floatingElements(noBatchNorm)), WeightChecks.momentLengths(noBatchNorm),
+                "without running statistics both counts agree");
         assertEquals(p, WeightChecks.moment(write(TorchTestFiles.bareFloatTensor(new float[(int) p])), "first moment",
                 lengths));
         assertEquals(n, WeightChecks.moment(write(TorchTestFiles.safetensorsVector(new float[(int) n])),
