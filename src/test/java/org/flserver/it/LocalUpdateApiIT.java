@@ -370,8 +370,8 @@ class LocalUpdateApiIT {
         assertList(post(s.client(), path, swag("1", "4", first, second)),
                 "Training with ID " + s.ids().training() + " is not currently in round 1");
         assertList(post(s.client(), path, swag("0", "4", TorchTestFiles.bareFloatTensor(new float[length - 1]), second)),
-                "Invalid first moment file: the vector has " + (length - 1) + " elements, the model has " + length
-                        + " floating-point parameters.");
+                "Invalid first moment file: the vector has " + (length - 1) + " elements; the model's flattened"
+                        + " parameters have " + length + ".");
         assertList(post(s.client(), path, swag("0", "4", first, fixture(CLIENT1))),
                 "Invalid second moment file: expected exactly one tensor (torch.save(tensor) or a safetensors file"
                         + " with one tensor), got a torchscript file with 6 tensors.");
