@@ -18,6 +18,7 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.function.Consumer;
 import org.flserver.it.ApiClient.Account;
 import org.flserver.it.ApiClient.Reply;
 import org.flserver.it.TrainingDriver.Participant;
@@ -73,17 +74,40 @@ class FederatedTrainingIT {
         driver.close();
     }
 
+    /** A started training on the mlp set's client 0 file with an actor and three participants. */
+    private record Started(Participant actor, List<Participant> clients, UUID model, String training) {
+    }
+
+    private Started started(int target, String aggregation, String uncertainty, String options,
+                            Consumer<List<Participant>> beforeStart, String... clientNames) throws Exception {
+        Participant actor = driver.participant("actor");
+        List<Participant> clients = new ArrayList<>();
+        for (String name : clientNames) {
+            clients.add(driver.participant(name));
+        }
+        UUID model = driver.uploadGlobal(actor.account(), FEDAVG.resolve("mlp").resolve("client0.torchscript.pt"));
+        String training = driver.createTraining(actor.account(), model, target, aggregation, uncertainty, options,
+                clients);
+        beforeStart.accept(clients);
+        driver.start(actor.account(), training);
+        return new Started(actor, List.copyOf(clients), model, training);
+    }
+
+    private Started started(int target, String aggregation, String uncertainty, String options) throws Exception {
+        return started(target, aggregation, uncertainty, options, c -> { }, "c0", "c1", "c2");
+    }
+
     // ---------------------------------------------------------------------------------------------
     // A. FedAvg, 3 clients, 2 rounds
 
     @Test
     void fedAvgTrainingRunsTwoRoundsAndEndsWithTheWeightedMean() throws Exception {
-        Participant actor = driver.participant("actor");
-        List<Participant> clients = List.of(driver.participant("c0"), driver.participant("c1"), driver.participant("c2"));
+        Started s = started(2, "FedAvg", null, "{}");
+        Participant actor = s.actor();
+        List<Participant> clients = s.clients();
         Path set = FEDAVG.resolve("mlp");
-        UUID model = driver.uploadGlobal(actor.account(), set.resolve("client0.torchscript.pt"));
-        String training = driver.createTraining(actor.account(), model, 2, "FedAvg", null, "{}", clients);
-        driver.start(actor.account(), training);
+        UUID model = s.model();
+        String training = s.training();
 
         // round 0: the fixture's sample sizes; the result must be PyTorch's expected file, byte for byte
         TrainingDriver.awaitAll(clients, "UPDATE_ROUND_START", 0);
@@ -158,15 +182,14 @@ class FederatedTrainingIT {
 
     @Test
     void fedDcShufflesLocalModelsBetweenBoundariesAndAggregatesAtEachBoundary() throws Exception {
-        Participant actor = driver.participant("actor");
-        List<Participant> clients = List.of(driver.participant("c0"), driver.participant("c1"), driver.participant("c2"));
+        Started s = started(2, "FedDC", null, "{\"daisy_chain_period\": 2}");
+        Participant actor = s.actor();
+        List<Participant> clients = s.clients();
         Path set = FEDAVG.resolve("mlp");
-        UUID model = driver.uploadGlobal(actor.account(), set.resolve("client0.torchscript.pt"));
+        UUID model = s.model();
+        String training = s.training();
         // T = 2 updates with period 2: the stored target is 4 (the daisy-chain rule)
-        String training = driver.createTraining(actor.account(), model, 2, "FedDC", null, "{\"daisy_chain_period\": 2}",
-                clients);
         assertEquals(4, driver.trainingJson(actor, training).getInt("target_num_updates"));
-        driver.start(actor.account(), training);
 
         List<int[]> roundSizes = List.of(new int[]{10, 30, 60}, new int[]{5, 5, 90}, new int[]{1, 2, 3},
                 new int[]{7, 11, 13});
@@ -220,12 +243,12 @@ class FederatedTrainingIT {
 
     @Test
     void swagTrainingCollectsMomentsInStateSThenTestsAndCompletes() throws Exception {
-        Participant actor = driver.participant("actor");
-        List<Participant> clients = List.of(driver.participant("c0"), driver.participant("c1"), driver.participant("c2"));
+        Started s = started(1, "FedAvg", "SWAG", "{}");
+        Participant actor = s.actor();
+        List<Participant> clients = s.clients();
         Path set = FEDAVG.resolve("mlp");
-        UUID model = driver.uploadGlobal(actor.account(), set.resolve("client0.torchscript.pt"));
-        String training = driver.createTraining(actor.account(), model, 1, "FedAvg", "SWAG", "{}", clients);
-        driver.start(actor.account(), training);
+        UUID model = s.model();
+        String training = s.training();
 
         TrainingDriver.awaitAll(clients, "UPDATE_ROUND_START", 0);
         for (int i = 0; i < 3; i++) {
@@ -279,14 +302,14 @@ class FederatedTrainingIT {
 
     @Test
     void aClientThatRejectsARoundNotificationIsRemovedAndTheRoundCompletesWithTheOthers() throws Exception {
-        Participant actor = driver.participant("actor");
-        List<Participant> clients = List.of(driver.participant("c0"), driver.participant("c1"), driver.participant("rejecting"));
-        clients.get(2).endpoint().answerWith(500);
-        Path set = FEDAVG.resolve("mlp");
-        UUID model = driver.uploadGlobal(actor.account(), set.resolve("client0.torchscript.pt"));
         // FedProx: the server aggregates it like FedAvg (the proximal term lives in the clients' training)
-        String training = driver.createTraining(actor.account(), model, 1, "FedProx", null, "{}", clients);
-        driver.start(actor.account(), training);
+        Started s = started(1, "FedProx", null, "{}", c -> c.get(2).endpoint().answerWith(500), "c0", "c1",
+                "rejecting");
+        Participant actor = s.actor();
+        List<Participant> clients = s.clients();
+        Path set = FEDAVG.resolve("mlp");
+        UUID model = s.model();
+        String training = s.training();
 
         clients.get(2).endpoint().await("UPDATE_ROUND_START", 0, WAIT);
         TrainingDriver.awaitCondition(() -> driver.trainingJson(actor, training).getJsonArray("participants").size() == 2,
@@ -331,12 +354,12 @@ class FederatedTrainingIT {
 
     @Test
     void duplicateForeignAndHostileUpdatesAreRefusedAndConcurrentLastUploadsAggregateOnce() throws Exception {
-        Participant actor = driver.participant("actor");
-        List<Participant> clients = List.of(driver.participant("c0"), driver.participant("c1"), driver.participant("c2"));
+        Started s = started(1, "FedAvg", null, "{}");
+        Participant actor = s.actor();
+        List<Participant> clients = s.clients();
         Path set = FEDAVG.resolve("mlp");
-        UUID model = driver.uploadGlobal(actor.account(), set.resolve("client0.torchscript.pt"));
-        String training = driver.createTraining(actor.account(), model, 1, "FedAvg", null, "{}", clients);
-        driver.start(actor.account(), training);
+        UUID model = s.model();
+        String training = s.training();
         TrainingDriver.awaitAll(clients, "UPDATE_ROUND_START", 0);
 
         assertEquals(201, driver.uploadUpdate(clients.get(0), model, 0, set.resolve("client0.torchscript.pt"), 10).status());
