@@ -16,7 +16,69 @@ import java.nio.ByteBuffer;
  */
 final class Float32Kernels {
 
+    /**
+     * Whether {@link StreamingFedAvg} folds float32 blocks with {@link VectorFloat32Kernels}: true
+     * when the JVM runs with {@code --add-modules=jdk.incubator.vector}, the machine has SIMD
+     * registers of at least 128 bits, and the vector loops reproduce the scalar loops' bits on a
+     * probe with ordinary, signed-zero, subnormal, infinite and NaN values. The system property
+     * {@code org.flserver.aggregation.vector=false} turns them off (to compare both).
+     */
+    static final boolean VECTOR = Boolean.parseBoolean(System.getProperty("org.flserver.aggregation.vector", "true"))
+            && ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
+            && vectorLoopsAgree();
+
     private Float32Kernels() {
+    }
+
+    /** What folds float32 storages here, for logs and benchmark output. */
+    static String description() {
+        return VECTOR ? "Vector API (jdk.incubator.vector)" : "scalar loops";
+    }
+
+    /**
+     * Runs the vector loops on a probe and compares them bit for bit with the scalar rule; false
+     * when they differ or cannot be linked (module not readable by this class loader, API changed).
+     */
+    private static boolean vectorLoopsAgree() {
+        try {
+            if (!VectorFloat32Kernels.supported()) {
+                return false;
+            }
+            int n = 67; // several vectors of any width and a scalar tail
+            float[][] x = new float[4][n];
+            float[] special = {0.0f, -0.0f, Float.MIN_VALUE, -Float.MIN_NORMAL, Float.MAX_VALUE,
+                    Float.NEGATIVE_INFINITY, Float.NaN, 1.0f / 3, -7.25e-20f, 6.5e30f};
+            long seed = 0x5DEECE66DL;
+            for (int c = 0; c < 4; c++) {
+                for (int j = 0; j < n; j++) {
+                    seed = seed * 6364136223846793005L + 1442695040888963407L;
+                    x[c][j] = (j + c) % 11 == 0 ? special[(j / 11 + c) % special.length]
+                            : Float.intBitsToFloat((int) (seed >>> 32) & 0xBFFFFFFF); // finite, |x| < 2, subnormals too
+                }
+            }
+            double[] w = {3, 0.1, 7e5, 1e-3};
+            double[] vector = new double[n];
+            double[] scalar = new double[n];
+            VectorFloat32Kernels.fold4(vector, true, x[0], w[0], x[1], w[1], x[2], w[2], x[3], w[3], n);
+            VectorFloat32Kernels.fold1(vector, false, x[2], w[1], n);
+            VectorFloat32Kernels.fold4(vector, false, x[3], w[2], x[0], w[3], x[1], w[0], x[2], w[1], n);
+            for (int j = 0; j < n; j++) {
+                double a = (((0.0 + x[0][j] * w[0]) + x[1][j] * w[1]) + x[2][j] * w[2]) + x[3][j] * w[3];
+                a += x[2][j] * w[1];
+                scalar[j] = (((a + x[3][j] * w[2]) + x[0][j] * w[3]) + x[1][j] * w[0]) + x[2][j] * w[1];
+            }
+            float[] vf = new float[n];
+            VectorFloat32Kernels.finish(vf, vector, 7.0, n);
+            for (int j = 0; j < n; j++) {
+                if (Double.doubleToRawLongBits(vector[j]) != Double.doubleToRawLongBits(scalar[j])
+                        || Float.floatToRawIntBits(vf[j]) != Float.floatToRawIntBits((float) (scalar[j] / 7.0))) {
+                    return false;
+                }
+            }
+            return true;
+        } catch (LinkageError | RuntimeException e) {
+            return false;
+        }
     }
 
     /** {@code a[j] /= total} (a loop the JIT vectorises, unlike a division fused with the narrowing). */

@@ -44,10 +44,13 @@ import java.util.zip.CRC32;
  * specialised path: clients are folded four per pass over the accumulator, and the client files are
  * read through memory mappings of a bounded window per client (at most about min(half the model,
  * 128 MiB) mapped at any time, released at once with {@link Unmapper}), which spares the kernel's copy
- * of every byte into a buffer and the copy from there into an array. When the windows would get too
- * small (very many clients) or mappings cannot be released deterministically, and for the other
- * dtypes, each client's slice is read with a positional read into a reused buffer and copied to a
- * reused primitive array.
+ * of every byte into a read buffer. When the windows would get too small (very many clients) or
+ * mappings cannot be released deterministically, each client's slice is read with a positional read
+ * into a reused buffer instead. The loops themselves are the JDK's Vector API ones where the JVM runs
+ * with {@code --add-modules=jdk.incubator.vector} (each slice is then copied into a reused
+ * {@code float[]} first), else scalar loops reading the buffers directly; both give the same bits
+ * ({@link Float32Kernels#VECTOR}). The other dtypes are read with positional reads and copied into
+ * reused primitive arrays.
  */
 public final class StreamingFedAvg {
 
@@ -61,6 +64,7 @@ public final class StreamingFedAvg {
     private final int block;
     private final PicklePolicy policy;
     private final boolean mapping;
+    private final boolean vector;
 
     /** Two threads (or one on a single CPU), default block, standard pickle allow-list. */
     public StreamingFedAvg() {
@@ -73,6 +77,14 @@ public final class StreamingFedAvg {
 
     /** As above; {@code mapping == false} forces positional reads everywhere (for tests). */
     StreamingFedAvg(int threads, int blockElements, PicklePolicy policy, boolean mapping) {
+        this(threads, blockElements, policy, mapping, true);
+    }
+
+    /**
+     * As above; {@code vector == false} keeps the scalar float32 loops even where the Vector API
+     * loops are available (for tests and benchmarks that compare both).
+     */
+    StreamingFedAvg(int threads, int blockElements, PicklePolicy policy, boolean mapping, boolean vector) {
         if (threads < 1 || blockElements < 1 || blockElements > (1 << 24)) {
             throw new IllegalArgumentException("threads >= 1 and 1 <= blockElements <= 2^24");
         }
@@ -80,6 +92,12 @@ public final class StreamingFedAvg {
         this.block = blockElements;
         this.policy = policy;
         this.mapping = mapping;
+        this.vector = vector && Float32Kernels.VECTOR;
+    }
+
+    /** What folds float32 storages in this JVM: {@code "Vector API (jdk.incubator.vector)"} or {@code "scalar loops"}. */
+    public static String float32Kernels() {
+        return Float32Kernels.description();
     }
 
     /** What an aggregation did. */
@@ -342,6 +360,8 @@ public final class StreamingFedAvg {
         final ByteBuffer[] inViews = new ByteBuffer[ins.length];
         final MappedByteBuffer[] maps;
         final double[] d = new double[block];
+        /** Each client's float32 slice as an array, for the Vector API loops (which are fastest on arrays). */
+        final float[][] slices = vector ? new float[4][block] : null;
         final short[] sh = new short[block];
         final int[] iv = new int[block];
         final long[] lv = new long[block];
@@ -486,6 +506,21 @@ public final class StreamingFedAvg {
             double[] a = acc;
             double[] w = plan.weights;
             boolean first = c == 0;
+            if (vector) {
+                // One bulk copy per slice (a plain memory copy on a little-endian machine), then the loops.
+                for (int i = 0; i < k; i++) {
+                    b[bi + i].asFloatBuffer().get(o >> 2, slices[i], 0, n);
+                }
+                float[][] x = slices;
+                if (k == 4) {
+                    VectorFloat32Kernels.fold4(a, first, x[0], w[c], x[1], w[c + 1], x[2], w[c + 2], x[3], w[c + 3], n);
+                } else {
+                    for (int i = 0; i < k; i++) {
+                        VectorFloat32Kernels.fold1(a, first && i == 0, x[i], w[c + i], n);
+                    }
+                }
+                return;
+            }
             switch (k) {
                 case 4 -> {
                     if (first) {
@@ -522,8 +557,12 @@ public final class StreamingFedAvg {
 
         /** Divides, rounds, checksums (continuing crc) and writes the block [start, start + n). */
         private void finishFloat32Block(StorageInfo target, long start, int n) throws IOException {
-            Float32Kernels.divide(acc, plan.total, n);
-            Float32Kernels.narrow(f, acc, n);
+            if (vector) {
+                VectorFloat32Kernels.finish(f, acc, plan.total, n);
+            } else {
+                Float32Kernels.divide(acc, plan.total, n);
+                Float32Kernels.narrow(f, acc, n);
+            }
             out.clear().order(ByteOrder.LITTLE_ENDIAN);
             out.asFloatBuffer().put(f, 0, n);
             out.limit(n * 4);

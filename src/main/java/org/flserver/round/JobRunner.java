@@ -12,6 +12,8 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.logging.Logger;
 import java.util.Map;
 import org.flserver.aggregation.StreamingFedAvg;
 import org.flserver.aggregation.WeightedFile;
@@ -40,6 +42,15 @@ import org.flserver.tensor.safetensors.SafetensorsWriter;
  */
 @ApplicationScoped
 public class JobRunner {
+
+    private static final Logger LOG = Logger.getLogger(JobRunner.class.getName());
+
+    /**
+     * Says once per class loader which loops fold float32 weights: the Vector API ones need the JVM
+     * option {@code --add-modules=jdk.incubator.vector} (README), and an operator should be able to
+     * see from the log whether the server got it.
+     */
+    private static final AtomicBoolean KERNELS_LOGGED = new AtomicBoolean();
 
     /** Element chunk for the moment means: 1 Mi elements (8 MiB of accumulator per chunk). */
     private static final int CHUNK = 1 << 20;
@@ -81,6 +92,9 @@ public class JobRunner {
         List<WeightedFile> clients = new ArrayList<>();
         for (JobInput input : job.inputs()) {
             clients.add(new WeightedFile(files.path(input.sha256()), noData ? 1 : input.sampleSize()));
+        }
+        if (KERNELS_LOGGED.compareAndSet(false, true)) {
+            LOG.info(() -> "FedAvg folds float32 weights with " + StreamingFedAvg.float32Kernels());
         }
         Path out = files.newTempFile("aggregate");
         try {

@@ -1,5 +1,11 @@
 package org.flserver.aggregation;
 
+import org.flserver.tensor.StorageInfo;
+import org.flserver.tensor.TemplateRewrite;
+import org.flserver.tensor.WeightFile;
+import org.flserver.tensor.WeightFiles;
+import org.flserver.tensor.pytorch.PicklePolicy;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -22,8 +28,15 @@ import java.util.stream.Stream;
  *   <li>the physical floor: reading all N files once with two threads, 1 MiB {@code pread}s into
  *       reused buffers, no arithmetic;</li>
  *   <li>the aggregation: {@code StreamingFedAvg.aggregate} with its defaults, output written next to
- *       the inputs;</li>
- *   <li>the aggregation's peak RSS (VmHWM, reset through {@code /proc/self/clear_refs} before it).</li>
+ *       the inputs and committed (fsync, rename, directory fsync); each run writes a new file and the
+ *       previous run's is deleted before the clock starts, as a server keeps every version;</li>
+ *   <li>the same aggregation with the scalar float32 loops instead of the Vector API ones (when the
+ *       JVM has {@code jdk.incubator.vector}; otherwise both columns use the scalar loops);</li>
+ *   <li>what writing that output alone costs: the same template copied and its payloads written
+ *       (zeros) and committed by {@code TemplateRewrite}, no client read, no arithmetic;</li>
+ *   <li>the aggregation's peak RSS (VmHWM, reset through {@code /proc/self/clear_refs} after a
+ *       {@code System.gc()} before it), and how far above the process's resident set at the start of
+ *       the run it went.</li>
  * </ul>
  * Throughput is client bytes consumed per second (GB = 10^9 bytes); each figure is the median of
  * three runs, read-only and aggregation runs interleaved. Run with
@@ -41,10 +54,12 @@ public final class AggregationBenchmark {
         String cases = System.getProperty("bench.cases", "10x10000000,50x10000000,10x100000000");
         Path base = Path.of(System.getProperty("bench.dir", "target/bench")).toAbsolutePath();
         Files.createDirectories(base);
-        System.out.printf(Locale.ROOT, "StreamingFedAvg benchmark, %d CPUs, Java %s, files in %s%n",
-                Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"), base);
-        System.out.printf(Locale.ROOT, "%4s %12s %10s %12s %14s %8s %14s %14s%n", "N", "S (params)", "model MB",
-                "client GB", "read-only GB/s", "agg GB/s", "agg/read", "peak RSS MB");
+        System.out.printf(Locale.ROOT, "StreamingFedAvg benchmark, %d CPUs, Java %s, max heap %d MB, float32 loops: %s,"
+                + " files in %s%n", Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"),
+                Runtime.getRuntime().maxMemory() >> 20, StreamingFedAvg.float32Kernels(), base);
+        System.out.printf(Locale.ROOT, "%4s %12s %10s %10s %15s %9s %9s %12s %16s %12s %10s%n", "N", "S (params)",
+                "model MB", "client GB", "read-only GB/s", "agg GB/s", "agg/read", "scalar GB/s", "output alone ms",
+                "peak RSS MB", "(run +MB)");
         for (String c : cases.split(",")) {
             String[] nx = c.trim().split("x");
             runCase(base, Integer.parseInt(nx[0]), Long.parseLong(nx[1]));
@@ -73,31 +88,78 @@ public final class AggregationBenchmark {
             readAll(clients);
             new StreamingFedAvg().aggregate(clients, clients.get(0).path(), dir.resolve("warm-up.pt"));
             Files.delete(dir.resolve("warm-up.pt"));
+            scalarLoops().aggregate(clients, clients.get(0).path(), dir.resolve("warm-up.pt"));
+            Files.delete(dir.resolve("warm-up.pt"));
             double[] read = new double[RUNS];
             double[] agg = new double[RUNS];
+            double[] output = new double[RUNS];
+            double[] scalar = new double[RUNS];
             long rss = -1;
-            // Interleaved, so that load from other processes on a shared machine hits both alike.
+            long rssGrowth = -1;
+            WeightFile template = WeightFiles.open(clients.get(0).path(), PicklePolicy.standard());
+            // Interleaved, so that load from other processes on a shared machine hits all alike.
             for (int r = 0; r < RUNS; r++) {
                 read[r] = clientBytes / seconds(() -> readAll(clients)) / 1e9;
+                Path out = dir.resolve("out-" + r + ".pt");
+                Path previous = dir.resolve("out-" + (r - 1) + ".pt");
+                Files.deleteIfExists(previous);
+                // Garbage of earlier steps (the read-only pass's and the file writer's direct buffers,
+                // warm-up objects) released first: the figure is the aggregation's, in steady state.
+                System.gc();
                 resetPeakRss();
-                Path out = dir.resolve("out.pt");
+                long rssBefore = statusBytes("VmRSS:");
                 agg[r] = clientBytes / seconds(() -> new StreamingFedAvg().aggregate(clients, clients.get(0).path(),
                         out)) / 1e9;
-                rss = Math.max(rss, peakRssBytes());
+                long peak = statusBytes("VmHWM:");
+                rss = Math.max(rss, peak);
+                rssGrowth = Math.max(rssGrowth, peak - rssBefore);
+                Path viaScalar = dir.resolve("scalar-" + r + ".pt");
+                scalar[r] = clientBytes / seconds(() -> scalarLoops().aggregate(clients, clients.get(0).path(),
+                        viaScalar)) / 1e9;
+                Files.delete(viaScalar);
+                Path zeros = dir.resolve("zeros-" + r + ".pt");
+                output[r] = seconds(() -> writeZeros(template, zeros)) * 1e3;
+                Files.delete(zeros);
             }
             double readMedian = median(read);
             double aggMedian = median(agg);
-            System.out.printf(Locale.ROOT, "%4d %12d %10.0f %12.2f %14.2f %8.2f %14.2f %14s%n", n, params,
-                    modelBytes / 1e6, clientBytes / 1e9, readMedian, aggMedian, aggMedian / readMedian,
-                    rss < 0 ? "n/a" : Long.toString(rss >> 20));
-            System.out.printf(Locale.ROOT, "     runs: read-only %s GB/s, aggregation %s GB/s; RSS goal < %d MB;"
-                    + " load average %s%n", fmt(read), fmt(agg), (2 * modelBytes + (256L << 20)) >> 20, loadAverage());
+            System.out.printf(Locale.ROOT, "%4d %12d %10.0f %10.2f %15.2f %9.2f %9.2f %12.2f %16.0f %12s %10s%n", n,
+                    params, modelBytes / 1e6, clientBytes / 1e9, readMedian, aggMedian, aggMedian / readMedian,
+                    median(scalar), median(output),
+                    rss < 0 ? "n/a" : Long.toString(rss >> 20), rss < 0 ? "n/a" : "+" + (rssGrowth >> 20));
+            System.out.printf(Locale.ROOT, "     runs: read-only %s GB/s, aggregation %s GB/s (scalar loops %s),"
+                    + " output alone %s ms; read-only time %.0f ms; RSS goal < %d MB; load average %s%n", fmt(read),
+                    fmt(agg), fmt(scalar), fmt(output),
+                    clientBytes / readMedian / 1e6, (2 * modelBytes + (256L << 20)) >> 20, loadAverage());
         } finally {
             try (Stream<Path> s = Files.walk(dir)) {
                 for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
                     Files.deleteIfExists(p);
                 }
             }
+        }
+    }
+
+    /** The aggregation as above but with the scalar float32 loops, for comparison. */
+    private static StreamingFedAvg scalarLoops() {
+        return new StreamingFedAvg(Math.min(2, Runtime.getRuntime().availableProcessors()), StreamingFedAvg.DEFAULT_BLOCK,
+                PicklePolicy.standard(), true, false);
+    }
+
+    /**
+     * The output's own cost: the template's bytes outside the payloads copied, every payload byte
+     * written (zeros, in the aggregation's block size) and the file committed, as the aggregation does.
+     */
+    private static void writeZeros(WeightFile template, Path out) throws IOException {
+        ByteBuffer zeros = ByteBuffer.allocateDirect(StreamingFedAvg.DEFAULT_BLOCK * 4);
+        try (TemplateRewrite rewrite = TemplateRewrite.begin(template, out)) {
+            for (StorageInfo s : template.storages()) {
+                for (long at = 0; at < s.length(); at += zeros.capacity()) {
+                    zeros.clear().limit((int) Math.min(zeros.capacity(), s.length() - at));
+                    rewrite.write(s, at, zeros);
+                }
+            }
+            rewrite.commit();
         }
     }
 
@@ -179,10 +241,11 @@ public final class AggregationBenchmark {
         }
     }
 
-    private static long peakRssBytes() {
+    /** A size line of /proc/self/status ("VmHWM:", "VmRSS:") in bytes, -1 where there is none. */
+    private static long statusBytes(String key) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmHWM:")) {
+                if (line.startsWith(key)) {
                     return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
                 }
             }

@@ -53,7 +53,8 @@ class FedAvgFixturesTest {
                         byte[] expected = Files.readAllBytes(set.resolve(spec.getJsonObject("expected").getString(kind)));
                         for (StreamingFedAvg avg : List.of(new StreamingFedAvg(),
                                 new StreamingFedAvg(1, 7, PicklePolicy.standard()),
-                                new StreamingFedAvg(2, 5, PicklePolicy.standard()))) {
+                                new StreamingFedAvg(2, 5, PicklePolicy.standard()),
+                                new StreamingFedAvg(2, 5, PicklePolicy.standard(), true, false))) {
                             Path out = tmp.resolve(set.getFileName() + "." + kind + ".out");
                             StreamingFedAvg.Result r = avg.aggregate(clients, clients.get(0).path(), out);
                             assertEquals(100.0, r.totalWeight());

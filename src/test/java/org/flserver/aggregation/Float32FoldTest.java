@@ -70,7 +70,10 @@ class Float32FoldTest {
             for (StreamingFedAvg avg : List.of(new StreamingFedAvg(), new StreamingFedAvg(1, 3, PicklePolicy.standard()),
                     new StreamingFedAvg(2, 1000, PicklePolicy.standard()),
                     new StreamingFedAvg(2, 1000, PicklePolicy.standard(), false),
-                    new StreamingFedAvg(1, 64, PicklePolicy.standard(), false))) {
+                    new StreamingFedAvg(1, 64, PicklePolicy.standard(), false),
+                    // the scalar loops, where the Vector API loops are used by default
+                    new StreamingFedAvg(2, 1000, PicklePolicy.standard(), true, false),
+                    new StreamingFedAvg(1, 64, PicklePolicy.standard(), false, false))) {
                 Path out = dir.resolve("out-" + run + ".safetensors");
                 avg.aggregate(clients, clients.get(0).path(), out);
                 ByteBuffer data = payload(out);

@@ -114,7 +114,7 @@ class CrashRecoveryIT {
     }
 
     private static PayaraMicroProcess start(Path work, List<String> properties, String name) throws Exception {
-        List<String> jvm = new ArrayList<>(List.of("-Xmx768m"));
+        List<String> jvm = new ArrayList<>(List.of("-Xmx768m", IntegrationEnvironment.VECTOR_API_OPTION));
         jvm.addAll(properties);
         return PayaraMicroProcess.start(work, jvm, List.of("--contextroot", "/", "--rootdir",
                 IntegrationEnvironment.freshDirectory(work.resolve("root-" + name)).toString()),

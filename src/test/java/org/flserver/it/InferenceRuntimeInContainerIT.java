@@ -22,6 +22,7 @@ import org.flserver.inference.ModuleFile;
 import org.flserver.inference.Tensor;
 import org.flserver.inference.TorchBackend;
 import org.flserver.inference.TorchRuntime;
+import org.flserver.aggregation.StreamingFedAvg;
 import org.flserver.inference.djl.BackendFixtures;
 import org.jboss.arquillian.container.test.api.Deployment;
 import org.jboss.arquillian.junit5.ArquillianExtension;
@@ -34,6 +35,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * server gets {@code --addlibs target/inference-libs} like the README's run command), reached from
  * the WAR through {@link TorchRuntime}. Outputs are compared with those PyTorch computed for the same
  * files (src/test/python/inference_backend); DjlBackendTest covers the backend in more detail.
+ * Also the other runtime piece the run command adds: the JDK's Vector API module, which the
+ * aggregation must be able to use from the WAR's class loader.
  */
 @ExtendWith(ArquillianExtension.class)
 class InferenceRuntimeInContainerIT {
@@ -71,6 +74,13 @@ class InferenceRuntimeInContainerIT {
         System.out.printf("InferenceRuntimeInContainerIT: TorchRuntime.backend() took %d ms%n",
                 (System.nanoTime() - t0) / 1_000_000);
         return backend;
+    }
+
+    @Test
+    void theAggregationUsesTheVectorApiThatTheServerOptionAdds() {
+        // --add-modules=jdk.incubator.vector, as in the run command: the WAR's classes can link the
+        // Vector API loops and they pass their probe inside the server
+        assertEquals("Vector API (jdk.incubator.vector)", StreamingFedAvg.float32Kernels());
     }
 
     @Test

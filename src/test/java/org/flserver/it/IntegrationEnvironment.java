@@ -146,6 +146,12 @@ public class IntegrationEnvironment implements LauncherSessionListener {
     }
 
     /**
+     * The JVM option that lets the aggregation fold float32 weights with the JDK's Vector API, as the
+     * README's run command passes it (without it the server uses scalar loops, same results).
+     */
+    static final String VECTOR_API_OPTION = "--add-modules=jdk.incubator.vector";
+
+    /**
      * The runtime's flags (README, "Inference runtime"): offline, no telemetry, and libtorch
      * extracted once into target/djl-cache for every test JVM.
      */
@@ -174,6 +180,7 @@ public class IntegrationEnvironment implements LauncherSessionListener {
         Path dataDir = Files.createDirectories(DATA_DIRECTORY.toAbsolutePath());
         List<String> jvm = new ArrayList<>();
         jvm.add("-Xmx1g");
+        jvm.add(VECTOR_API_OPTION);
         jvm.addAll(serverProperties(dataDir));
         jvm.addAll(inferenceRuntimeProperties());
         // Benchmarks may widen settings for the shared server (a later -D wins), e.g. the upload limit.
@@ -189,7 +196,8 @@ public class IntegrationEnvironment implements LauncherSessionListener {
         serverPid = payara.pid();
         // Arquillian's Payara Micro (one per @Deployment class) gets the same database and runtime:
         // cmdOptions go before -jar, extraMicroOptions after it.
-        List<String> arquillianJvm = new ArrayList<>(serverProperties(dataDir));
+        List<String> arquillianJvm = new ArrayList<>(List.of(VECTOR_API_OPTION));
+        arquillianJvm.addAll(serverProperties(dataDir));
         arquillianJvm.addAll(inferenceRuntimeProperties());
         System.setProperty("payara.cmdOptions", String.join(" ", arquillianJvm));
         System.setProperty("payara.extraMicroOptions", String.join(" ", inferenceRuntimeMicroOptions()));
