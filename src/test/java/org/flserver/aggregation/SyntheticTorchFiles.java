@@ -17,9 +17,17 @@ import org.flserver.tensor.TorchTestFiles;
  * exact layout (protocol-2 pickle, STORED records with data descriptors and 64-byte aligned payloads
  * behind an {@code FB} extra field, ZIP64 end records), for the memory test and the benchmark where
  * the small fixtures are too small. Element j of client c is {@link #value(int, long)}, so results can
- * be checked without keeping the inputs. Buffers are reused: writing does not grow the heap.
+ * be checked without keeping the inputs. Buffers are reused: writing does not grow the heap or the
+ * native memory.
  */
 public final class SyntheticTorchFiles {
+
+    /**
+     * One write buffer per thread for every file: a direct buffer per file or record would pile up
+     * native memory until a GC runs, which the benchmark's resident-set figure would then include.
+     */
+    private static final ThreadLocal<ByteBuffer> CHUNK =
+            ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(1 << 20).order(ByteOrder.LITTLE_ENDIAN));
 
     /** Elements per tensor; the last tensor holds the remainder. */
     static final long TENSOR_ELEMENTS = 1L << 22;
@@ -37,7 +45,6 @@ public final class SyntheticTorchFiles {
         for (long left = params; left > 0; left -= TENSOR_ELEMENTS) {
             sizes.add(Math.min(left, TENSOR_ELEMENTS));
         }
-        ByteBuffer chunk = ByteBuffer.allocateDirect(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
         List<long[]> central = new ArrayList<>(); // local header offset, crc, size
         List<String> names = new ArrayList<>();
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
@@ -74,7 +81,6 @@ public final class SyntheticTorchFiles {
                     .putShort((short) 0);
             writeAll(ch, end.flip());
         }
-        chunk.clear();
     }
 
     /** One STORED record: either fixed bytes, or generated float32 values {start, count, client}. */
@@ -102,7 +108,7 @@ public final class SyntheticTorchFiles {
             if (size >= 0xFFFFFFFFL) {
                 throw new IllegalArgumentException("synthetic records stay below 4 GiB");
             }
-            ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer buf = CHUNK.get();
             long j = generated[0];
             long endJ = generated[0] + generated[1];
             while (j < endJ) {
