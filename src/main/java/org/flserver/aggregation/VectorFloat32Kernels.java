@@ -12,10 +12,10 @@ import jdk.incubator.vector.VectorSpecies;
  * the float → double widening scalar: on the project machine (AVX-512) they fold about 11 billion
  * client elements per second and core instead of about 3.
  *
- * <p>This class is only loaded when {@link Float32Kernels#VECTOR} found the incubator module
- * {@code jdk.incubator.vector} in the boot layer (JVM option
- * {@code --add-modules=jdk.incubator.vector}) and these loops gave the scalar loops' bits on a probe;
- * otherwise the scalar loops run and nothing here is touched. The arithmetic per element is exactly
+ * <p>{@link Float32Kernels#VECTOR} only loads this class when the incubator module
+ * {@code jdk.incubator.vector} is in the boot layer (JVM option
+ * {@code --add-modules=jdk.incubator.vector}), and the aggregation only uses it when these loops gave
+ * the scalar loops' bits on a probe; otherwise the scalar loops run. The arithmetic per element is exactly
  * the scalar one: {@code acc = acc + (double) x * w}, a multiplication and an addition, each rounded,
  * in client order (no fused multiply-add, no reassociation), so the results are bit-identical.
  *

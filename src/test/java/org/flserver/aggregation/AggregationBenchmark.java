@@ -154,12 +154,14 @@ public final class AggregationBenchmark {
                 PicklePolicy.standard(), true, false);
     }
 
+    private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(StreamingFedAvg.DEFAULT_BLOCK * 4);
+
     /**
      * The output's own cost: the template's bytes outside the payloads copied, every payload byte
      * written (zeros, in the aggregation's block size) and the file committed, as the aggregation does.
      */
     private static void writeZeros(WeightFile template, Path out) throws IOException {
-        ByteBuffer zeros = ByteBuffer.allocateDirect(StreamingFedAvg.DEFAULT_BLOCK * 4);
+        ByteBuffer zeros = ZEROS;
         try (TemplateRewrite rewrite = TemplateRewrite.begin(template, out)) {
             for (StorageInfo s : template.storages()) {
                 for (long at = 0; at < s.length(); at += zeros.capacity()) {

@@ -46,7 +46,8 @@ class StreamingFedAvgMemoryTest {
         }
         String cp = location(StreamingFedAvg.class) + File.pathSeparator + location(MemoryLimitedAggregation.class);
         Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), HEAP,
-                "--add-modules=jdk.incubator.vector", "-cp", cp, MemoryLimitedAggregation.class.getName(), dir.toString(), Integer.toString(CLIENTS))
+                "--add-modules=jdk.incubator.vector", "-cp", cp, MemoryLimitedAggregation.class.getName(),
+                dir.toString(), Integer.toString(CLIENTS))
                 .redirectErrorStream(true).start();
         String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(10, TimeUnit.MINUTES), "child JVM did not finish");
