@@ -29,6 +29,7 @@ import org.flserver.inference.InferenceException;
 import org.flserver.inference.ModuleFile;
 import org.flserver.inference.Tensor;
 import org.flserver.inference.TorchBackend;
+import org.flserver.inference.TorchScriptArchiveCheck;
 import org.flserver.inference.djl.ModuleCache.Use;
 import org.flserver.tensor.FormatKind;
 import org.flserver.tensor.WeightFile;
@@ -272,7 +273,7 @@ public final class DjlBackend implements TorchBackend {
     /**
      * Refuses anything the server's archive reader does not recognise as a TorchScript archive
      * (torch.save files, safetensors, damaged or hostile files), and TorchScript whose code reaches
-     * beyond tensors ({@link CodeCheck}), before libtorch sees it.
+     * beyond tensors ({@link TorchScriptArchiveCheck}), before libtorch sees it.
      */
     private static void requireTorchScript(ModuleFile file) throws InferenceException {
         WeightFile weights;
@@ -288,7 +289,7 @@ public final class DjlBackend implements TorchBackend {
                     + weights.kind().label() + " file");
         }
         try {
-            CodeCheck.check(file.path());
+            TorchScriptArchiveCheck.check(file.path());
         } catch (IOException e) {
             throw new InferenceException(400, NOT_TORCHSCRIPT + ": its code cannot be read (" + e.getMessage() + ")", e);
         }
