@@ -183,13 +183,14 @@ RUNTIME = [
     ("echo.pt", hm.Echo(), "nothing: an exact echo, a linear layer with the identity as weight and zero bias",
      "float32 [B, 8]", "float32 [B, 8], equal to the input (finite values)",
      "send a marker input (e.g. distinct values per caller) and check that the answer carries your own "
-     "marker and never another caller's; NONE returns argmax(x, dim 1), MC_DROPOUT/ENSEMBLE return the "
-     "values themselves as the mean output"),
+     "marker and never another caller's; NONE returns argmax(x, dim 1) (give each caller's marker its "
+     "largest value in a column of its own), MC_DROPOUT/ENSEMBLE return the values themselves as the mean "
+     "output"),
     ("uninit_raw.pt", hm.UninitRaw(), "returns uninitialised memory (torch.empty, uint8) as its output",
      "any float32 tensor; its shape picks how many bytes leak", "float32 in the input's shape, values 0..255",
-     "run it with MC_DROPOUT (N=1, or any N: the mean of identical passes) so that the answer carries the "
-     "values; look in them for the bytes of another caller's marker (e.g. float32 markers sent through "
-     "echo.pt just before); they must never appear"),
+     "run it with MC_DROPOUT and N=1 so that the answer's mean output is the leaked bytes themselves (with "
+     "larger N it is the mean of N fresh allocations); look in them for the bytes of another caller's "
+     "marker (e.g. float32 markers sent through echo.pt just before); they must never appear"),
     ("uninit_onehot.pt", hm.UninitOneHot(), "uninitialised memory made visible through argmax(dim 1) "
      "with uncertainty NONE",
      "any float32 tensor with n values", "float32 [n, 256], one 1 per row at the column of a leaked byte",
@@ -209,7 +210,7 @@ RUNTIME = [
      "small n answers normally; large n must hit the sandbox's memory limit: an error answer, the server "
      "and other requests unaffected"),
     ("spin.pt", hm.Spin(), "runs as long as the caller asks: int(x[0, 0]) products of 256 x 256 matrices",
-     "float32 [B, 8] with x[0, 0] = number of products (a few milliseconds each)",
+     "float32 [B, 8] with x[0, 0] = number of products (about 1-5 ms each on one core)",
      "float32 [B, 8], equal to the input",
      "latency and isolation tests: a slow request must not delay other callers' requests more than the "
      "sandbox allows, and its answer is still the caller's own input"),
