@@ -74,9 +74,11 @@ public final class TorchScriptArchiveCheck {
             "extra(?:/[A-Za-z0-9_][A-Za-z0-9_.+-]{0,254}){1,16}");
 
     /**
-     * Fixed records: the pickles, the format version ({@code .data/version} from torch 1.12 on for
-     * newer formats, {@code version} before), and what torch 2 adds ({@code .data/serialization_id},
-     * {@code byteorder}).
+     * Fixed records: the pickles, the format version ({@code version}, or {@code .data/version} as
+     * newer torch writes it), the {@code .data/serialization_id} of torch 2's writer, and the
+     * {@code byteorder} torch 2 writes into {@code torch.save} archives (harmless data, admitted in
+     * case a saver adds it). Not {@code .format_version} or {@code .storage_alignment}: only
+     * {@code torch.save} writes those.
      */
     private static final Set<String> FIXED = Set.of("data.pkl", "constants.pkl", "version", ".data/version",
             ".data/serialization_id", "byteorder");
