@@ -8,6 +8,8 @@ import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.EntityPart;
 import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
@@ -50,6 +52,12 @@ public class InferenceResource {
 
     @Inject
     CurrentUser caller;
+
+    @Inject
+    ClientDisconnects disconnects;
+
+    @Context
+    HttpServletRequest http;
 
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
@@ -122,7 +130,8 @@ public class InferenceResource {
     private Response answer(InferencePlan plan, Tensor input, String format) {
         Uncertainty.Result result;
         try {
-            result = runner.run(plan, input);
+            result = runner.run(plan, input, caller.id(),
+                    disconnects.watch(http.getRemoteAddr(), http.getRemotePort(), http.getLocalPort()));
         } catch (InferenceException e) {
             if (InferenceRunner.SHAPE_MISMATCH.equals(e.getMessage())) {
                 throw ApiException.list(400, e.getMessage());

@@ -5,15 +5,24 @@ import jakarta.inject.Inject;
 import jakarta.json.JsonArray;
 import jakarta.json.JsonNumber;
 import jakarta.json.JsonReader;
-import jakarta.json.JsonValue;
 import java.io.IOException;
 import java.io.StringReader;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.function.BooleanSupplier;
+import org.flserver.inference.sandbox.InferenceSandbox;
+import org.flserver.inference.sandbox.WorkerPool;
+import org.flserver.inference.worker.InferenceWorker;
+import org.flserver.inference.worker.WorkerProtocol.Reply;
+import org.flserver.inference.worker.WorkerProtocol.Request;
 import org.flserver.model.ModelFiles;
 import org.flserver.platform.Jsonp;
 import org.flserver.tensor.DType;
@@ -23,47 +32,65 @@ import org.flserver.tensor.WeightFile;
 import org.flserver.tensor.WeightFiles;
 
 /**
- * Runs an {@link InferencePlan} on an input, outside any transaction: the preprocessing module,
- * the input-shape check, then the uncertainty method's forward passes through the
- * {@link TorchBackend}, and the statistics of {@link Uncertainty}.
+ * Runs an {@link InferencePlan} on an input, outside any transaction: the plan goes to a sandboxed
+ * worker of the caller ({@link WorkerPool}), which runs the preprocessing module, checks the input
+ * shape and makes the method's forward passes; the statistics of {@link Uncertainty} are computed
+ * here, from the raw outputs, after checking that the worker returned what the plan asked for.
  */
 @ApplicationScoped
 public class InferenceRunner {
 
     /** The reference's answer when the (preprocessed) input does not fit {@code input_shape}. */
-    public static final String SHAPE_MISMATCH = "Input shape does not match model input shape.";
+    public static final String SHAPE_MISMATCH = InferenceWorker.SHAPE_MISMATCH;
 
     @Inject
-    TorchRuntime runtime;
+    InferenceSandbox sandbox;
 
     @Inject
     ModelFiles files;
 
-    public Uncertainty.Result run(InferencePlan plan, Tensor input) throws InferenceException {
-        TorchBackend backend = runtime.backend().orElseThrow(() -> new InferenceException(503,
-                "Inference is not enabled on this server: " + runtime.unavailableReason()
-                        + ". Start Payara Micro with the TorchScript runtime on its class path (see the README,"
-                        + " \"Inference runtime\")."));
-        Tensor x = plan.preprocessing() == null ? input : backend.forward(plan.preprocessing(), input);
-        checkShape(plan.inputShape(), x);
-        ModuleFile module = plan.modules().get(0);
-        List<Tensor> outputs;
-        switch (plan.method()) {
-            case "NONE" -> {
-                return Uncertainty.argmax(backend.forward(module, x));
-            }
-            case "MC_DROPOUT" -> outputs = backend.forwardMcDropout(module, x, plan.samples(), plan.seed());
-            case "ENSEMBLE" -> {
-                outputs = new ArrayList<>();
-                for (ModuleFile member : plan.modules()) {
-                    outputs.add(backend.forward(member, x));
-                }
-            }
-            case "SWAG" -> outputs = backend.forwardSwag(module, x, vector(plan.swagFirst()),
-                    vector(plan.swagSecond()), plan.samples(), plan.seed());
-            default -> throw new InferenceException(400, "Unknown uncertainty method " + plan.method() + ".");
+    /**
+     * Runs the plan for {@code caller} within the configured deadline; {@code cancelled} turns true
+     * when the caller has gone away, which ends the run early.
+     */
+    public Uncertainty.Result run(InferencePlan plan, Tensor input, UUID caller, BooleanSupplier cancelled)
+            throws InferenceException {
+        WorkerPool pool = sandbox.pool().orElseThrow(() -> new InferenceException(503,
+                "Inference is not enabled on this server: " + sandbox.unavailableReason() + "."));
+        long deadline = System.nanoTime() + sandbox.timeout().toNanos();
+        SortedMap<String, Path> modules = new TreeMap<>();
+        plan.modules().forEach(m -> modules.put(m.sha256(), m.path()));
+        if (plan.preprocessing() != null) {
+            modules.put(plan.preprocessing().sha256(), plan.preprocessing().path());
+        }
+        // the sandbox is the second line of defence: what the server's checks refuse never starts a worker
+        for (Path module : modules.values()) {
+            TorchScriptArchiveCheck.requireTorchScript(module);
+        }
+        boolean swag = plan.method().equals("SWAG");
+        Request request = new Request(plan.method(), plan.modules().stream().map(ModuleFile::sha256).toList(),
+                plan.preprocessing() == null ? null : plan.preprocessing().sha256(), shape(plan.inputShape()),
+                plan.samples(), plan.seed(), swag ? vector(plan.swagFirst()) : null,
+                swag ? vector(plan.swagSecond()) : null, input);
+        Reply reply = pool.run(new WorkerPool.Key(caller.toString(), Collections.unmodifiableSortedMap(modules)),
+                request, deadline, cancelled);
+        if (reply.status() != 200) {
+            throw new InferenceException(reply.status(), reply.message());
+        }
+        List<Tensor> outputs = reply.outputs();
+        int expected = switch (plan.method()) {
+            case "NONE" -> 1;
+            case "ENSEMBLE" -> plan.modules().size();
+            default -> plan.samples();
+        };
+        if (outputs.size() != expected) {
+            throw new InferenceException(400, "The model's run returned " + outputs.size() + " outputs where "
+                    + expected + " were expected.");
         }
         try {
+            if (plan.method().equals("NONE")) {
+                return Uncertainty.argmax(outputs.get(0));
+            }
             if (plan.softmax()) {
                 outputs = outputs.stream().map(Uncertainty::softmax).toList();
             }
@@ -73,24 +100,20 @@ public class InferenceRunner {
         }
     }
 
-    /** 400 unless the tensor has the declared rank and every declared (non-null) dimension. */
-    static void checkShape(String inputShape, Tensor x) throws InferenceException {
+    /** The declared input shape as dimensions, -1 for {@code null} (any size); null when not declared. */
+    static long[] shape(String inputShape) {
         if (inputShape == null) {
-            return;
+            return null;
         }
         JsonArray declared;
         try (JsonReader reader = Jsonp.createReader(new StringReader(inputShape))) {
             declared = reader.readArray();
         }
-        long[] shape = x.shape();
-        boolean fits = declared.size() == shape.length;
-        for (int d = 0; fits && d < shape.length; d++) {
-            JsonValue dim = declared.get(d);
-            fits = dim == JsonValue.NULL || dim instanceof JsonNumber n && n.longValue() == shape[d];
+        long[] dims = new long[declared.size()];
+        for (int d = 0; d < dims.length; d++) {
+            dims[d] = declared.get(d) instanceof JsonNumber n ? n.longValue() : -1;
         }
-        if (!fits) {
-            throw new InferenceException(400, SHAPE_MISMATCH);
-        }
+        return dims;
     }
 
     /** A stored SWAG moment: one 1-D float tensor (safetensors written by the round engine). */

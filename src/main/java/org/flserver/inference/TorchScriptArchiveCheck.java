@@ -16,10 +16,15 @@ import java.util.regex.Pattern;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipException;
 import java.util.zip.ZipFile;
+import org.flserver.tensor.FormatKind;
+import org.flserver.tensor.WeightFile;
+import org.flserver.tensor.WeightFileException;
+import org.flserver.tensor.WeightFiles;
 
 /**
- * Refuses TorchScript archives whose code can touch the server beyond computing tensors, before
- * libtorch compiles and runs that code in the server's process.
+ * Refuses TorchScript archives whose code can touch its host beyond computing tensors, before any
+ * inference worker is started for them: the first line of defence, in front of the sandbox the
+ * workers run in ({@code org.flserver.inference.sandbox}).
  *
  * <p>Two layers. First the archive's layout, as an allow list: every record must be one that
  * {@code torch.jit.save} writes, named exactly as torch names it. This matters because libtorch
@@ -35,7 +40,7 @@ import java.util.zip.ZipFile;
  * gets back, {@code torch.save(x, path)} writes one), operators outside the tensor namespaces
  * (distributed, custom-op libraries) and custom C++ classes. That list names what is known to reach
  * outside; it is no sandbox: a module can still run long, allocate much or return uninitialised
- * memory (README, "Inference runtime").
+ * memory, which the sandbox contains (README, "Security").
  *
  * <p>Pure Java on purpose (no DJL): it runs before the runtime is involved and can be tested alone.
  */
@@ -84,6 +89,35 @@ public final class TorchScriptArchiveCheck {
             ".data/serialization_id", "byteorder");
 
     private TorchScriptArchiveCheck() {
+    }
+
+    /** The start of every refusal of a file that is no TorchScript archive. */
+    public static final String NOT_TORCHSCRIPT = "inference needs a TorchScript model (torch.jit.save of "
+            + "torch.jit.script(model)); this file is not one";
+
+    /**
+     * Refuses anything the server's own archive reader does not recognise as a TorchScript archive
+     * (torch.save files, safetensors, damaged or hostile files), then applies {@link #check}: all
+     * before libtorch sees the file.
+     */
+    public static void requireTorchScript(Path file) throws InferenceException {
+        WeightFile weights;
+        try {
+            weights = WeightFiles.open(file);
+        } catch (WeightFileException e) {
+            throw new InferenceException(400, NOT_TORCHSCRIPT + ": " + e.getMessage(), e);
+        } catch (IOException e) {
+            throw new InferenceException(500, "A model file cannot be read on the server.", e);
+        }
+        if (weights.kind() != FormatKind.TORCHSCRIPT) {
+            throw new InferenceException(400, NOT_TORCHSCRIPT + ": it is a " + weights.kind().format() + " "
+                    + weights.kind().label() + " file");
+        }
+        try {
+            check(file);
+        } catch (IOException e) {
+            throw new InferenceException(400, NOT_TORCHSCRIPT + ": its code cannot be read (" + e.getMessage() + ")", e);
+        }
     }
 
     /**

@@ -6,7 +6,7 @@ import static org.flserver.inference.djl.BackendFixtures.doubles;
 import static org.flserver.inference.djl.BackendFixtures.floats;
 import static org.flserver.inference.djl.BackendFixtures.tensor;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -15,13 +15,14 @@ import jakarta.inject.Inject;
 import jakarta.json.JsonObject;
 import java.io.File;
 import java.io.IOException;
-import java.net.URL;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import org.flserver.inference.InferenceException;
 import org.flserver.inference.ModuleFile;
 import org.flserver.inference.Tensor;
-import org.flserver.inference.TorchBackend;
-import org.flserver.inference.TorchRuntime;
+import org.flserver.inference.sandbox.InferenceSandbox;
+import org.flserver.inference.sandbox.WorkerPool;
 import org.flserver.aggregation.StreamingFedAvg;
 import org.flserver.inference.djl.BackendFixtures;
 import org.jboss.arquillian.container.test.api.Deployment;
@@ -31,9 +32,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * The TorchScript runtime where it runs in production: on Payara Micro's class path (the test
- * server gets {@code --addlibs target/inference-libs} like the README's run command), reached from
- * the WAR through {@link TorchRuntime}. Outputs are compared with those PyTorch computed for the same
+ * The TorchScript runtime where it runs in production: in sandboxed worker processes that the WAR
+ * starts from inside Payara Micro ({@link InferenceSandbox}, configured with
+ * {@code fl.inference.runtime-dir} like the README's run command), never in the server's JVM. Outputs are compared with those PyTorch computed for the same
  * files (src/test/python/inference_backend); DjlBackendTest covers the backend in more detail.
  * Also the other runtime piece the run command adds: the JDK's Vector API module, which the
  * aggregation must be able to use from the WAR's class loader.
@@ -48,7 +49,7 @@ class InferenceRuntimeInContainerIT {
 
     @Deployment
     static WebArchive deployment() {
-        WebArchive war = Deployments.builtWar().addClass(BackendFixtures.class);
+        WebArchive war = Deployments.builtWar().addClasses(BackendFixtures.class, SandboxCalls.class);
         for (String name : BackendFixtures.OWN) {
             war.addAsResource(new File("src/test/resources/inference-backend", name), "inference-backend/" + name);
         }
@@ -59,7 +60,7 @@ class InferenceRuntimeInContainerIT {
     }
 
     @Inject
-    TorchRuntime runtime;
+    InferenceSandbox sandbox;
 
     private static synchronized BackendFixtures fixtures() throws IOException {
         if (fixtures == null) {
@@ -68,12 +69,12 @@ class InferenceRuntimeInContainerIT {
         return fixtures;
     }
 
-    private TorchBackend backend() {
+    private SandboxCalls backend() {
         long t0 = System.nanoTime();
-        TorchBackend backend = runtime.backend().orElseThrow(() -> new AssertionError(runtime.unavailableReason()));
-        System.out.printf("InferenceRuntimeInContainerIT: TorchRuntime.backend() took %d ms%n",
+        WorkerPool pool = sandbox.pool().orElseThrow(() -> new AssertionError(sandbox.unavailableReason()));
+        System.out.printf("InferenceRuntimeInContainerIT: InferenceSandbox.pool() took %d ms%n",
                 (System.nanoTime() - t0) / 1_000_000);
-        return backend;
+        return new SandboxCalls(pool, "in-container-test", 60);
     }
 
     @Test
@@ -84,19 +85,20 @@ class InferenceRuntimeInContainerIT {
     }
 
     @Test
-    void theRuntimeComesFromTheServersClassPathNotFromTheWar() throws Exception {
-        backend();
-        assertNull(runtime.unavailableReason());
-        Class<?> engine = Class.forName("ai.djl.engine.Engine");
-        assertNotSame(TorchRuntime.class.getClassLoader(), engine.getClassLoader(),
-                "DJL is loaded by the server's class loader, not the WAR's");
-        URL where = engine.getResource("Engine.class");
-        assertTrue(String.valueOf(where).contains("inference-libs"), String.valueOf(where));
+    void modelsRunInSandboxedWorkersAndLibtorchNeverInTheServer() throws Exception {
+        backend().forward(fixtures().module("mc_mlp.pt"), tensor(fixtures().expected().getJsonObject("mlp")
+                .getJsonObject("input")));
+        assertNull(sandbox.unavailableReason());
+        assertThrows(ClassNotFoundException.class, () -> Class.forName("ai.djl.engine.Engine"),
+                "DJL is not on the server's class path: only workers load it");
+        for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
+            assertFalse(line.contains("libtorch"), "libtorch is mapped into the server: " + line);
+        }
     }
 
     @Test
     void forwardMcDropoutAndSwagEqualPyTorch() throws Exception {
-        TorchBackend backend = backend();
+        SandboxCalls backend = backend();
         BackendFixtures f = fixtures();
         JsonObject mlp = f.expected().getJsonObject("mlp");
         ModuleFile module = f.module("mc_mlp.pt");
@@ -115,17 +117,14 @@ class InferenceRuntimeInContainerIT {
                 "MC dropout seed 123");
 
         JsonObject swag = mlp.getJsonObject("swag");
-        assertEquals(mlp.getInt("parameter_count"), backend.parameterCount(module));
         List<Tensor> samples = backend.forwardSwag(module, x, floats(swag.getJsonArray("mean")),
                 floats(swag.getJsonArray("second_moment")), 3, 7L);
         assertPasses(swag.getJsonArray("samples"), samples, SWAG_TOLERANCE, "SWAG seed 7");
-        assertEquals(f.expected().getJsonObject("tied").getInt("parameter_count"),
-                backend.parameterCount(f.shared("models/tied.torchscript.pt")));
     }
 
     @Test
     void modulesWithoutTheFlagFilesThatAreNoTorchScriptAndModulesThatTouchFilesAre400s() throws Exception {
-        TorchBackend backend = backend();
+        SandboxCalls backend = backend();
         BackendFixtures f = fixtures();
         JsonObject mlp = f.expected().getJsonObject("mlp");
         Tensor x = tensor(mlp.getJsonObject("input"));

@@ -18,8 +18,8 @@ import org.junit.platform.launcher.LauncherSessionListener;
  * one Payara Micro with the built WAR on it, configured for that database. Plain JUnit classes
  * reach the server through {@link #baseUrl()}; Arquillian classes boot their own Payara Micro with
  * the same database settings (passed as {@code payara.cmdOptions}). Both get the TorchScript
- * runtime on their class path ({@code --addlibs}, as {@code payara.extraMicroOptions} for Arquillian);
- * PlainDeploymentIT's servers do not.
+ * runtime for their sandboxed inference workers ({@code fl.inference.runtime-dir}); PlainDeploymentIT's
+ * servers do not.
  *
  * <p>Only active when failsafe sets {@code it.server=true}, so unit-test runs start nothing.
  */
@@ -133,32 +133,30 @@ public class IntegrationEnvironment implements LauncherSessionListener {
     }
 
     /**
-     * The TorchScript runtime's jars (the build copies them to target/inference-libs) for Payara
-     * Micro's {@code --addlibs}, as the README's run command passes them; empty if they are missing.
-     */
-    static List<String> inferenceRuntimeMicroOptions() {
-        Path libs = Path.of(System.getProperty("it.inference.libs", "target/inference-libs")).toAbsolutePath();
-        if (!Files.isDirectory(libs)) {
-            System.err.println("no TorchScript runtime for the test servers: " + libs + " is missing (mvn package)");
-            return List.of();
-        }
-        return List.of("--addlibs", libs.toString());
-    }
-
-    /**
      * The JVM option that lets the aggregation fold float32 weights with the JDK's Vector API, as the
      * README's run command passes it (without it the server uses scalar loops, same results).
      */
     static final String VECTOR_API_OPTION = "--add-modules=jdk.incubator.vector";
 
     /**
-     * The runtime's flags (README, "Inference runtime"): offline, no telemetry, and libtorch
-     * extracted once into target/djl-cache for every test JVM.
+     * Where the test servers' inference workers find the TorchScript runtime (README, "Inference
+     * runtime"): the jars the build copies to target/inference-libs, and libtorch unpacked once into
+     * target/djl-cache for every test JVM. A deadline of 10 s per request keeps the tests of models
+     * that never finish short. Empty (inference answers 503) if the jars are missing.
      */
     static List<String> inferenceRuntimeProperties() {
+        Path libs = Path.of(System.getProperty("it.inference.libs", "target/inference-libs")).toAbsolutePath();
         Path cache = Path.of(System.getProperty("it.djl.cache.dir", "target/djl-cache")).toAbsolutePath();
-        return List.of("-Dai.djl.offline=true", "-DOPT_OUT_TRACKING=true", "-DDJL_CACHE_DIR=" + cache);
+        if (!Files.isDirectory(libs)) {
+            System.err.println("no TorchScript runtime for the test servers: " + libs + " is missing (mvn package)");
+            return List.of();
+        }
+        return List.of("-Dfl.inference.runtime-dir=" + libs, "-Dfl.inference.djl-cache-dir=" + cache,
+                "-Dfl.inference.timeout-seconds=" + INFERENCE_TIMEOUT_SECONDS);
     }
+
+    /** The test servers' inference deadline. */
+    static final int INFERENCE_TIMEOUT_SECONDS = 10;
 
     /**
      * An empty Payara root directory. A root directory kept from an earlier run still lists that
@@ -190,16 +188,14 @@ public class IntegrationEnvironment implements LauncherSessionListener {
         }
         List<String> micro = new ArrayList<>(List.of("--contextroot", "/",
                 "--rootdir", freshDirectory(workDir.resolve("payara-root")).toString()));
-        micro.addAll(inferenceRuntimeMicroOptions());
         payara = PayaraMicroProcess.start(workDir, jvm, micro, workDir.resolve("shared-server.log"));
         baseUrl = payara.baseUrl();
         serverPid = payara.pid();
-        // Arquillian's Payara Micro (one per @Deployment class) gets the same database and runtime:
-        // cmdOptions go before -jar, extraMicroOptions after it.
+        // Arquillian's Payara Micro (one per @Deployment class) gets the same database and runtime
+        // (cmdOptions go before -jar).
         List<String> arquillianJvm = new ArrayList<>(List.of(VECTOR_API_OPTION));
         arquillianJvm.addAll(serverProperties(dataDir));
         arquillianJvm.addAll(inferenceRuntimeProperties());
         System.setProperty("payara.cmdOptions", String.join(" ", arquillianJvm));
-        System.setProperty("payara.extraMicroOptions", String.join(" ", inferenceRuntimeMicroOptions()));
     }
 }

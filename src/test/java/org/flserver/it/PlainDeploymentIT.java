@@ -31,7 +31,7 @@ class PlainDeploymentIT {
             assertEquals(200, me.status(), me.toString());
             assertEquals(account.username(), me.json().getString("username"));
 
-            // without the TorchScript runtime on the server's class path, inference says how to enable it
+            // without the TorchScript runtime configured (fl.inference.runtime-dir), inference says how to enable it
             byte[] weights = Files.readAllBytes(Path.of(System.getProperty("fl.fixtures"), "models",
                     "mlp.torchscript.pt"));
             Multipart form = new Multipart().field("name", "plain").field("description", "plain")

@@ -1,0 +1,155 @@
+package org.flserver.it;
+
+import static org.flserver.inference.djl.BackendFixtures.assertClose;
+import static org.flserver.inference.djl.BackendFixtures.doubles;
+import static org.flserver.inference.djl.BackendFixtures.tensor;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import jakarta.json.JsonObject;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.time.Duration;
+import java.util.List;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.flserver.inference.ModuleFile;
+import org.flserver.inference.Tensor;
+import org.flserver.inference.djl.BackendFixtures;
+import org.flserver.inference.sandbox.WorkerLauncher;
+import org.flserver.inference.sandbox.WorkerPool;
+import org.flserver.inference.worker.WorkerProtocol.Limits;
+import org.flserver.inference.worker.WorkerProtocol.Reply;
+import org.flserver.inference.worker.WorkerProtocol.Request;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The sandboxed inference workers themselves, driven from the test JVM with the build's runtime
+ * jars, the build's classes and real libtorch in bubblewrap: what a model sees and what it can do.
+ */
+class SandboxWorkersIT {
+
+    private static WorkerLauncher launcher;
+    private static WorkerPool pool;
+    private static BackendFixtures fixtures;
+
+    static WorkerLauncher launcher(WorkerLauncher.Mode mode) {
+        return new WorkerLauncher(new WorkerLauncher.Settings(mode, Path.of(System.getProperty("java.home")),
+                Path.of(System.getProperty("it.inference.libs", "target/inference-libs")).toAbsolutePath(),
+                Path.of("target/classes").toAbsolutePath(),
+                Path.of(System.getProperty("it.djl.cache.dir", "target/djl-cache")).toAbsolutePath(), 256, 4096,
+                65534, true, "bwrap", null));
+    }
+
+    @BeforeAll
+    static void start() throws Exception {
+        fixtures = BackendFixtures.fromSources();
+        launcher = launcher(WorkerLauncher.Mode.BWRAP);
+        launcher.prepare();
+        launcher.probe();
+        pool = new WorkerPool(launcher, new WorkerPool.Settings(4, 2,
+                Duration.ofSeconds(60), Duration.ofSeconds(60), new Limits(64 << 20, 64 << 20, 100, 1 << 20)),
+                Executors.defaultThreadFactory());
+    }
+
+    @AfterAll
+    static void stop() {
+        pool.close();
+    }
+
+    private static WorkerPool.Key key(String owner, ModuleFile... modules) {
+        SortedMap<String, Path> m = new TreeMap<>();
+        for (ModuleFile f : modules) {
+            m.put(f.sha256(), f.path());
+        }
+        return new WorkerPool.Key(owner, m);
+    }
+
+    private static long in(long seconds) {
+        return System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    }
+
+    /** Runs {@code command} in the sandbox a worker for {@code module} gets; its exit status and output. */
+    private static String[] inside(ModuleFile module, String... command) throws Exception {
+        ProcessBuilder pb = launcher.sandboxed(module == null ? Map.of() : Map.of(module.sha256(), module.path()),
+                List.of(command)).redirectErrorStream(true);
+        Process p = pb.start();
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the sandboxed command ended");
+        return new String[] {String.valueOf(p.exitValue()), out};
+    }
+
+    @Test
+    void aWorkerSeesOnlyItsModulesAndCanWriteNothing() throws Exception {
+        ModuleFile module = fixtures.module("mc_mlp.pt");
+        Path secret = Files.writeString(Path.of("target", "sandbox-host-secret.txt").toAbsolutePath(),
+                "host secret");
+        String[] listing = inside(module, "/bin/ls", "-A", "/fl/models");
+        assertEquals("0", listing[0], listing[1]);
+        assertEquals(module.sha256(), listing[1].strip(), "exactly its own module");
+        for (String path : List.of("/etc/passwd", "/etc/shadow", secret.toString(), "/root/.bashrc",
+                module.path().getParent().toString())) {
+            String[] read = inside(module, "/bin/ls", "-l", path);
+            assertNotEquals("0", read[0], path + " is visible: " + read[1]);
+        }
+        for (String target : List.of("/written", "/fl/models/" + module.sha256(), "/dev/shm/written", "/tmp/written",
+                "/fl/runtime/written")) {
+            String[] write = inside(module, "/bin/sh", "-c", "echo x > " + target);
+            assertNotEquals("0", write[0], target + " is writable: " + write[1]);
+        }
+        assertEquals("host secret", Files.readString(secret), "the host file is unchanged");
+        String[] id = inside(module, "/usr/bin/id", "-u");
+        assertEquals("65534", id[1].strip(), id[1]);
+        String[] caps = inside(module, "/bin/grep", "-E", "^(CapEff|NoNewPrivs)", "/proc/self/status");
+        assertTrue(caps[1].contains("CapEff:\t0000000000000000"), caps[1]);
+        assertTrue(caps[1].contains("NoNewPrivs:\t1"), caps[1]);
+    }
+
+    @Test
+    void aWorkerHasNoNetworkNotEvenTheHostsLoopback() throws Exception {
+        try (ServerSocket host = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            String connect = "import socket\ns = socket.create_connection(('127.0.0.1', " + host.getLocalPort()
+                    + "), timeout=5)\nprint('connected')";
+            String[] attempt = inside(null, "/usr/bin/python3", "-c", connect);
+            assertNotEquals("0", attempt[0], attempt[1]);
+            assertFalse(attempt[1].contains("connected\n"), attempt[1]);
+            String[] interfaces = inside(null, "/bin/cat", "/proc/net/dev");
+            assertFalse(interfaces[1].matches("(?s).*\\b(eth|ens|enp|wl|veth)\\w*:.*"), interfaces[1]);
+            host.setSoTimeout(1);
+            assertThrows(SocketTimeoutException.class, host::accept, "nothing reached the host's socket");
+        }
+    }
+
+    @Test
+    void aSandboxedWorkerComputesWhatPyTorchComputes() throws Exception {
+        JsonObject mlp = fixtures.expected().getJsonObject("mlp");
+        ModuleFile module = fixtures.module("mc_mlp.pt");
+        Tensor x = tensor(mlp.getJsonObject("input"));
+        long t0 = System.nanoTime();
+        Reply reply = pool.run(key("alice", module), new Request("NONE", List.of(module.sha256()), null, null, 1,
+                null, null, null, x), in(60), () -> false);
+        System.out.printf("SandboxWorkersIT: first request (worker start + load + run) %d ms%n",
+                (System.nanoTime() - t0) / 1_000_000);
+        assertEquals(200, reply.status(), reply.message());
+        assertClose(doubles(mlp.getJsonArray("forward")), reply.outputs().get(0), 1e-5, "mc_mlp");
+        t0 = System.nanoTime();
+        reply = pool.run(key("alice", module), new Request("NONE", List.of(module.sha256()), null, null, 1,
+                null, null, null, x), in(60), () -> false);
+        System.out.printf("SandboxWorkersIT: second request %d us%n", (System.nanoTime() - t0) / 1_000);
+        assertEquals(200, reply.status(), reply.message());
+        assertEquals(1, pool.startedWorkers());
+    }
+}
