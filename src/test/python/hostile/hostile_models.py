@@ -75,13 +75,15 @@ class AllocHuge(nn.Module):
 
 
 class AllocGrow(nn.Module):
-    """Keeps int(x[0, 0]) blocks of 64 MiB alive, each written (ones), then returns their sums."""
+    """Keeps int(x[0, 0]) blocks of 64 MiB alive, each written (ones plus x[0, 1]), then returns their
+    sums. The blocks depend on the input: TorchScript's optimiser would otherwise fold a constant
+    torch.ones into one tensor shared by every list entry, and nothing would grow."""
 
     def forward(self, x, mc: bool = False):
         n = int(x[0, 0])
         blocks: List[torch.Tensor] = []
         for i in range(n):
-            blocks.append(torch.ones([1 << 24]))
+            blocks.append(torch.ones([1 << 24]) + x[0, 1])
         sums: List[torch.Tensor] = [b.sum() for b in blocks]
         if len(sums) == 0:
             return torch.zeros([1, 1])

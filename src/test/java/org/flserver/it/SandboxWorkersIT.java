@@ -3,6 +3,7 @@ package org.flserver.it;
 import static org.flserver.inference.djl.BackendFixtures.assertClose;
 import static org.flserver.inference.djl.BackendFixtures.doubles;
 import static org.flserver.inference.djl.BackendFixtures.tensor;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -23,9 +24,12 @@ import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.flserver.inference.InferenceException;
 import org.flserver.inference.ModuleFile;
 import org.flserver.inference.Tensor;
 import org.flserver.inference.djl.BackendFixtures;
+import org.flserver.inference.djl.DjlBackend;
 import org.flserver.inference.sandbox.WorkerLauncher;
 import org.flserver.inference.sandbox.WorkerPool;
 import org.flserver.inference.worker.WorkerProtocol.Limits;
@@ -41,32 +45,46 @@ import org.junit.jupiter.api.Test;
  */
 class SandboxWorkersIT {
 
+    private static final WorkerPool.Settings SETTINGS = new WorkerPool.Settings(4, 2, Duration.ofSeconds(60),
+            Duration.ofSeconds(60), new Limits(64 << 20, 64 << 20, 100, 1 << 20));
+
     private static WorkerLauncher launcher;
     private static WorkerPool pool;
+    private static WorkerPool unchecked;
     private static BackendFixtures fixtures;
 
-    static WorkerLauncher launcher(WorkerLauncher.Mode mode) {
+    private static final Path HOSTILE = Path.of("src", "test", "resources", "hostile");
+
+    /**
+     * A launcher like the server's, with a 3 GiB address-space limit; with {@code unchecked}, the
+     * worker lets modules the archive check refuses reach libtorch (to show what the sandbox alone
+     * contains).
+     */
+    static WorkerLauncher launcher(WorkerLauncher.Mode mode, boolean unchecked) {
         return new WorkerLauncher(new WorkerLauncher.Settings(mode, Path.of(System.getProperty("java.home")),
                 Path.of(System.getProperty("it.inference.libs", "target/inference-libs")).toAbsolutePath(),
                 Path.of("target/classes").toAbsolutePath(),
-                Path.of(System.getProperty("it.djl.cache.dir", "target/djl-cache")).toAbsolutePath(), 256, 4096,
-                65534, true, "bwrap", null));
+                Path.of(System.getProperty("it.djl.cache.dir", "target/djl-cache")).toAbsolutePath(), 256, 3072,
+                65534, true, "bwrap", null,
+                unchecked ? List.of("-D" + DjlBackend.UNCHECKED_MODULES + "=true") : List.of()));
     }
 
     @BeforeAll
     static void start() throws Exception {
         fixtures = BackendFixtures.fromSources();
-        launcher = launcher(WorkerLauncher.Mode.BWRAP);
+        launcher = launcher(WorkerLauncher.Mode.BWRAP, false);
         launcher.prepare();
         launcher.probe();
-        pool = new WorkerPool(launcher, new WorkerPool.Settings(4, 2,
-                Duration.ofSeconds(60), Duration.ofSeconds(60), new Limits(64 << 20, 64 << 20, 100, 1 << 20)),
-                Executors.defaultThreadFactory());
+        pool = new WorkerPool(launcher, SETTINGS, Executors.defaultThreadFactory());
+        unchecked = new WorkerPool(launcher(WorkerLauncher.Mode.BWRAP, true), SETTINGS, Executors.defaultThreadFactory());
     }
 
     @AfterAll
     static void stop() {
-        pool.close();
+        if (pool != null) {
+            pool.close();
+            unchecked.close();
+        }
     }
 
     private static WorkerPool.Key key(String owner, ModuleFile... modules) {
@@ -134,10 +152,95 @@ class SandboxWorkersIT {
     }
 
     @Test
+    void modelsThatReadOrWriteFilesFindNothingToReadAndNowhereToWrite() throws Exception {
+        Tensor x = Tensor.ofFloats(new long[] {1, 8}, new float[8]);
+        // the disguised archive runs its hidden from_file("/etc/passwd") in libtorch once the check is off
+        for (String name : List.of("reads_file.pt", "code_upper_ext.pt")) {
+            ModuleFile module = BackendFixtures.file(HOSTILE.resolve(name));
+            InferenceException e = assertThrows(InferenceException.class,
+                    () -> new SandboxCalls(unchecked, "mallory", 60).forward(module, x), name);
+            assertEquals(400, e.status(), name + ": " + e.getMessage());
+            assertFalse(e.getMessage().contains("root:"), e.getMessage());
+            System.out.printf("SandboxWorkersIT: %s in the sandbox: %s%n", name, e.getMessage());
+        }
+        // torch.save in TorchScript does not report a failed write (libtorch ignores the stream's state):
+        // whether the call answers or fails, the host must have no file
+        try {
+            new SandboxCalls(unchecked, "mallory", 60).forward(BackendFixtures.file(HOSTILE.resolve("writes_file.pt")), x);
+        } catch (InferenceException e) {
+            assertEquals(400, e.status(), e.getMessage());
+        }
+        for (Path written : List.of(Path.of("/fl-hostile-written.pt"), Path.of("fl-hostile-written.pt"),
+                Path.of("/tmp/fl-hostile-written.pt"))) {
+            assertFalse(Files.exists(written), written + " was written on the host");
+        }
+        // the same files never reach a worker when the check is on
+        InferenceException refused = assertThrows(InferenceException.class, () -> new SandboxCalls(pool, "mallory", 60)
+                .forward(BackendFixtures.file(HOSTILE.resolve("code_upper_ext.pt")), x));
+        assertTrue(refused.getMessage().startsWith("this TorchScript model is refused"), refused.getMessage());
+    }
+
+    @Test
+    void aModelThatNeverEndsIsKilledAtItsDeadlineAndItsOwnerGetsAFreshWorker() throws Exception {
+        ModuleFile loop = BackendFixtures.file(HOSTILE.resolve("loop_forever.pt"));
+        Tensor x = Tensor.ofFloats(new long[] {1, 8}, new float[8]);
+        long before = pool.startedWorkers();
+        InferenceException e = assertThrows(InferenceException.class, () -> pool.run(key("mallory", loop),
+                new Request("NONE", List.of(loop.sha256()), null, null, 1, null, null, null, x), in(8), () -> false)
+                .status());
+        assertEquals(504, e.status(), e.getMessage());
+        assertEquals(0, pool.liveWorkersOf("mallory"), "the looping worker is gone");
+        ModuleFile echo = BackendFixtures.file(HOSTILE.resolve("echo.pt"));
+        Tensor marker = Tensor.ofFloats(new long[] {1, 8}, new float[] {1, 2, 3, 4, 5, 6, 7, 8});
+        assertArrayEquals(marker.toDoubles(), new SandboxCalls(pool, "mallory", 60).forward(echo, marker).toDoubles());
+        assertEquals(before + 2, pool.startedWorkers());
+    }
+
+    @Test
+    void aCallerThatGoesAwayStopsItsModel() throws Exception {
+        ModuleFile loop = BackendFixtures.file(HOSTILE.resolve("loop_forever.pt"));
+        Tensor x = Tensor.ofFloats(new long[] {1, 8}, new float[8]);
+        AtomicBoolean gone = new AtomicBoolean();
+        Thread leaves = new Thread(() -> {
+            try {
+                Thread.sleep(3000);
+            } catch (InterruptedException ignored) {
+                Thread.currentThread().interrupt();
+            }
+            gone.set(true);
+        });
+        leaves.start();
+        InferenceException e = assertThrows(InferenceException.class, () -> pool.run(key("leaver", loop),
+                new Request("NONE", List.of(loop.sha256()), null, null, 1, null, null, null, x), in(120), gone::get));
+        assertEquals(503, e.status(), e.getMessage());
+        assertEquals("The request was cancelled.", e.getMessage());
+        assertEquals(0, pool.liveWorkersOf("leaver"));
+    }
+
+    @Test
+    void allocationsBeyondTheWorkersMemoryFailInsideIt() throws Exception {
+        ModuleFile huge = BackendFixtures.file(HOSTILE.resolve("alloc_huge.pt"));
+        ModuleFile grow = BackendFixtures.file(HOSTILE.resolve("alloc_grow.pt"));
+        SandboxCalls calls = new SandboxCalls(pool, "hog", 60);
+        InferenceException e = assertThrows(InferenceException.class,
+                () -> calls.forward(huge, Tensor.ofFloats(new long[] {1, 8}, new float[8])));
+        assertEquals(400, e.status(), e.getMessage());
+        // 64 blocks of 64 MiB: 4 GiB, over the 3 GiB address space
+        float[] blocks = new float[8];
+        blocks[0] = 64;
+        e = assertThrows(InferenceException.class, () -> calls.forward(grow, Tensor.ofFloats(new long[] {1, 8}, blocks)));
+        assertEquals(400, e.status(), e.getMessage());
+        blocks[0] = 2;
+        Tensor small = calls.forward(grow, Tensor.ofFloats(new long[] {1, 8}, blocks));
+        assertArrayEquals(new double[] {16777216, 16777216}, small.toDoubles(), "two blocks fit");
+    }
+
+    @Test
     void aSandboxedWorkerComputesWhatPyTorchComputes() throws Exception {
         JsonObject mlp = fixtures.expected().getJsonObject("mlp");
         ModuleFile module = fixtures.module("mc_mlp.pt");
         Tensor x = tensor(mlp.getJsonObject("input"));
+        long started = pool.startedWorkers();
         long t0 = System.nanoTime();
         Reply reply = pool.run(key("alice", module), new Request("NONE", List.of(module.sha256()), null, null, 1,
                 null, null, null, x), in(60), () -> false);
@@ -150,6 +253,6 @@ class SandboxWorkersIT {
                 null, null, null, x), in(60), () -> false);
         System.out.printf("SandboxWorkersIT: second request %d us%n", (System.nanoTime() - t0) / 1_000);
         assertEquals(200, reply.status(), reply.message());
-        assertEquals(1, pool.startedWorkers());
+        assertEquals(started + 1, pool.startedWorkers(), "the second request reused the first one's worker");
     }
 }

@@ -12,6 +12,7 @@ import java.net.URL;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.logging.Logger;
@@ -169,7 +170,7 @@ public class InferenceSandbox {
         WorkerLauncher launcher = new WorkerLauncher(new WorkerLauncher.Settings(m,
                 Path.of(System.getProperty("java.home")), runtime.toAbsolutePath(), workerClasses(), cache,
                 Math.max(64, heapMb), Math.max(512, memoryMb), uid, mallocTuning, bwrap,
-                Path.of(dataDir, "files").toAbsolutePath()));
+                Path.of(dataDir, "files").toAbsolutePath(), List.of()));
         launcher.prepare();
         if (m == WorkerLauncher.Mode.BWRAP) {
             String warning = launcher.probe();

@@ -69,9 +69,11 @@ public final class WorkerLauncher {
      * @param mallocTuning glibc's mmap and trim thresholds raised to 256 MiB (libtorch's activations)
      * @param bwrap       the bubblewrap program ({@code bwrap} on the PATH)
      * @param modelStore  the folder of the model files, which workers' binds come from (for the probe)
+     * @param workerOptions more JVM options for workers (tests)
      */
     public record Settings(Mode mode, Path javaHome, Path runtimeDir, Path classes, Path djlCache, int heapMb,
-                           long memoryMb, int uid, boolean mallocTuning, String bwrap, Path modelStore) {
+                           long memoryMb, int uid, boolean mallocTuning, String bwrap, Path modelStore,
+                           List<String> workerOptions) {
     }
 
     private final Settings settings;
@@ -331,6 +333,7 @@ public final class WorkerLauncher {
         if (optimizer != null) {
             c.add("-Dai.djl.pytorch.graph_optimizer=" + Boolean.parseBoolean(optimizer));
         }
+        c.addAll(settings.workerOptions());
         c.addAll(List.of("-cp", classPath, InferenceWorker.class.getName()));
         return c;
     }

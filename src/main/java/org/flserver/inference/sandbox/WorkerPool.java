@@ -111,6 +111,11 @@ public final class WorkerPool implements AutoCloseable {
         return live;
     }
 
+    /** Workers one owner has now, running or idle (for tests). */
+    public synchronized int liveWorkersOf(String owner) {
+        return perOwner.getOrDefault(owner, 0);
+    }
+
     /** Workers started since the pool was made (for tests). */
     public synchronized long startedWorkers() {
         return started;
@@ -146,9 +151,17 @@ public final class WorkerPool implements AutoCloseable {
                         }
                         forget(w);
                     }
+                    if (perOwner.getOrDefault(key.owner(), 0) >= settings.workersPerOwner()) {
+                        // the owner's idle workers for other modules make room for this one
+                        WorkerProcess own = oldestIdle(key.owner());
+                        if (own != null) {
+                            evicted.add(own);
+                            forget(own);
+                        }
+                    }
                     if (perOwner.getOrDefault(key.owner(), 0) < settings.workersPerOwner()) {
                         if (live >= settings.maxWorkers()) {
-                            WorkerProcess victim = oldestIdle();
+                            WorkerProcess victim = oldestIdle(null);
                             if (victim != null) {
                                 evicted.add(victim);
                                 forget(victim);
@@ -272,10 +285,14 @@ public final class WorkerPool implements AutoCloseable {
         notifyAll();
     }
 
-    private WorkerProcess oldestIdle() {
+    /** The idle worker idle longest, of {@code owner} or (null) of anyone. */
+    private WorkerProcess oldestIdle(String owner) {
         WorkerProcess oldest = null;
         for (Deque<WorkerProcess> q : idle.values()) {
             for (WorkerProcess w : q) {
+                if (owner != null && !owner.equals(w.key.owner())) {
+                    continue;
+                }
                 if (oldest == null || w.idleSince() - oldest.idleSince() < 0) {
                     oldest = w;
                 }
