@@ -21,6 +21,7 @@ import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
+import javax.net.ssl.SSLSocketFactory;
 import org.flserver.notification.AllowedNetworks.Refusal;
 import org.flserver.notification.DeliveryPolicy.Attempt;
 
@@ -76,18 +77,21 @@ final class HttpNotifier {
     private final AllowedNetworks networks;
     private final Resolver resolver;
     private final Connector connector;
+    /** TLS for https endpoints; null: the JVM's default context (its trust store), as any https client. */
+    private final SSLSocketFactory tls;
 
     HttpNotifier(Duration connectTimeout, Duration readTimeout, AllowedNetworks networks, Resolver resolver) {
-        this(connectTimeout, readTimeout, networks, resolver, HttpNotifier::connectDirectly);
+        this(connectTimeout, readTimeout, networks, resolver, HttpNotifier::connectDirectly, null);
     }
 
     HttpNotifier(Duration connectTimeout, Duration readTimeout, AllowedNetworks networks, Resolver resolver,
-                 Connector connector) {
+                 Connector connector, SSLSocketFactory tls) {
         this.connectTimeout = connectTimeout;
         this.readTimeout = readTimeout;
         this.networks = networks;
         this.resolver = resolver;
         this.connector = connector;
+        this.tls = tls;
     }
 
     /** POSTs {@code payload} to {@code endpoint} (exactly the stored URL). */
@@ -208,14 +212,15 @@ final class HttpNotifier {
      * TLS over the connected socket, for the endpoint's host name: SNI names it and the
      * certificate must be for it (for an IP literal, for that address).
      */
-    private static Socket startTls(Socket plain, Destination d) throws IOException {
+    private Socket startTls(Socket plain, Destination d) throws IOException {
         String host = d.host().startsWith("[") ? d.host().substring(1, d.host().length() - 1) : d.host();
-        SSLSocket tls;
+        SSLSocketFactory factory;
         try {
-            tls = (SSLSocket) SSLContext.getDefault().getSocketFactory().createSocket(plain, host, d.port(), true);
+            factory = this.tls != null ? this.tls : SSLContext.getDefault().getSocketFactory();
         } catch (NoSuchAlgorithmException e) {
             throw new IOException("no TLS available: " + e.getMessage(), e);
         }
+        SSLSocket tls = (SSLSocket) factory.createSocket(plain, host, d.port(), true);
         SSLParameters parameters = tls.getSSLParameters();
         parameters.setEndpointIdentificationAlgorithm("HTTPS");
         if (d.kind() == Destination.HostKind.NAME) {

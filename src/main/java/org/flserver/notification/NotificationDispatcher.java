@@ -134,7 +134,7 @@ public class NotificationDispatcher {
         LOG.info(() -> "notification dispatcher " + instance + " started: tries " + maxAttempts + ", retry delays "
                 + policy.delays() + ", connect timeout " + connectTimeoutMs + " ms, read timeout " + readTimeoutMs
                 + " ms, poll every " + pollIntervalMs + " ms, " + parallelism + " deliveries in parallel, allowed networks "
-                + networks.allowed() + " (link-local, metadata, multicast and unspecified addresses always refused)");
+                + networks.allowed() + " (unspecified, link-local, cloud metadata, multicast and reserved addresses always refused)");
     }
 
     /**

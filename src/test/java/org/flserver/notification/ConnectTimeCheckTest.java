@@ -117,7 +117,7 @@ class ConnectTimeCheckTest {
     }
 
     private HttpNotifier notifier(AllowedNetworks networks, HttpNotifier.Resolver resolver) {
-        return new HttpNotifier(Duration.ofSeconds(5), Duration.ofSeconds(5), networks, resolver, this::connect);
+        return new HttpNotifier(Duration.ofSeconds(5), Duration.ofSeconds(5), networks, resolver, this::connect, null);
     }
 
     @Test
