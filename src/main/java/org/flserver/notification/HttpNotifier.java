@@ -107,7 +107,7 @@ final class HttpNotifier {
             addresses = checkedAddresses(destination);
         } catch (RefusedDestination e) {
             return Attempt.refused(e.getMessage());
-        } catch (UnknownHostException e) {
+        } catch (UnknownHostException | RuntimeException e) { // a name service that fails may answer later
             return Attempt.noAnswer(describe(e));
         }
         try {
@@ -122,8 +122,9 @@ final class HttpNotifier {
 
     /**
      * The addresses to connect to, every one allowed: the literal, or all the name resolves to
-     * now. A name with any refused address is refused as a whole; it is no receiver's mistake
-     * to have one address inside this server's reach.
+     * now. A name with any refused address is refused as a whole rather than connected to by
+     * its other addresses: a genuine receiver's name does not point into the refused ranges, and
+     * one that does is treated as the attack it looks like.
      */
     private List<InetAddress> checkedAddresses(Destination d) throws RefusedDestination, UnknownHostException {
         switch (d.kind()) {
