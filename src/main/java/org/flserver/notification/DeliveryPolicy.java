@@ -12,6 +12,12 @@ import java.util.List;
  * host, invalid endpoint) is tried again after a back-off, and after the last try the notification
  * has failed. Kept free of Jakarta EE so the rules are tested as plain code.
  *
+ * <p>A destination outside the allowed networks ({@link AllowedNetworks}) fails at once, without
+ * retry: no answer came, as with an unreachable receiver, so the consequence is the same (for a
+ * round notification the training goes into E), but trying again would ask the same question of
+ * the same configuration. It is not a rejection: nothing answered, and a rejection is the
+ * receiver's own word, which removes it from the training.
+ *
  * <p>The back-off is a list of delays: the one after the n-th failed try is the n-th entry, the
  * last entry repeating when there are more tries than entries. The default, 5, 10, 15, 20, 25 s
  * with 5 tries, is the reference server's schedule; it sleeps 25 s after its fifth failure before
@@ -101,6 +107,9 @@ public final class DeliveryPolicy {
                     : new Decision(NotificationStatus.REJECTED, code, "answered HTTP " + code, null);
         }
         int tries = earlierTries + 1;
+        if (attempt.permanent()) {
+            return new Decision(NotificationStatus.FAILED, null, attempt.error() + " (not tried again)", null);
+        }
         if (tries >= maxAttempts) {
             return new Decision(NotificationStatus.FAILED, null,
                     attempt.error() + " (try " + tries + " of " + maxAttempts + ")", null);
@@ -109,15 +118,23 @@ public final class DeliveryPolicy {
                 attempt.error() + " (try " + tries + " of " + maxAttempts + ")", delayAfter(tries));
     }
 
-    /** One try: the receiver answered with a status, or there was no answer, for a reason. */
-    public record Attempt(Integer httpStatus, String error) {
+    /**
+     * One try: the receiver answered with a status, or there was no answer, for a reason; a
+     * {@code permanent} reason (a refused destination) will not change by trying again.
+     */
+    public record Attempt(Integer httpStatus, String error, boolean permanent) {
 
         public static Attempt answered(int httpStatus) {
-            return new Attempt(httpStatus, null);
+            return new Attempt(httpStatus, null, false);
         }
 
         public static Attempt noAnswer(String reason) {
-            return new Attempt(null, reason);
+            return new Attempt(null, reason, false);
+        }
+
+        /** Not even tried: the destination is not allowed, whatever the next try would find. */
+        public static Attempt refused(String reason) {
+            return new Attempt(null, reason, true);
         }
 
         public boolean answered() {

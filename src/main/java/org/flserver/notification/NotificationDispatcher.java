@@ -64,6 +64,12 @@ public class NotificationDispatcher {
     NotificationStore store;
 
     @Inject
+    NotificationNetworks networks;
+
+    @Inject
+    HostResolver resolver;
+
+    @Inject
     @ConfigProperty(name = "fl.notification.retry-delays-seconds", defaultValue = DeliveryPolicy.DEFAULT_DELAYS)
     String retryDelays;
 
@@ -116,7 +122,7 @@ public class NotificationDispatcher {
         }
         Duration connect = Duration.ofMillis(connectTimeoutMs);
         Duration read = Duration.ofMillis(readTimeoutMs);
-        http = new HttpNotifier(connect, read);
+        http = new HttpNotifier(connect, read, networks.allowed(), resolver::resolve);
         // A try takes at most connect + read; the margin covers recording it. A lease that runs
         // out while its instance is alive would only cause a second delivery, never a lost one.
         lease = connect.plus(read).plusSeconds(60);
@@ -127,7 +133,8 @@ public class NotificationDispatcher {
         pool.scheduleWithFixedDelay(this::wake, pollIntervalMs, pollIntervalMs, TimeUnit.MILLISECONDS);
         LOG.info(() -> "notification dispatcher " + instance + " started: tries " + maxAttempts + ", retry delays "
                 + policy.delays() + ", connect timeout " + connectTimeoutMs + " ms, read timeout " + readTimeoutMs
-                + " ms, poll every " + pollIntervalMs + " ms, " + parallelism + " deliveries in parallel");
+                + " ms, poll every " + pollIntervalMs + " ms, " + parallelism + " deliveries in parallel, allowed networks "
+                + networks.allowed() + " (unspecified, link-local, cloud metadata, multicast and reserved addresses always refused)");
     }
 
     /**

@@ -12,7 +12,10 @@ public enum NotificationStatus {
     SENT,
     /** The receiver answered something else; never retried (api.md §8.2). */
     REJECTED,
-    /** No answer after every try (unreachable, timed out, invalid endpoint). */
+    /**
+     * No answer after every try (unreachable, timed out, invalid endpoint), or at once for a
+     * destination outside the allowed networks, which is never tried.
+     */
     FAILED,
     /** Dropped before delivery by {@link Outbox#cancel} or {@link Outbox#cancelAll}. */
     CANCELLED;

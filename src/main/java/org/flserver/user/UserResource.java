@@ -48,6 +48,9 @@ public class UserResource {
     @Inject
     TrainingService trainings;
 
+    @Inject
+    MessageEndpoints endpoints;
+
     @POST
     @Anonymous
     @SecurityRequirements
@@ -101,8 +104,8 @@ public class UserResource {
         Boolean actor = fields.bool("actor");
         Boolean client = fields.bool("client");
         String endpoint = fields.string("message_endpoint", false, 2048);
-        if (endpoint != null && !endpoint.isEmpty() && !MessageEndpoints.isValid(endpoint)) {
-            fields.error("message_endpoint", "Enter a valid http or https URL.");
+        if (endpoint != null && !endpoint.isEmpty()) {
+            endpoints.problem(endpoint).ifPresent(problem -> fields.error("message_endpoint", problem));
         }
         fields.check();
         User user = users.create(new NewUser(username, password, orEmpty(firstName), orEmpty(lastName),

@@ -9,13 +9,16 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import jakarta.annotation.Priority;
 import jakarta.annotation.Resource;
 import jakarta.ejb.EJB;
 import jakarta.ejb.EJBException;
 import jakarta.ejb.EJBTransactionRequiredException;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
+import jakarta.enterprise.inject.Alternative;
 import jakarta.inject.Inject;
+import jakarta.interceptor.Interceptor;
 import jakarta.json.JsonObject;
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.PersistenceContext;
@@ -25,12 +28,15 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Deque;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -41,6 +47,7 @@ import org.flserver.model.GlobalModel;
 import org.flserver.model.StoredFile;
 import org.flserver.notification.DeliveryFailed;
 import org.flserver.notification.DeliveryRejected;
+import org.flserver.notification.HostResolver;
 import org.flserver.notification.NotificationEntry;
 import org.flserver.notification.NotificationLog;
 import org.flserver.notification.NotificationStatus;
@@ -66,7 +73,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * the wire (the exact JSON, a Content-Length, never chunked), the order per receiver while
  * different receivers are served in parallel, rejections (final, one event), unreachable
  * receivers (retried with the test server's short back-off, then failed, one event), rolled-back
- * transactions (nothing sent) and cancellation. The test server runs with
+ * transactions (nothing sent), cancellation, and names that resolve to a refused address at
+ * delivery (a test name service stands in for DNS; refused at once, nothing received). The
+ * test server runs with
  * {@code fl.notification.retry-delays-seconds=0.2,0.2,0.2,0.2} ({@link IntegrationEnvironment}).
  */
 @ExtendWith(ArquillianExtension.class)
@@ -77,7 +86,7 @@ class NotificationInContainerIT {
     @Deployment
     static WebArchive deployment() {
         return Deployments.builtWar().addClasses(RecordedEvents.class, RecordedEvents.Seen.class, Receiver.class,
-                Received.class, Answer.class);
+                Received.class, Answer.class, TestNames.class);
     }
 
     @EJB
@@ -97,6 +106,9 @@ class NotificationInContainerIT {
 
     @Inject
     RecordedEvents events;
+
+    @Inject
+    TestNames names;
 
     @PersistenceContext
     EntityManager em;
@@ -232,6 +244,56 @@ class NotificationInContainerIT {
         assertTrue(seen.contains(new RecordedEvents.Seen(new DeliveryFailed(entries.get(2).id(), training.getId(),
                 invalid.getId(), NotificationType.SWAG_ROUND_START, entries.get(2).lastError()),
                 Status.STATUS_ACTIVE, NotificationStatus.FAILED)), seen.toString());
+    }
+
+    @Test
+    void aNameThatResolvesToARefusedAddressAtDeliveryIsRefusedAtOnceAndNothingIsReceived() throws Exception {
+        try (Receiver receiver = new Receiver()) {
+            int port = receiver.port();
+            // signs up while the name points to loopback, then points it at the metadata service
+            names.answer("rebind.fl-test.invalid", List.of(List.of(loopback()), List.of(metadata())));
+            names.answer("metadata.fl-test.invalid", List.of(List.of(metadata())));
+            User rebinding = newUser("http://rebind.fl-test.invalid:" + port + "/r");
+            User metadata = newUser("http://metadata.fl-test.invalid:" + port + "/m");
+            Training training = newTraining();
+            UUID model = UUID.randomUUID();
+            transactions.run(() -> {
+                send(training, rebinding, NotificationType.TRAINING_START, start(model));
+                send(training, rebinding, NotificationType.UPDATE_ROUND_START, round(1, model));
+                send(training, metadata, NotificationType.TRAINING_START, start(model));
+                send(training, metadata, NotificationType.UPDATE_ROUND_START, round(1, model));
+            });
+            List<NotificationEntry> entries = awaitFinal(training, 4);
+
+            // the first delivery went to the checked loopback address, with the name as Host
+            assertEquals(NotificationStatus.SENT, entries.get(0).status(), entries.get(0).toString());
+            assertEquals(1, receiver.received.size(), receiver.received.toString());
+            assertEquals("/r", receiver.received.get(0).path);
+            assertEquals("rebind.fl-test.invalid:" + port, receiver.received.get(0).host);
+            // every later one is refused at once, never tried again, never received
+            String refused = "destination refused: %s resolves to 169.254.169.254 (link-local address) (not tried again)";
+            for (int i : new int[] {1, 2, 3}) {
+                NotificationEntry e = entries.get(i);
+                assertEquals(NotificationStatus.FAILED, e.status(), e.toString());
+                assertEquals(1, e.attempts(), e.toString());
+                assertNull(e.httpStatus());
+                assertEquals(String.format(refused, i == 1 ? "rebind.fl-test.invalid" : "metadata.fl-test.invalid"),
+                        e.lastError());
+            }
+            Thread.sleep(1000); // five times the test server's retry delay: no retry comes
+            assertEquals(1, receiver.received.size(), receiver.received.toString());
+            assertTrue(receiver.at("/m").isEmpty());
+
+            // round notifications are reported like an unreachable receiver's, once each
+            List<RecordedEvents.Seen> seen = events.of(training.getId());
+            assertEquals(2, seen.size(), seen.toString());
+            assertTrue(seen.contains(new RecordedEvents.Seen(new DeliveryFailed(entries.get(1).id(), training.getId(),
+                    rebinding.getId(), NotificationType.UPDATE_ROUND_START, entries.get(1).lastError()),
+                    Status.STATUS_ACTIVE, NotificationStatus.FAILED)), seen.toString());
+            assertTrue(seen.contains(new RecordedEvents.Seen(new DeliveryFailed(entries.get(3).id(), training.getId(),
+                    metadata.getId(), NotificationType.UPDATE_ROUND_START, entries.get(3).lastError()),
+                    Status.STATUS_ACTIVE, NotificationStatus.FAILED)), seen.toString());
+        }
     }
 
     @Test
@@ -373,6 +435,14 @@ class NotificationInContainerIT {
         }
     }
 
+    private static InetAddress loopback() throws UnknownHostException {
+        return InetAddress.getByAddress(new byte[] {127, 0, 0, 1});
+    }
+
+    private static InetAddress metadata() throws UnknownHostException {
+        return InetAddress.getByAddress(new byte[] {(byte) 169, (byte) 254, (byte) 169, (byte) 254});
+    }
+
     private static int closedPort() throws IOException {
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             return s.getLocalPort();
@@ -397,6 +467,7 @@ class NotificationInContainerIT {
     /** One request as a receiver saw it. */
     static final class Received {
         final String path;
+        final String host;
         final String method;
         final String protocol;
         final String contentType;
@@ -410,6 +481,7 @@ class NotificationInContainerIT {
         Received(HttpExchange exchange, String body) {
             var headers = exchange.getRequestHeaders();
             this.path = exchange.getRequestURI().getPath();
+            this.host = headers.getFirst("Host");
             this.method = exchange.getRequestMethod();
             this.protocol = exchange.getProtocol();
             this.contentType = headers.getFirst("Content-Type");
@@ -439,7 +511,11 @@ class NotificationInContainerIT {
         }
 
         String url(String path) {
-            return "http://127.0.0.1:" + server.getAddress().getPort() + path;
+            return "http://127.0.0.1:" + port() + path;
+        }
+
+        int port() {
+            return server.getAddress().getPort();
         }
 
         List<Received> at(String path) {
@@ -467,6 +543,37 @@ class NotificationInContainerIT {
         public void close() {
             server.stop(0);
             threads.shutdownNow();
+        }
+    }
+
+    /**
+     * The test deployment's name service: names the test gives answers for resolve to them (each
+     * answer in turn, the last one repeating), without asking any real name service; every other
+     * name goes to the JDK's, as in production.
+     */
+    @Alternative
+    @Priority(Interceptor.Priority.APPLICATION + 100)
+    @ApplicationScoped
+    public static class TestNames extends HostResolver {
+
+        private final Map<String, Deque<List<InetAddress>>> answers = new ConcurrentHashMap<>();
+
+        /** Not final, nor varargs with @SafeVarargs: CDI proxies the bean. */
+        void answer(String name, List<List<InetAddress>> inTurn) {
+            answers.put(name, new ConcurrentLinkedDeque<>(inTurn));
+        }
+
+        @Override
+        public List<InetAddress> resolve(String host) throws UnknownHostException {
+            Deque<List<InetAddress>> queue = answers.get(host);
+            if (queue == null) {
+                return super.resolve(host);
+            }
+            List<InetAddress> next = queue.size() > 1 ? queue.poll() : queue.peek();
+            if (next == null) {
+                throw new UnknownHostException(host);
+            }
+            return next;
         }
     }
 

@@ -102,6 +102,18 @@ class DeliveryPolicyTest {
     }
 
     @Test
+    void aRefusedDestinationFailsAtOnceWithoutRetryOnAnyTry() {
+        Attempt refused = Attempt.refused("destination refused: 169.254.169.254 (link-local address)");
+        for (int earlier : new int[] {0, 2}) {
+            Decision d = DEFAULT.decide(earlier, refused);
+            assertEquals(new Decision(NotificationStatus.FAILED, null,
+                    "destination refused: 169.254.169.254 (link-local address) (not tried again)", null), d);
+        }
+        assertFalse(Attempt.noAnswer("ConnectException").permanent());
+        assertFalse(Attempt.answered(200).permanent());
+    }
+
+    @Test
     void oneTryMeansNoRetry() {
         assertEquals(NotificationStatus.FAILED,
                 DeliveryPolicy.of("1", 1).decide(0, Attempt.noAnswer("x")).status());

@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -30,8 +31,8 @@ class HttpNotifierTest {
     private final AtomicInteger answer = new AtomicInteger(200);
     private volatile long answerDelayMs;
 
-    record Request(String method, String protocol, String path, String contentType, String contentLength,
-                   String transferEncoding, String authorization, byte[] body) {
+    record Request(String method, String protocol, String path, String host, String contentType,
+                   String contentLength, String transferEncoding, String authorization, byte[] body) {
     }
 
     @BeforeEach
@@ -51,7 +52,7 @@ class HttpNotifierTest {
         byte[] body = exchange.getRequestBody().readAllBytes();
         var headers = exchange.getRequestHeaders();
         requests.add(new Request(exchange.getRequestMethod(), exchange.getProtocol(),
-                exchange.getRequestURI().toString(), headers.getFirst("Content-Type"),
+                exchange.getRequestURI().toString(), headers.getFirst("Host"), headers.getFirst("Content-Type"),
                 headers.getFirst("Content-Length"), headers.getFirst("Transfer-Encoding"),
                 headers.getFirst("Authorization"), body));
         try {
@@ -69,8 +70,16 @@ class HttpNotifierTest {
         return "http://127.0.0.1:" + server.getAddress().getPort() + path;
     }
 
+    private static final AllowedNetworks DEFAULT_NETWORKS = AllowedNetworks.parse(AllowedNetworks.DEFAULT);
+
+    /** These tests ask no name service: every name is unknown unless a test resolves it. */
+    private static List<InetAddress> noNames(String host) throws UnknownHostException {
+        throw new UnknownHostException(host + " (the test resolves no names)");
+    }
+
     private static HttpNotifier notifier(long readTimeoutMs) {
-        return new HttpNotifier(Duration.ofSeconds(2), Duration.ofMillis(readTimeoutMs));
+        return new HttpNotifier(Duration.ofSeconds(2), Duration.ofMillis(readTimeoutMs), DEFAULT_NETWORKS,
+                HttpNotifierTest::noNames);
     }
 
     @Test
@@ -85,6 +94,7 @@ class HttpNotifierTest {
         assertEquals("POST", r.method());
         assertEquals("HTTP/1.1", r.protocol());
         assertEquals("/notify/me?x=1", r.path());
+        assertEquals("127.0.0.1:" + server.getAddress().getPort(), r.host());
         assertEquals("application/json", r.contentType());
         assertEquals(String.valueOf(expected.length), r.contentLength());
         assertNull(r.transferEncoding());
