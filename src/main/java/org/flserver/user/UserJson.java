@@ -20,6 +20,11 @@ public final class UserJson {
         return user(user, own, own || caller.isSuperuser());
     }
 
+    /** The user in a listing as {@code caller} may see it: never with a token, as in the reference. */
+    public static JsonObject listed(User user, User caller) {
+        return user(user, false, user.getId().equals(caller.getId()) || caller.isSuperuser());
+    }
+
     /** The caller's own record without the token, as the reference's {@code /users/myself/} answers. */
     public static JsonObject myself(User user) {
         return user(user, false, true);

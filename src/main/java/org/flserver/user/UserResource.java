@@ -116,7 +116,7 @@ public class UserResource {
     public JsonArray list() {
         JsonArrayBuilder out = Jsonp.createArrayBuilder();
         User me = caller.user();
-        users.all().forEach(u -> out.add(UserJson.user(u, me)));
+        users.all().forEach(u -> out.add(UserJson.listed(u, me)));
         return out.build();
     }
 
