@@ -2,6 +2,7 @@ package org.flserver.user;
 
 import jakarta.annotation.Priority;
 import jakarta.inject.Inject;
+import jakarta.servlet.http.HttpServletRequest;
 import jakarta.ws.rs.Priorities;
 import jakarta.ws.rs.container.ContainerRequestContext;
 import jakarta.ws.rs.container.ContainerRequestFilter;
@@ -22,6 +23,12 @@ public class AuthenticationFilter implements ContainerRequestFilter {
     @Context
     ResourceInfo resource;
 
+    @Context
+    HttpServletRequest servletRequest;
+
+    @Inject
+    PasswordGuard guard;
+
     @Inject
     AuthenticationService authentication;
 
@@ -36,7 +43,8 @@ public class AuthenticationFilter implements ContainerRequestFilter {
             return;
         }
         try {
-            currentUser.set(authentication.authenticate(request.getHeaderString(HttpHeaders.AUTHORIZATION)));
+            currentUser.set(authentication.authenticate(request.getHeaderString(HttpHeaders.AUTHORIZATION),
+                    guard.clientAddress(servletRequest)));
         } catch (ApiException e) {
             request.abortWith(e.toResponse());
         }

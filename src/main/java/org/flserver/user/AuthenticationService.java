@@ -16,6 +16,11 @@ import org.flserver.platform.ApiException;
  * authenticators do (api.md §1.1): {@code Token <key>}; {@code Basic user:password}; and
  * {@code Basic <40-char token>:} (an empty password) checked as a token. Failures are 401 with
  * the reference's messages.
+ *
+ * <p>Password checks go through {@link PasswordGuard}: throttled after repeated failures (429 with
+ * {@code Retry-After}), the same cost for unknown usernames, one verification for identical
+ * concurrent requests. Tokens are not throttled: they are 160 random bits, compared without any
+ * hashing, so guessing them is hopeless and cheap to refuse.
  */
 @Stateless
 // Reads only: no JTA transaction is begun for it (it runs on every request).
@@ -32,8 +37,15 @@ public class AuthenticationService {
     @Inject
     VerifiedCredentials verified;
 
-    /** The authenticated user; throws 401 when the header is missing or wrong. */
-    public User authenticate(String header) {
+    @Inject
+    PasswordGuard guard;
+
+    /**
+     * The authenticated user; throws 401 when the header is missing or wrong, 429 or 503 (with
+     * {@code Retry-After}) when its password may not be checked now. {@code clientAddress} is what
+     * failures count against ({@link PasswordGuard#clientAddress}).
+     */
+    public User authenticate(String header, String clientAddress) {
         if (header == null || header.isBlank()) {
             throw ApiException.unauthorized(NO_CREDENTIALS);
         }
@@ -55,7 +67,7 @@ public class AuthenticationService {
             if (parts.length > 2) {
                 throw ApiException.unauthorized("Invalid basic header. Credentials string should not contain spaces.");
             }
-            return byBasic(header, parts[1]);
+            return byBasic(header, parts[1], clientAddress);
         }
         throw ApiException.unauthorized(NO_CREDENTIALS);
     }
@@ -83,7 +95,7 @@ public class AuthenticationService {
         return user;
     }
 
-    private User byBasic(String header, String encoded) {
+    private User byBasic(String header, String encoded, String clientAddress) {
         String decoded;
         try {
             decoded = new String(Base64.getDecoder().decode(encoded), StandardCharsets.UTF_8);
@@ -108,13 +120,31 @@ public class AuthenticationService {
             }
             verified.forget(header);
         }
-        List<User> users = em.createNamedQuery(User.BY_USERNAME, User.class)
-                .setParameter("username", username).getResultList();
-        if (users.isEmpty() || !PasswordHasher.verify(password, users.get(0).getPasswordHash())) {
+        // A header seen and verified recently is no guess: the cache above answers it even while
+        // its username or address is throttled. Everything else is a password check.
+        PasswordChecks.Result result = guard.check(username, password, clientAddress, this::storedPassword);
+        switch (result.status()) {
+            case THROTTLED:
+                throw RetryLater.throttled(result.retryAfterSeconds());
+            case BUSY:
+                throw RetryLater.busy(result.retryAfterSeconds());
+            case REFUSED:
+                throw ApiException.unauthorized(BAD_PASSWORD);
+            default:
+                break;
+        }
+        User user = em.find(User.class, result.userId());
+        if (user == null || !user.getPasswordHash().equals(result.passwordHash())) {
+            // changed (or removed) while it was being checked
             throw ApiException.unauthorized(BAD_PASSWORD);
         }
-        User user = users.get(0);
         verified.remember(header, user.getId(), user.getPasswordHash());
         return user;
+    }
+
+    private PasswordChecks.Stored storedPassword(String username) {
+        List<User> users = em.createNamedQuery(User.BY_USERNAME, User.class)
+                .setParameter("username", username).getResultList();
+        return users.isEmpty() ? null : new PasswordChecks.Stored(users.get(0).getId(), users.get(0).getPasswordHash());
     }
 }

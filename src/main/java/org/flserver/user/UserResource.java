@@ -110,14 +110,16 @@ public class UserResource {
         fields.check();
         User user = users.create(new NewUser(username, password, orEmpty(firstName), orEmpty(lastName),
                 orEmpty(email), Boolean.TRUE.equals(actor), Boolean.TRUE.equals(client), orEmpty(endpoint)));
-        return Response.status(201).entity(UserJson.user(user, true)).build();
+        return Response.status(201).entity(UserJson.created(user)).build();
     }
 
     @GET
-    @Operation(summary = "List all users (without tokens)")
+    @Operation(summary = "List all users (without tokens; e-mail and message endpoint only for oneself, "
+            + "or for superusers)")
     public JsonArray list() {
         JsonArrayBuilder out = Jsonp.createArrayBuilder();
-        users.all().forEach(u -> out.add(UserJson.user(u, false)));
+        User me = caller.user();
+        users.all().forEach(u -> out.add(UserJson.listed(u, me)));
         return out.build();
     }
 
@@ -125,7 +127,7 @@ public class UserResource {
     @Path("myself")
     @Operation(summary = "The authenticated user (the web frontend's login check)")
     public JsonObject myself() {
-        return UserJson.user(caller.user(), false);
+        return UserJson.myself(caller.user());
     }
 
     @GET
@@ -146,10 +148,11 @@ public class UserResource {
 
     @GET
     @Path("{id}")
-    @Operation(summary = "A user by id; the token is included only for the caller's own record")
+    @Operation(summary = "A user by id; the token is included only for the caller's own record, e-mail and "
+            + "message endpoint also for superusers")
     public JsonObject get(@PathParam("id") String id) {
         UUID userId = Uuids.pathId(id, "User");
-        return UserJson.user(users.get(userId), userId.equals(caller.id()));
+        return UserJson.user(users.get(userId), caller.user());
     }
 
     private static String orEmpty(String value) {

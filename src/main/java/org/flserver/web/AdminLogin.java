@@ -14,11 +14,12 @@ import jakarta.security.enterprise.credential.Password;
 import jakarta.security.enterprise.credential.UsernamePasswordCredential;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
+import org.flserver.user.AdminIdentityStore;
 
 /**
  * Backing bean of the login page ({@code /admin/login.xhtml}) and of the logout button. Login
  * hands the credentials to Jakarta Security, which checks them against
- * {@link org.flserver.user.AdminIdentityStore}; a successful login lands on the trainings list.
+ * {@link AdminIdentityStore}; a successful login lands on the trainings list.
  */
 @Named
 @RequestScoped
@@ -26,6 +27,9 @@ public class AdminLogin {
 
     /** One message for every refusal: it does not reveal whether the user exists or is no superuser. */
     static final String REFUSED = "Login failed: wrong username or password, or not an administrator.";
+
+    /** Too many failed logins (for this username or from this address); the password was not checked. */
+    static final String THROTTLED = "Too many failed logins. Try again in %d seconds.";
 
     @Inject
     SecurityContext securityContext;
@@ -56,6 +60,17 @@ public class AdminLogin {
                 // authentication" mark in the session after a failed attempt, and with it every later
                 // protected page answered an empty 200 instead of the login form.
                 external.invalidateSession();
+                Object wait = ((HttpServletRequest) external.getRequest())
+                        .getAttribute(AdminIdentityStore.RETRY_AFTER_ATTRIBUTE);
+                if (wait instanceof Long seconds) {
+                    // not checked at all (too many failures): the API's 429, as a page
+                    HttpServletResponse response = (HttpServletResponse) external.getResponse();
+                    response.setStatus(429);
+                    response.setHeader("Retry-After", seconds.toString());
+                    faces.addMessage(null, new FacesMessage(FacesMessage.SEVERITY_ERROR,
+                            String.format(THROTTLED, seconds), null));
+                    return null;
+                }
                 faces.addMessage(null, new FacesMessage(FacesMessage.SEVERITY_ERROR, REFUSED, null));
                 return null;
         }

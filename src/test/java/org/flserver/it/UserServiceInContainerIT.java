@@ -62,10 +62,10 @@ class UserServiceInContainerIT {
         String name = "ic-" + UUID.randomUUID();
         User user = users.create(new NewUser(name, "first", "", "", "", false, false, ""));
         String header = "Basic " + java.util.Base64.getEncoder().encodeToString((name + ":first").getBytes());
-        assertEquals(user.getId(), authentication.authenticate(header).getId());
-        assertEquals(user.getId(), authentication.authenticate(header).getId()); // from the cache
+        assertEquals(user.getId(), authentication.authenticate(header, "192.0.2.1").getId());
+        assertEquals(user.getId(), authentication.authenticate(header, "192.0.2.1").getId()); // from the cache
         transactions.run(() -> em.find(User.class, user.getId()).setPasswordHash(PasswordHasher.hash("second", 1000)));
-        ApiException refused = assertThrows(ApiException.class, () -> authentication.authenticate(header));
+        ApiException refused = assertThrows(ApiException.class, () -> authentication.authenticate(header, "192.0.2.1"));
         assertEquals(401, refused.status());
     }
 }

@@ -1,0 +1,40 @@
+package org.flserver.user;
+
+import jakarta.ws.rs.core.Response;
+import org.flserver.platform.ApiException;
+
+/**
+ * A refusal that tells the client when to come back ({@code Retry-After}, in seconds): 429 when
+ * too many password checks failed, 503 when too many were waiting to run. The texts follow DRF's
+ * throttling answer, which clients of the reference server already know.
+ */
+public class RetryLater extends ApiException {
+
+    private final long seconds;
+
+    private RetryLater(int status, String text, long seconds) {
+        super(status, org.flserver.platform.Jsonp.createObjectBuilder().add("detail", text).build(), text);
+        this.seconds = seconds;
+    }
+
+    /** 429: the password was not checked because of earlier failures. */
+    public static RetryLater throttled(long seconds) {
+        return new RetryLater(429, "Request was throttled. Expected available in " + seconds
+                + (seconds == 1 ? " second." : " seconds."), seconds);
+    }
+
+    /** 503: every verification slot was taken for too long. */
+    public static RetryLater busy(long seconds) {
+        return new RetryLater(503, "Too many password checks at once. Try again in " + seconds
+                + (seconds == 1 ? " second." : " seconds."), seconds);
+    }
+
+    public long seconds() {
+        return seconds;
+    }
+
+    @Override
+    public Response toResponse() {
+        return Response.fromResponse(super.toResponse()).header("Retry-After", Long.toString(seconds)).build();
+    }
+}
