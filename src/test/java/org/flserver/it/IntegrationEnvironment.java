@@ -142,7 +142,9 @@ public class IntegrationEnvironment implements LauncherSessionListener {
      * Where the test servers' inference workers find the TorchScript runtime (README, "Inference
      * runtime"): the jars the build copies to target/inference-libs, and libtorch unpacked once into
      * target/djl-cache for every test JVM. A deadline of 10 s per request keeps the tests of models
-     * that never finish short. Empty (inference answers 503) if the jars are missing.
+     * that never finish short, and workers of 256 MiB heap within 3 GiB of address space keep the
+     * tests of models that allocate without bound small. Empty (inference answers 503) if the jars
+     * are missing.
      */
     static List<String> inferenceRuntimeProperties() {
         Path libs = Path.of(System.getProperty("it.inference.libs", "target/inference-libs")).toAbsolutePath();
@@ -152,7 +154,8 @@ public class IntegrationEnvironment implements LauncherSessionListener {
             return List.of();
         }
         return List.of("-Dfl.inference.runtime-dir=" + libs, "-Dfl.inference.djl-cache-dir=" + cache,
-                "-Dfl.inference.timeout-seconds=" + INFERENCE_TIMEOUT_SECONDS);
+                "-Dfl.inference.timeout-seconds=" + INFERENCE_TIMEOUT_SECONDS, "-Dfl.inference.worker-heap-mb=256",
+                "-Dfl.inference.worker-memory-mb=3072");
     }
 
     /** The test servers' inference deadline. */

@@ -16,6 +16,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -66,7 +67,9 @@ public final class BackendFixtures {
 
     /** In the container: the files the deployment carries under {@code inference-backend/}, unpacked. */
     public static BackendFixtures fromClassPath() throws IOException {
-        Path dir = Files.createTempDirectory("inference-backend");
+        // readable by the sandbox's unprivileged user, like the model store (temp folders are mode 700)
+        Path dir = Files.createTempDirectory("inference-backend",
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
         ClassLoader loader = BackendFixtures.class.getClassLoader();
         for (String name : OWN) {
             copy(loader, "inference-backend/" + name, dir.resolve(name));
