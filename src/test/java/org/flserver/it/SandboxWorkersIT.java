@@ -137,6 +137,21 @@ class SandboxWorkersIT {
     }
 
     @Test
+    void aSeccompFilterRefusesWhatNoModelNeeds() throws Exception {
+        String[] status = inside(null, "/bin/grep", "^Seccomp:", "/proc/self/status");
+        assertEquals("Seccomp:\t2", status[1].strip(), "a filter is installed");
+        // an empty network namespace still lets a process open AF_INET sockets; the filter does not
+        String[] inet = inside(null, "/usr/bin/python3", "-c", "import socket\ntry:\n    socket.socket()\n"
+                + "    print('opened')\nexcept PermissionError:\n    print('refused')");
+        assertEquals("refused", inet[1].strip(), inet[1]);
+        String[] unix = inside(null, "/usr/bin/python3", "-c", "import socket\nsocket.socketpair()\nprint('unix')");
+        assertEquals("unix", unix[1].strip(), unix[1]);
+        String[] trace = inside(null, "/usr/bin/python3", "-c", "import ctypes, os\nlibc = ctypes.CDLL(None, "
+                + "use_errno=True)\nprint(libc.ptrace(16, 1, 0, 0), os.strerror(ctypes.get_errno()))");
+        assertEquals("-1 Operation not permitted", trace[1].strip(), trace[1]);
+    }
+
+    @Test
     void aWorkerHasNoNetworkNotEvenTheHostsLoopback() throws Exception {
         try (ServerSocket host = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             String connect = "import socket\ns = socket.create_connection(('127.0.0.1', " + host.getLocalPort()

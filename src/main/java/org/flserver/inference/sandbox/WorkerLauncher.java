@@ -9,6 +9,7 @@ import java.util.EnumSet;
 import java.util.concurrent.TimeUnit;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -84,6 +85,9 @@ public final class WorkerLauncher {
      */
     private volatile boolean dropUid;
 
+    /** The seccomp program's file once {@link #prepare} wrote it, else null (no filter). */
+    private volatile Path seccomp;
+
     public WorkerLauncher(Settings settings) {
         this.settings = settings;
         this.dropUid = settings.uid() >= 0 && isRoot();
@@ -134,6 +138,7 @@ public final class WorkerLauncher {
     public void prepare() throws SandboxUnavailable {
         Path cache = settings.djlCache();
         Path stub = cache.resolve(InferenceWorker.JNA_DIR).resolve("libjnidispatch.so");
+        writeSeccompFilter(cache);
         if (Files.isRegularFile(stub)) {
             return;
         }
@@ -149,6 +154,29 @@ public final class WorkerLauncher {
             readableByAll(cache);
         } catch (IOException e) {
             throw new SandboxUnavailable("the TorchScript runtime could not be unpacked into " + cache + ": "
+                    + e.getMessage());
+        }
+    }
+
+    /**
+     * Writes the seccomp program ({@link SeccompFilter}) beside the cache, where bubblewrap reads it
+     * from at every start; none on architectures it does not cover.
+     */
+    private void writeSeccompFilter(Path cache) throws SandboxUnavailable {
+        byte[] program = SeccompFilter.forThisMachine();
+        if (settings.mode() != Mode.BWRAP || program == null) {
+            return;
+        }
+        try {
+            Files.createDirectories(cache);
+            Path file = cache.resolve("seccomp.bpf");
+            Path tmp = Files.createTempFile(cache, "seccomp", ".tmp");
+            Files.write(tmp, program);
+            Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            seccomp = file;
+        } catch (IOException e) {
+            throw new SandboxUnavailable("the sandbox's seccomp filter cannot be written to " + cache + ": "
                     + e.getMessage());
         }
     }
@@ -276,12 +304,19 @@ public final class WorkerLauncher {
 
     private List<String> bubblewrap(Map<Path, String> modules) throws IOException {
         List<String> c = new ArrayList<>();
+        if (seccomp != null) {
+            // bwrap reads the program from a descriptor: a shell opens the file as descriptor 9 first
+            c.addAll(List.of("/bin/sh", "-c", "exec \"$@\" 9<\"$0\"", seccomp.toString()));
+        }
         if (dropUid) {
             c.addAll(List.of("setpriv", "--reuid=" + settings.uid(), "--regid=" + settings.uid(), "--clear-groups",
                     "--no-new-privs"));
         }
         c.addAll(List.of(settings.bwrap(), "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
                 "--disable-userns", "--hostname", "fl-inference"));
+        if (seccomp != null) {
+            c.addAll(List.of("--seccomp", "9"));
+        }
         c.addAll(List.of("--ro-bind", "/usr", "/usr"));
         for (String top : List.of("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")) {
             Path p = Path.of(top);
