@@ -233,9 +233,11 @@ class InferenceSandboxIT {
                 || r.detail().startsWith("The inference worker running this model stopped"), r.toString());
 
         UUID grow = trainedModel(mallory, "alloc_grow.pt", "MC_DROPOUT");
-        // 256 blocks of 64 MiB: 16 GiB, beyond the test servers' worker limit
-        r = infer(mallory, grow, rows(1, 256));
-        assertEquals(400, r.status(), r.toString());
+        // 64 blocks of 64 MiB: 4 GiB, beyond the test servers' 3 GiB workers. Filling memory takes
+        // time on a loaded machine: the worker's memory limit (400) or the deadline (504) stops it;
+        // SandboxWorkersIT shows the memory limit alone, with a long deadline.
+        r = infer(mallory, grow, rows(1, 64));
+        assertTrue(r.status() == 400 || r.status() == 504, r.toString());
         // the same model within bounds answers
         r = infer(mallory, grow, rows(1, 2));
         assertEquals(200, r.status(), r.toString());
