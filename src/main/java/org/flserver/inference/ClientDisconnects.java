@@ -109,12 +109,11 @@ public class ClientDisconnects {
 
     /** How the client's endpoint appears in the kernel's table (after {@link #normalise}), or null. */
     static String endpoint(String address, int port) {
-        if (address == null || port <= 0 || port > 65535) {
-            return null;
+        if (address == null || port <= 0 || port > 65535 || !address.matches("[0-9A-Fa-f:.\\[\\]]+")) {
+            return null; // only literals: getByName must never look a name up
         }
         byte[] raw;
         try {
-            // a literal from the container, never a name: no lookup happens
             raw = InetAddress.getByName(address.startsWith("[") ? address.substring(1, address.length() - 1)
                     : address).getAddress();
         } catch (UnknownHostException | SecurityException e) {
