@@ -7,10 +7,12 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.SortedMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -69,6 +71,7 @@ public final class WorkerPool implements AutoCloseable {
 
     private final Map<Key, Deque<WorkerProcess>> idle = new LinkedHashMap<>(); // guarded by this
     private final Map<String, Integer> perOwner = new HashMap<>(); // guarded by this
+    private final Set<WorkerProcess> running = new HashSet<>(); // guarded by this: every worker started
     private int live; // guarded by this
     private boolean closed; // guarded by this
     private long started; // guarded by this
@@ -123,10 +126,11 @@ public final class WorkerPool implements AutoCloseable {
 
     @Override
     public void close() {
-        List<WorkerProcess> ending = new ArrayList<>();
+        List<WorkerProcess> ending;
         synchronized (this) {
             closed = true;
-            idle.values().forEach(ending::addAll);
+            // busy ones too: their callers' waits end with the pipe
+            ending = new ArrayList<>(running);
             idle.clear();
             notifyAll();
         }
@@ -196,6 +200,12 @@ public final class WorkerPool implements AutoCloseable {
         WorkerProcess worker;
         try {
             worker = WorkerProcess.start(key, launcher.worker(key.modules()), threads);
+            synchronized (this) {
+                running.add(worker);
+                if (closed) {
+                    worker.kill(WorkerProcess.KillReason.CLOSED);
+                }
+            }
         } catch (IOException e) {
             freeSlot(key);
             LOG.log(Level.WARNING, "an inference worker could not be started", e);
@@ -261,6 +271,9 @@ public final class WorkerPool implements AutoCloseable {
             }
         }
         worker.kill(WorkerProcess.KillReason.CLOSED);
+        synchronized (this) {
+            running.remove(worker);
+        }
         freeSlot(worker.key);
     }
 
@@ -273,6 +286,7 @@ public final class WorkerPool implements AutoCloseable {
 
     /** Takes an idle worker out of the pool's books (the caller kills it). */
     private void forget(WorkerProcess w) {
+        running.remove(w);
         Deque<WorkerProcess> q = idle.get(w.key);
         if (q != null) {
             q.remove(w);
@@ -312,6 +326,7 @@ public final class WorkerPool implements AutoCloseable {
                     WorkerProcess w = it.next();
                     if (!w.alive() || now - w.idleSince() > settings.idleTimeout().toNanos()) {
                         it.remove();
+                        running.remove(w);
                         ending.add(w);
                         live--;
                         perOwner.computeIfPresent(w.key.owner(), (k, n) -> n > 1 ? n - 1 : null);
