@@ -77,7 +77,8 @@ public class InferenceResource {
     }
 
     @POST
-    @BoundedUpload
+    // model_input may be a form value as large as a file; it is bounded by MAX_INPUT_BYTES below
+    @BoundedUpload(largeFields = "model_input")
     @Consumes(MediaType.MULTIPART_FORM_DATA)
     @Produces({MediaType.APPLICATION_JSON, MediaType.APPLICATION_OCTET_STREAM})
     @Operation(summary = "Predict with uncertainty: multipart model_id, model_input (a torch.save'd tensor, an"

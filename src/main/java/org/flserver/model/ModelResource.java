@@ -74,6 +74,9 @@ public class ModelResource {
     @Inject
     CurrentUser caller;
 
+    @Inject
+    FormLimits formLimits;
+
     @GET
     @Operation(summary = "Models related to the caller: own models (local ones included) and the models of"
             + " trainings the caller is actor or participant of")
@@ -87,7 +90,7 @@ public class ModelResource {
     @Operation(summary = "Upload a global (or SWAG) model: fields name, description, model_file,"
             + " optional model_preprocessing_file, input_shape (repeated), type, round")
     public Response upload(List<EntityPart> parts) {
-        UploadForm form = UploadForm.read(parts);
+        UploadForm form = UploadForm.read(parts, formLimits);
         String type = modelType(form.text("type"));
         String name = required(form.text("name"), "name");
         String description = required(form.text("description"), "description");
@@ -185,7 +188,7 @@ public class ModelResource {
         UUID modelId = Uuids.pathId(id, "GlobalModel");
         // who may do it is decided before the file is read
         models.ownGlobalModel(modelId, caller.id());
-        EntityPart file = UploadForm.read(parts).file("model_preprocessing_file");
+        EntityPart file = UploadForm.read(parts, formLimits).file("model_preprocessing_file");
         if (file == null) {
             throw ApiException.detail(400, "No uploaded file 'model_preprocessing_file' found.");
         }
@@ -222,7 +225,7 @@ public class ModelResource {
     @Operation(summary = "Upload a participant's local update of a global model for the current round: multipart"
             + " model_file, round, sample_size, optional metric_names/metric_values (repeated)")
     public Response uploadUpdate(@PathParam("id") String id, List<EntityPart> parts) {
-        UploadForm form = UploadForm.read(parts);
+        UploadForm form = UploadForm.read(parts, formLimits);
         // api.md §5.7, in the reference's order
         RoundAndSize fields = RoundAndSize.of(form);
         int round = fields.round();
@@ -251,7 +254,7 @@ public class ModelResource {
     @Operation(summary = "Upload a participant's SWAG statistics for the current SWAG round: multipart round,"
             + " sample_size, first_moment_file, second_moment_file (each one 1-D float tensor)")
     public Response uploadSwagStatistics(@PathParam("id") String id, List<EntityPart> parts) {
-        UploadForm form = UploadForm.read(parts);
+        UploadForm form = UploadForm.read(parts, formLimits);
         RoundAndSize fields = RoundAndSize.of(form);
         int round = fields.round();
         int sampleSize = fields.sampleSize();
