@@ -62,6 +62,9 @@ public class MetricResource {
     @Inject
     FormLimits formLimits;
 
+    @Inject
+    MetricLimits limits;
+
     @GET
     @Operation(summary = "Every metric reported for the model (value_binary base64)")
     public JsonArray list(@PathParam("id") String id) {
@@ -109,7 +112,7 @@ public class MetricResource {
         if (names.size() != values.size()) {
             throw ApiException.badRequest(LENGTHS);
         }
-        metrics.report(modelId, caller.id(), MetricValue.parse(names, values));
+        metrics.report(modelId, caller.id(), MetricValue.parse(names, values, limits.maxRows()));
         return Response.status(201).entity(Jsonp.createObjectBuilder()
                 .add("detail", "Model Metrics Upload Accepted")
                 .add("model_id", modelId.toString()).build()).build();

@@ -27,6 +27,7 @@ import java.util.UUID;
 import java.util.logging.Logger;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+import org.flserver.metric.MetricLimits;
 import org.flserver.metric.MetricValue;
 import org.flserver.model.ModelFiles.ReceivedFile;
 import org.flserver.platform.ApiException;
@@ -76,6 +77,9 @@ public class ModelResource {
 
     @Inject
     FormLimits formLimits;
+
+    @Inject
+    MetricLimits metricLimits;
 
     @GET
     @Operation(summary = "Models related to the caller: own models (local ones included) and the models of"
@@ -234,9 +238,10 @@ public class ModelResource {
         if (file == null) {
             throw noModelFile();
         }
+        // the metrics are counted and parsed before any database work
+        List<MetricValue> metrics = optionalMetrics(form, metricLimits.maxRows());
         UUID globalId = Uuids.pathId(id, "GlobalModel");
         StoredFile global = updates.check(globalId, caller.id(), round, TrainingState.ONGOING);
-        List<MetricValue> metrics = optionalMetrics(form);
         try (ReceivedFile received = receive(file)) {
             WeightChecks.update(received.temp(), WeightChecks.stored(files.path(global.sha256())));
             // stored before the transaction: content-addressed, so a refused insert leaves a harmless file
@@ -350,15 +355,16 @@ public class ModelResource {
 
     /**
      * The metrics a local update may carry (§5.7): used only when both fields are present with the
-     * same number of entries, otherwise ignored, as in the reference. Over-long keys are a 400.
+     * same number of entries, otherwise ignored, as in the reference. Over-long keys are a 400,
+     * more than {@code maxRows} metrics a 413.
      */
-    private static List<MetricValue> optionalMetrics(UploadForm form) {
+    private static List<MetricValue> optionalMetrics(UploadForm form, int maxRows) {
         List<String> names = form.texts("metric_names");
         List<String> values = form.texts("metric_values");
         if (!form.has("metric_names") || !form.has("metric_values") || names.size() != values.size()) {
             return List.of();
         }
-        return MetricValue.parse(names, values);
+        return MetricValue.parse(names, values, maxRows);
     }
 
     private ReceivedFile receive(EntityPart part) {
