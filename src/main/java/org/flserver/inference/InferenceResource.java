@@ -24,8 +24,8 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.flserver.model.BoundedUpload;
 import org.flserver.platform.ApiException;
+import org.flserver.platform.BoundedJson;
 import org.flserver.platform.JsonBodies;
-import org.flserver.platform.Jsonp;
 import org.flserver.platform.Uuids;
 import org.flserver.tensor.pytorch.TorchSaveWriter;
 import org.flserver.user.CurrentUser;
@@ -85,7 +85,8 @@ public class InferenceResource {
     }
 
     @POST
-    @BoundedUpload
+    // model_input may be a form value as large as a file; it is bounded by MAX_INPUT_BYTES below
+    @BoundedUpload(largeFields = "model_input")
     @Consumes(MediaType.MULTIPART_FORM_DATA)
     @Produces({MediaType.APPLICATION_JSON, MediaType.APPLICATION_OCTET_STREAM})
     @Operation(summary = "Predict with uncertainty: multipart model_id, model_input (a torch.save'd tensor, an"
@@ -152,9 +153,10 @@ public class InferenceResource {
     private static Tensor jsonText(byte[] input, ModelInputs.BadInput bytesFailed) {
         String text = new String(input, StandardCharsets.UTF_8).strip();
         if (text.startsWith("[")) {
-            try (var reader = Jsonp.createReader(new java.io.StringReader(text))) {
-                return ModelInputs.fromJson(reader.readArray());
-            } catch (jakarta.json.JsonException | ModelInputs.BadInput e) {
+            // parsed under the limits of every JSON body; any refusal is the reference's "no tensor"
+            try {
+                return ModelInputs.fromJson(BoundedJson.read(new java.io.StringReader(text)));
+            } catch (ApiException | ModelInputs.BadInput e) {
                 throw ApiException.list(400, ModelInputs.NOT_A_TENSOR);
             }
         }

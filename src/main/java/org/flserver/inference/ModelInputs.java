@@ -6,7 +6,6 @@ import jakarta.json.JsonString;
 import jakarta.json.JsonValue;
 import java.awt.image.BufferedImage;
 import java.awt.image.Raster;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -17,7 +16,6 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
-import javax.imageio.ImageIO;
 import org.flserver.tensor.DType;
 import org.flserver.tensor.FormatKind;
 import org.flserver.tensor.StorageInfo;
@@ -131,12 +129,9 @@ public final class ModelInputs {
         if (bytes.length >= 4 && bytes[0] == 'P' && bytes[1] == 'K' && bytes[2] == 3 && bytes[3] == 4) {
             return tensorFile(bytes);
         }
-        try {
-            BufferedImage image = ImageIO.read(new ByteArrayInputStream(bytes));
-            return image == null ? null : image(image);
-        } catch (IOException | RuntimeException notAnImage) {
-            return null;
-        }
+        // the header's width and height are checked before any pixel is decoded
+        BufferedImage image = BoundedImages.read(bytes, MAX_ELEMENTS);
+        return image == null ? null : image(image);
     }
 
     /** A {@code torch.save}d tensor, read symbolically (never unpickled by Python, never executed). */
@@ -210,7 +205,8 @@ public final class ModelInputs {
     private static Tensor image(BufferedImage image) throws BadInput {
         int w = image.getWidth();
         int h = image.getHeight();
-        if ((long) w * h * 4 > MAX_ELEMENTS) {
+        if ((long) w * h * BoundedImages.MAX_CHANNELS > MAX_ELEMENTS) {
+            // the header promised less (BoundedImages checked it); the decoded image decides
             throw new BadInput("The model input image is too large.");
         }
         Raster raster = image.getRaster();

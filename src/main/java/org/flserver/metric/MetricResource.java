@@ -28,6 +28,7 @@ import java.util.UUID;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.flserver.model.BoundedUpload;
+import org.flserver.model.FormLimits;
 import org.flserver.model.UploadForm;
 import org.flserver.platform.ApiException;
 import org.flserver.platform.JsonBodies;
@@ -58,6 +59,12 @@ public class MetricResource {
     @Inject
     CurrentUser caller;
 
+    @Inject
+    FormLimits formLimits;
+
+    @Inject
+    MetricLimits limits;
+
     @GET
     @Operation(summary = "Every metric reported for the model (value_binary base64)")
     public JsonArray list(@PathParam("id") String id) {
@@ -83,7 +90,7 @@ public class MetricResource {
     @Consumes(MediaType.MULTIPART_FORM_DATA)
     @Operation(summary = "Report metrics: repeated form fields metric_names and metric_values (multipart)")
     public Response reportMultipart(@PathParam("id") String id, List<EntityPart> parts) {
-        UploadForm form = UploadForm.read(parts);
+        UploadForm form = UploadForm.read(parts, formLimits);
         return report(id, form.texts("metric_names"), form.has("metric_names"),
                 form.texts("metric_values"), form.has("metric_values"));
     }
@@ -105,7 +112,7 @@ public class MetricResource {
         if (names.size() != values.size()) {
             throw ApiException.badRequest(LENGTHS);
         }
-        metrics.report(modelId, caller.id(), MetricValue.parse(names, values));
+        metrics.report(modelId, caller.id(), MetricValue.parse(names, values, limits.maxRows()));
         return Response.status(201).entity(Jsonp.createObjectBuilder()
                 .add("detail", "Model Metrics Upload Accepted")
                 .add("model_id", modelId.toString()).build()).build();

@@ -5,6 +5,11 @@ import jakarta.inject.Inject;
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.LockModeType;
 import jakarta.persistence.PersistenceContext;
+import jakarta.persistence.PersistenceException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Types;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -49,20 +54,49 @@ public class MetricService {
         });
         int step = model.getRound();
         attach(model, em.getReference(User.class, callerId), step, values);
-        em.flush();
         training.ifPresent(t -> engine.metricsReported(t, (GlobalModel) model, step));
     }
 
     /**
-     * Persists metrics for a model inside the caller's transaction (a local update brings its own
-     * training metrics). Each row is flushed on its own: the ids must follow the order of the
-     * report, which the listing shows, and the provider would otherwise insert new rows of one
-     * class in an order of its choosing.
+     * Inserts metrics for a model inside the caller's transaction (a local update brings its own
+     * training metrics), as one JDBC batch in the order of the report.
+     *
+     * <p>Not through {@code persist}: the ids (an identity column) must follow the order of the
+     * report, which the listing shows, and EclipseLink inserts the new objects of one flush in an
+     * order of its own (an identity map); one flush per row kept the order but cost a round trip
+     * and a change-set pass over the whole persistence context per row — 40 s for 25,000 rows under
+     * the training's lock. A batch runs its statements in order, on the transaction's connection,
+     * so the queries that follow (the round engine's count) see the rows. Metrics are not in the
+     * shared cache, so there is nothing to keep in step.
      */
     public void attach(Model model, User reporter, int step, List<MetricValue> values) {
-        for (MetricValue v : values) {
-            em.persist(new Metric(model, reporter, step, v.key(), v.valueFloat(), v.valueBinary()));
-            em.flush();
+        if (values.isEmpty()) {
+            return;
+        }
+        em.flush(); // the model row (a new local model) must exist before the rows that refer to it
+        Connection connection = em.unwrap(Connection.class);
+        try (PreparedStatement insert = connection.prepareStatement("INSERT INTO metric"
+                + " (metric_key, value_float, value_binary, step, model_id, reporter_id) VALUES (?, ?, ?, ?, ?, ?)")) {
+            for (MetricValue v : values) {
+                insert.setString(1, v.key());
+                if (v.valueFloat() == null) {
+                    insert.setNull(2, Types.DOUBLE);
+                } else {
+                    insert.setDouble(2, v.valueFloat());
+                }
+                if (v.valueBinary() == null) {
+                    insert.setNull(3, Types.VARBINARY);
+                } else {
+                    insert.setBytes(3, v.valueBinary());
+                }
+                insert.setInt(4, step);
+                insert.setObject(5, model.getId());
+                insert.setObject(6, reporter.getId());
+                insert.addBatch();
+            }
+            insert.executeBatch();
+        } catch (SQLException e) {
+            throw new PersistenceException("storing " + values.size() + " metrics failed", e);
         }
     }
 

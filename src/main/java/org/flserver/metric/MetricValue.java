@@ -26,9 +26,13 @@ public record MetricValue(String key, Double valueFloat, byte[] valueBinary) {
 
     /**
      * Pairs {@code metric_names} with {@code metric_values}, which the caller has checked to be
-     * present and of equal length. A key longer than the column → 400 (the reference: 500).
+     * present and of equal length. More than {@code maxRows} pairs → 413, before anything is
+     * parsed or stored; a key longer than the column → 400 (the reference: 500).
      */
-    public static List<MetricValue> parse(List<String> names, List<String> values) {
+    public static List<MetricValue> parse(List<String> names, List<String> values, int maxRows) {
+        if (names.size() > maxRows) {
+            throw ApiException.detail(413, "Too many metrics: at most " + maxRows + " per request.");
+        }
         List<MetricValue> out = new ArrayList<>(names.size());
         for (int i = 0; i < names.size(); i++) {
             String key = names.get(i);

@@ -27,6 +27,7 @@ import java.util.UUID;
 import java.util.logging.Logger;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+import org.flserver.metric.MetricLimits;
 import org.flserver.metric.MetricValue;
 import org.flserver.model.ModelFiles.ReceivedFile;
 import org.flserver.platform.ApiException;
@@ -74,6 +75,12 @@ public class ModelResource {
     @Inject
     CurrentUser caller;
 
+    @Inject
+    FormLimits formLimits;
+
+    @Inject
+    MetricLimits metricLimits;
+
     @GET
     @Operation(summary = "Models related to the caller: own models (local ones included) and the models of"
             + " trainings the caller is actor or participant of")
@@ -87,7 +94,7 @@ public class ModelResource {
     @Operation(summary = "Upload a global (or SWAG) model: fields name, description, model_file,"
             + " optional model_preprocessing_file, input_shape (repeated), type, round")
     public Response upload(List<EntityPart> parts) {
-        UploadForm form = UploadForm.read(parts);
+        UploadForm form = UploadForm.read(parts, formLimits);
         String type = modelType(form.text("type"));
         String name = required(form.text("name"), "name");
         String description = required(form.text("description"), "description");
@@ -185,7 +192,7 @@ public class ModelResource {
         UUID modelId = Uuids.pathId(id, "GlobalModel");
         // who may do it is decided before the file is read
         models.ownGlobalModel(modelId, caller.id());
-        EntityPart file = UploadForm.read(parts).file("model_preprocessing_file");
+        EntityPart file = UploadForm.read(parts, formLimits).file("model_preprocessing_file");
         if (file == null) {
             throw ApiException.detail(400, "No uploaded file 'model_preprocessing_file' found.");
         }
@@ -222,7 +229,7 @@ public class ModelResource {
     @Operation(summary = "Upload a participant's local update of a global model for the current round: multipart"
             + " model_file, round, sample_size, optional metric_names/metric_values (repeated)")
     public Response uploadUpdate(@PathParam("id") String id, List<EntityPart> parts) {
-        UploadForm form = UploadForm.read(parts);
+        UploadForm form = UploadForm.read(parts, formLimits);
         // api.md §5.7, in the reference's order
         RoundAndSize fields = RoundAndSize.of(form);
         int round = fields.round();
@@ -231,9 +238,10 @@ public class ModelResource {
         if (file == null) {
             throw noModelFile();
         }
+        // the metrics are counted and parsed before any database work
+        List<MetricValue> metrics = optionalMetrics(form, metricLimits.maxRows());
         UUID globalId = Uuids.pathId(id, "GlobalModel");
         StoredFile global = updates.check(globalId, caller.id(), round, TrainingState.ONGOING);
-        List<MetricValue> metrics = optionalMetrics(form);
         try (ReceivedFile received = receive(file)) {
             WeightChecks.update(received.temp(), WeightChecks.stored(files.path(global.sha256())));
             // stored before the transaction: content-addressed, so a refused insert leaves a harmless file
@@ -251,7 +259,7 @@ public class ModelResource {
     @Operation(summary = "Upload a participant's SWAG statistics for the current SWAG round: multipart round,"
             + " sample_size, first_moment_file, second_moment_file (each one 1-D float tensor)")
     public Response uploadSwagStatistics(@PathParam("id") String id, List<EntityPart> parts) {
-        UploadForm form = UploadForm.read(parts);
+        UploadForm form = UploadForm.read(parts, formLimits);
         RoundAndSize fields = RoundAndSize.of(form);
         int round = fields.round();
         int sampleSize = fields.sampleSize();
@@ -347,15 +355,16 @@ public class ModelResource {
 
     /**
      * The metrics a local update may carry (§5.7): used only when both fields are present with the
-     * same number of entries, otherwise ignored, as in the reference. Over-long keys are a 400.
+     * same number of entries, otherwise ignored, as in the reference. Over-long keys are a 400,
+     * more than {@code maxRows} metrics a 413.
      */
-    private static List<MetricValue> optionalMetrics(UploadForm form) {
+    private static List<MetricValue> optionalMetrics(UploadForm form, int maxRows) {
         List<String> names = form.texts("metric_names");
         List<String> values = form.texts("metric_values");
         if (!form.has("metric_names") || !form.has("metric_values") || names.size() != values.size()) {
             return List.of();
         }
-        return MetricValue.parse(names, values);
+        return MetricValue.parse(names, values, maxRows);
     }
 
     private ReceivedFile receive(EntityPart part) {

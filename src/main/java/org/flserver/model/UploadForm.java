@@ -14,12 +14,12 @@ import org.flserver.platform.ApiException;
  * The parts of a multipart form, split Django-style into text fields and files: a part with a
  * file name is a file, anything else a text field; repeated fields are lists ({@code input_shape},
  * {@code metric_names}); for single fields the last occurrence wins. Text fields are read into
- * memory (bounded); file parts are left for {@link ModelFiles#receive} to stream to disk.
+ * memory, each up to {@code fl.upload.max-field-bytes} ({@link FormLimits}, which
+ * {@link FormLimitFilter} has already enforced on the stream; checked here again because a part's
+ * kind is decided by the runtime's own reading of its headers); file parts are left for
+ * {@link ModelFiles#receive} to stream to disk.
  */
 public final class UploadForm {
-
-    /** Largest text field of an upload form (a description, say); files have their own limit. */
-    public static final int MAX_FIELD_BYTES = 64 * 1024;
 
     private final Map<String, List<String>> texts;
     private final Map<String, EntityPart> files;
@@ -29,14 +29,14 @@ public final class UploadForm {
         this.files = files;
     }
 
-    public static UploadForm read(List<EntityPart> parts) {
+    public static UploadForm read(List<EntityPart> parts, FormLimits limits) {
         Map<String, List<String>> texts = new HashMap<>();
         Map<String, EntityPart> files = new HashMap<>();
         for (EntityPart part : parts) {
             if (part.getFileName().isPresent()) {
                 files.put(part.getName(), part);
             } else {
-                texts.computeIfAbsent(part.getName(), k -> new ArrayList<>()).add(readText(part));
+                texts.computeIfAbsent(part.getName(), k -> new ArrayList<>()).add(readText(part, limits.maxFieldBytes()));
             }
         }
         return new UploadForm(texts, files);
@@ -66,12 +66,12 @@ public final class UploadForm {
         return text.length() > 40 ? text.substring(0, 40) + "…" : text;
     }
 
-    private static String readText(EntityPart part) {
+    private static String readText(EntityPart part, long maxBytes) {
         try (InputStream in = part.getContent()) {
-            byte[] bytes = in.readNBytes(MAX_FIELD_BYTES + 1);
-            if (bytes.length > MAX_FIELD_BYTES) {
-                throw ApiException.badRequest("Field '" + abbreviate(part.getName()) + "' is too long: at most "
-                        + MAX_FIELD_BYTES + " bytes.");
+            byte[] bytes = in.readNBytes((int) Math.min(maxBytes + 1, Integer.MAX_VALUE - 8));
+            if (bytes.length > maxBytes) {
+                throw ApiException.detail(413, "Field '" + abbreviate(String.valueOf(part.getName()))
+                        + "' is too long: at most " + maxBytes + " bytes.");
             }
             return new String(bytes, StandardCharsets.UTF_8);
         } catch (IOException e) {

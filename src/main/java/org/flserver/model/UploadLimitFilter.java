@@ -9,7 +9,6 @@ import jakarta.ws.rs.container.ContainerResponseContext;
 import jakarta.ws.rs.container.ContainerResponseFilter;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.ext.Provider;
-import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import org.flserver.platform.ApiException;
@@ -66,7 +65,7 @@ public class UploadLimitFilter implements ContainerRequestFilter, ContainerRespo
      * The declared length, or -1 when there is none. Parsed here because the runtime's
      * {@code getLength()} is an int and fails on lengths over 2 GiB — exactly the ones to refuse.
      */
-    private static long declaredLength(ContainerRequestContext request) {
+    static long declaredLength(ContainerRequestContext request) {
         String header = request.getHeaderString("Content-Length");
         if (header == null) {
             return -1;
@@ -106,7 +105,7 @@ public class UploadLimitFilter implements ContainerRequestFilter, ContainerRespo
     }
 
     /** Lets the runtime read up to the limit, then reports the end of the body. */
-    private static final class Limited extends FilterInputStream {
+    private static final class Limited extends TruncatingStream {
         private final long limit;
         private long count;
         private boolean overflowed;
@@ -117,17 +116,11 @@ public class UploadLimitFilter implements ContainerRequestFilter, ContainerRespo
         }
 
         @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-        }
-
-        @Override
         public int read(byte[] buffer, int offset, int length) throws IOException {
             if (overflowed) {
                 return -1;
             }
-            int n = super.read(buffer, offset, (int) Math.min(length, limit + 1 - count));
+            int n = in.read(buffer, offset, (int) Math.min(length, limit + 1 - count));
             if (n > 0) {
                 count += n;
                 if (count > limit) {

@@ -1,18 +1,16 @@
 package org.flserver.platform;
 
-import jakarta.json.JsonException;
 import jakarta.json.JsonObject;
-import jakarta.json.JsonReader;
-import jakarta.json.JsonStructure;
-import jakarta.json.stream.JsonParsingException;
+import jakarta.json.JsonValue;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Reads request bodies as JSON-P trees under a size limit. Resources take the raw stream and parse
- * here rather than letting the runtime bind records, so that every malformed body, wrong type or
- * unknown field becomes a precise 400 of ours instead of the runtime's own error.
+ * Reads request bodies as JSON-P trees under a size limit (and {@link BoundedJson}'s limits on
+ * nesting and numbers). Resources take the raw stream and parse here rather than letting the
+ * runtime bind records, so that every malformed body, wrong type or unknown field becomes a
+ * precise 400 of ours instead of the runtime's own error.
  */
 public final class JsonBodies {
 
@@ -36,14 +34,7 @@ public final class JsonBodies {
         if (bytes.length == 0 || new String(bytes, StandardCharsets.UTF_8).isBlank()) {
             throw ApiException.badRequest("JSON parse error - the request body is empty.");
         }
-        JsonStructure value;
-        try (JsonReader reader = Jsonp.createReader(new java.io.ByteArrayInputStream(bytes))) {
-            value = reader.read();
-        } catch (JsonParsingException e) {
-            throw ApiException.badRequest("JSON parse error - " + oneLine(e.getMessage()));
-        } catch (JsonException e) {
-            throw ApiException.badRequest("JSON parse error - the request body is not valid JSON.");
-        }
+        JsonValue value = BoundedJson.read(new java.io.ByteArrayInputStream(bytes));
         if (!(value instanceof JsonObject object)) {
             throw new ApiException(400, Jsonp.createObjectBuilder().add("_schema",
                     Jsonp.createArrayBuilder().add("Invalid input type.")).build(), "not an object");
@@ -64,13 +55,5 @@ public final class JsonBodies {
         } catch (IOException e) {
             throw ApiException.badRequest("The request body could not be read.");
         }
-    }
-
-    private static String oneLine(String message) {
-        if (message == null) {
-            return "malformed JSON.";
-        }
-        String line = message.replaceAll("\\s+", " ").trim();
-        return line.length() > 200 ? line.substring(0, 200) : line;
     }
 }

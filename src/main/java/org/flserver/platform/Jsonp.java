@@ -7,6 +7,7 @@ import jakarta.json.JsonReader;
 import jakarta.json.JsonNumber;
 import jakarta.json.JsonString;
 import jakarta.json.spi.JsonProvider;
+import jakarta.json.stream.JsonParser;
 import java.io.InputStream;
 import java.io.Reader;
 
@@ -42,6 +43,14 @@ public final class Jsonp {
 
     public static JsonReader createReader(InputStream in) {
         return PROVIDER.createReader(in);
+    }
+
+    public static JsonParser createParser(Reader reader) {
+        return PROVIDER.createParser(reader);
+    }
+
+    public static JsonParser createParser(InputStream in) {
+        return PROVIDER.createParser(in);
     }
 
     public static JsonNumber createValue(long value) {

@@ -454,7 +454,7 @@ class ModelApiIT {
         assertList(post(owner, new Multipart().field("name", "x".repeat(257)).field("description", "d")
                 .file("model_file", "m.pt", file)), "Field name is too long: at most 256 characters.");
         assertDetail(post(owner, new Multipart().field("name", "n").field("description", "d".repeat(65_537))
-                .file("model_file", "m.pt", file)), 400, "Field 'description' is too long: at most 65536 bytes.");
+                .file("model_file", "m.pt", file)), 413, "Field 'description' is too long: at most 65536 bytes.");
         assertDetail(api.send("POST", "/api/models/", owner.tokenHeader(), "text/plain", "hello"), 415,
                 "Unsupported media type \"text/plain\" in request.");
         // JSON is for MEAN models only: any other type has no file

@@ -42,13 +42,24 @@ class MetricValueTest {
 
     @Test
     void pairsNamesWithNumbersOrUtf8Bytes() {
-        List<MetricValue> values = MetricValue.parse(List.of("acc", "note"), List.of("0.5", "größe"));
+        List<MetricValue> values = MetricValue.parse(List.of("acc", "note"), List.of("0.5", "größe"), 2);
         assertEquals(0.5, values.get(0).valueFloat());
         assertNull(values.get(0).valueBinary());
         assertNull(values.get(1).valueFloat());
         assertArrayEquals("größe".getBytes(StandardCharsets.UTF_8), values.get(1).valueBinary());
         ApiException e = assertThrows(ApiException.class,
-                () -> MetricValue.parse(List.of("k".repeat(33)), List.of("1")));
+                () -> MetricValue.parse(List.of("k".repeat(33)), List.of("1"), 1000));
         assertEquals(400, e.status());
+    }
+
+    @Test
+    void moreRowsThanTheLimitAreRefusedBeforeAnyIsParsed() {
+        List<String> names = java.util.Collections.nCopies(3, "k".repeat(40));
+        List<String> values = java.util.Collections.nCopies(3, "1");
+        // the count is checked first: the over-long keys are not even looked at
+        ApiException e = assertThrows(ApiException.class, () -> MetricValue.parse(names, values, 2));
+        assertEquals(413, e.status());
+        assertEquals("{\"detail\":\"Too many metrics: at most 2 per request.\"}", e.body().toString());
+        assertEquals(3, MetricValue.parse(java.util.Collections.nCopies(3, "k"), values, 3).size());
     }
 }

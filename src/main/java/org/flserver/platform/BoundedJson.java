@@ -1,0 +1,154 @@
+package org.flserver.platform;
+
+import jakarta.json.JsonArrayBuilder;
+import jakarta.json.JsonException;
+import jakarta.json.JsonObjectBuilder;
+import jakarta.json.JsonValue;
+import jakarta.json.stream.JsonParser;
+import jakarta.json.stream.JsonParsingException;
+import java.io.InputStream;
+import java.io.Reader;
+import java.util.ArrayDeque;
+import java.util.Deque;
+
+/**
+ * Parses client JSON into a JSON-P tree under limits of our own, checked while the text is read:
+ * at most {@link #MAX_DEPTH} levels of arrays and objects, numbers of at most
+ * {@link #MAX_NUMBER_LENGTH} characters with an exponent of at most {@link #MAX_EXPONENT} in
+ * magnitude. Every failure is a 400 {@code {"detail": "JSON parse error - ..."}}.
+ *
+ * <p>Why not {@code JsonReader}: its provider's own limits are implementation defaults (Parsson
+ * allows 1000 levels and refuses long numbers with exceptions that are no {@code JsonException},
+ * which answered 500), and a tree is built before anyone can look at it. Here the tree is built
+ * from the parser's events, so a limit stops the parse at the token that crosses it. The number
+ * check looks at the token's text before any {@code BigDecimal} is made of it: a short text such
+ * as {@code 1e1000000000} would otherwise become a number whose {@code bigIntegerValue()} has a
+ * billion digits.
+ */
+public final class BoundedJson {
+
+    /** Arrays and objects nested deeper than this are refused; real requests use a handful. */
+    public static final int MAX_DEPTH = 64;
+    /** Longest number token (sign, digits, point and exponent): more than any double needs. */
+    public static final int MAX_NUMBER_LENGTH = 100;
+    /** Largest exponent written after {@code e}/{@code E}; doubles end at about 1e308. */
+    public static final int MAX_EXPONENT = 1000;
+
+    static final String PREFIX = "JSON parse error - ";
+
+    private BoundedJson() {
+    }
+
+    /** The one JSON value of the stream (UTF-8/16/32 detected as {@code JsonReader} does). */
+    public static JsonValue read(InputStream in) {
+        try (JsonParser parser = Jsonp.createParser(in)) {
+            return read(parser);
+        }
+    }
+
+    /** The one JSON value of the text. */
+    public static JsonValue read(Reader in) {
+        try (JsonParser parser = Jsonp.createParser(in)) {
+            return read(parser);
+        }
+    }
+
+    private static JsonValue read(JsonParser parser) {
+        try {
+            if (!parser.hasNext()) {
+                throw ApiException.badRequest(PREFIX + "the request body is empty.");
+            }
+            JsonValue value = value(parser);
+            if (parser.hasNext()) {
+                // (the provider usually fails in hasNext() already on anything but whitespace)
+                throw ApiException.badRequest(PREFIX + "more than one JSON value.");
+            }
+            return value;
+        } catch (JsonParsingException e) {
+            throw ApiException.badRequest(PREFIX + oneLine(e.getMessage()));
+        } catch (JsonException | IllegalStateException | UnsupportedOperationException | NumberFormatException
+                 | java.util.NoSuchElementException e) {
+            // the provider's own limits and oddities: never a 500
+            throw ApiException.badRequest(PREFIX + "the request body is not valid JSON.");
+        }
+    }
+
+    /**
+     * Builds the value that starts at the parser's next event, iteratively (a recursive builder
+     * would put the nesting limit on the thread stack instead of on a counter).
+     */
+    private static JsonValue value(JsonParser parser) {
+        Deque<Object> open = new ArrayDeque<>(); // JsonObjectBuilder or JsonArrayBuilder
+        Deque<String> keys = new ArrayDeque<>();
+        String key = null;
+        while (true) {
+            JsonParser.Event event = parser.next();
+            JsonValue done;
+            switch (event) {
+                case KEY_NAME -> {
+                    key = parser.getString();
+                    continue;
+                }
+                case START_OBJECT, START_ARRAY -> {
+                    if (open.size() == MAX_DEPTH) {
+                        throw ApiException.badRequest(PREFIX + "nested too deeply: at most " + MAX_DEPTH
+                                + " levels of arrays and objects.");
+                    }
+                    open.push(event == JsonParser.Event.START_OBJECT ? Jsonp.createObjectBuilder()
+                            : Jsonp.createArrayBuilder());
+                    keys.push(key == null ? "" : key);
+                    key = null;
+                    continue;
+                }
+                case END_OBJECT -> {
+                    done = ((JsonObjectBuilder) open.pop()).build();
+                    key = keys.pop();
+                }
+                case END_ARRAY -> {
+                    done = ((JsonArrayBuilder) open.pop()).build();
+                    key = keys.pop();
+                }
+                case VALUE_NUMBER -> {
+                    checkNumber(parser.getString());
+                    done = parser.getValue();
+                }
+                default -> done = parser.getValue(); // string, true, false, null
+            }
+            if (open.isEmpty()) {
+                return done;
+            }
+            if (open.peek() instanceof JsonObjectBuilder object) {
+                object.add(key, done);
+            } else {
+                ((JsonArrayBuilder) open.peek()).add(done);
+            }
+            key = null;
+        }
+    }
+
+    /** Refuses a number token that is too long or whose exponent is too large, before it is converted. */
+    static void checkNumber(String text) {
+        if (text.length() > MAX_NUMBER_LENGTH) {
+            throw ApiException.badRequest(PREFIX + "a number is too long: at most " + MAX_NUMBER_LENGTH
+                    + " characters.");
+        }
+        int e = Math.max(text.indexOf('e'), text.indexOf('E'));
+        if (e < 0) {
+            return;
+        }
+        String digits = text.substring(e + 1).replaceFirst("^[+-]", "").replaceFirst("^0+(?=.)", "");
+        // at most 100 characters, so comparing lengths first keeps this from overflowing
+        if (digits.length() > 4 || Integer.parseInt(digits) > MAX_EXPONENT) {
+            throw ApiException.badRequest(PREFIX + "a number's exponent is too large: at most " + MAX_EXPONENT
+                    + " in magnitude.");
+        }
+    }
+
+    static String oneLine(String message) {
+        if (message == null) {
+            return "malformed JSON.";
+        }
+        String line = message.replaceAll("\\s+", " ").trim();
+        return line.length() > 200 ? line.substring(0, 200) : line;
+    }
+}
