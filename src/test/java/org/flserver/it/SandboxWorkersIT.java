@@ -66,7 +66,7 @@ class SandboxWorkersIT {
                 Path.of("target/classes").toAbsolutePath(),
                 Path.of(System.getProperty("it.djl.cache.dir", "target/djl-cache")).toAbsolutePath(), 256, 3072,
                 65534, true, "bwrap", null,
-                unchecked ? List.of("-D" + DjlBackend.UNCHECKED_MODULES + "=true") : List.of()));
+                unchecked ? List.of("-D" + DjlBackend.UNCHECKED_MODULES + "=true") : List.of(), 10));
     }
 
     @BeforeAll

@@ -89,6 +89,10 @@ public class InferenceSandbox {
     int uid;
 
     @Inject
+    @ConfigProperty(name = "fl.inference.worker-nice", defaultValue = "10")
+    int nice;
+
+    @Inject
     @ConfigProperty(name = "fl.inference.malloc-tuning", defaultValue = "true")
     boolean mallocTuning;
 
@@ -170,7 +174,7 @@ public class InferenceSandbox {
         WorkerLauncher launcher = new WorkerLauncher(new WorkerLauncher.Settings(m,
                 Path.of(System.getProperty("java.home")), runtime.toAbsolutePath(), workerClasses(), cache,
                 Math.max(64, heapMb), Math.max(512, memoryMb), uid, mallocTuning, bwrap,
-                Path.of(dataDir, "files").toAbsolutePath(), List.of()));
+                Path.of(dataDir, "files").toAbsolutePath(), List.of(), Math.max(0, Math.min(19, nice))));
         launcher.prepare();
         if (m == WorkerLauncher.Mode.BWRAP) {
             String warning = launcher.probe();

@@ -71,10 +71,11 @@ public final class WorkerLauncher {
      * @param bwrap       the bubblewrap program ({@code bwrap} on the PATH)
      * @param modelStore  the folder of the model files, which workers' binds come from (for the probe)
      * @param workerOptions more JVM options for workers (tests)
+     * @param nice        how much lower than the server's the workers' scheduling priority is (0–19)
      */
     public record Settings(Mode mode, Path javaHome, Path runtimeDir, Path classes, Path djlCache, int heapMb,
                            long memoryMb, int uid, boolean mallocTuning, String bwrap, Path modelStore,
-                           List<String> workerOptions) {
+                           List<String> workerOptions, int nice) {
     }
 
     private final Settings settings;
@@ -344,7 +345,7 @@ public final class WorkerLauncher {
     /** prlimit and nice, both from util-linux/coreutils in /usr/bin, applied before the JVM starts. */
     private List<String> limits() {
         return List.of("/usr/bin/prlimit", "--as=" + settings.memoryMb() * 1024 * 1024, "--fsize=0", "--core=0",
-                "--nofile=256", "--", "/usr/bin/nice", "-n", "10");
+                "--nofile=256", "--", "/usr/bin/nice", "-n", String.valueOf(settings.nice()));
     }
 
     /**
