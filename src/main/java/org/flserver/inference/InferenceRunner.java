@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.UUID;
@@ -49,6 +50,9 @@ public class InferenceRunner {
     @Inject
     ModelFiles files;
 
+    /** Verdicts of the archive check per file hash: a stored file never changes, so one check is enough. */
+    private final CheckedModules checked = new CheckedModules(4096);
+
     /**
      * Runs the plan for {@code caller} within the configured deadline; {@code cancelled} turns true
      * when the caller has gone away, which ends the run early.
@@ -64,8 +68,8 @@ public class InferenceRunner {
             modules.put(plan.preprocessing().sha256(), plan.preprocessing().path());
         }
         // the sandbox is the second line of defence: what the server's checks refuse never starts a worker
-        for (Path module : modules.values()) {
-            TorchScriptArchiveCheck.requireTorchScript(module);
+        for (Map.Entry<String, Path> module : modules.entrySet()) {
+            checked.require(module.getKey(), module.getValue());
         }
         boolean swag = plan.method().equals("SWAG");
         Request request = new Request(plan.method(), plan.modules().stream().map(ModuleFile::sha256).toList(),

@@ -357,7 +357,7 @@ public final class WorkerLauncher {
         String classPath = sandboxed ? CLASSES + ":" + RUNTIME + "/*"
                 : real(settings.classes()) + ":" + real(settings.runtimeDir()) + "/*";
         List<String> c = new ArrayList<>(List.of("/bin/sh", "-c", "exec 3>&1 1>&2; exec \"$@\"", "sh",
-                javaBinary(), "-Xmx" + settings.heapMb() + "m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                javaBinary(), "-Xmx" + settings.heapMb() + "m", "-XX:+UseSerialGC",
                 "-XX:-UsePerfData", "-XX:ReservedCodeCacheSize=48m", "-XX:MaxMetaspaceSize=128m",
                 "-XX:CompressedClassSpaceSize=64m", "-Xshare:auto", "-Djava.io.tmpdir=/nonexistent",
                 "--add-opens=java.base/java.io=ALL-UNNAMED",
