@@ -6,15 +6,16 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * Finds the TorchScript runtime. It lives on the server's class path, not in the WAR (inference.md
- * §5: native libraries cannot be loaded again by a redeployed WAR's class loader), so it may be
- * absent; then inference answers 503 and everything else works.
+ * Finds the TorchScript runtime inside an inference worker, whose class path holds DJL's jars
+ * (from {@code fl.inference.runtime-dir}) beside the application's classes. Nothing here names a
+ * DJL type, so a class path without DJL gets a message that says how to add it instead of a
+ * linkage error.
  */
 public final class TorchBackends {
 
     private static final Logger LOG = Logger.getLogger(TorchBackends.class.getName());
 
-    /** Models kept loaded when the caller names no bound ({@code fl.inference.max-cached-models}). */
+    /** Models kept loaded when the caller names no bound. */
     public static final int DEFAULT_MAX_CACHED_MODELS = 8;
 
     /** Intra-op threads of libtorch unless {@code -Dai.djl.pytorch.num_threads} says otherwise. */
@@ -23,9 +24,9 @@ public final class TorchBackends {
     static final String ENGINE_CLASS = "ai.djl.engine.Engine";
     static final String BACKEND_CLASS = "org.flserver.inference.djl.DjlBackend";
 
-    static final String NOT_INSTALLED = "the TorchScript runtime (DJL + libtorch) is not on the server's "
-            + "class path; start Payara Micro with --addlibs target/inference-libs (the jars the build copies "
-            + "there) and -Dai.djl.offline=true -DOPT_OUT_TRACKING=true (see README, \"Inference runtime\")";
+    static final String NOT_INSTALLED = "the TorchScript runtime (DJL + libtorch) is not on the inference "
+            + "worker's class path; set fl.inference.runtime-dir to the folder of the jars the build copies to "
+            + "target/inference-libs (see README, \"Inference runtime\")";
 
     private TorchBackends() {
     }

@@ -17,7 +17,7 @@ class TorchBackendsTest {
     void withoutDjlOnTheClassPathFindSaysHowToInstallItAndTouchesNoDjlClass() throws Exception {
         URL classes = Path.of("target", "classes").toUri().toURL();
         ClassLoader previous = Thread.currentThread().getContextClassLoader();
-        // the application's classes alone, as a WAR sees them on a server without --addlibs
+        // the application's classes alone, as a worker would see them without the runtime's jars
         try (URLClassLoader war = new URLClassLoader(new URL[] {classes}, ClassLoader.getPlatformClassLoader())) {
             assertThrows(ClassNotFoundException.class, () -> war.loadClass(TorchBackends.ENGINE_CLASS));
             Thread.currentThread().setContextClassLoader(war);
@@ -26,7 +26,7 @@ class TorchBackendsTest {
             Optional<?> found = (Optional<?>) finder.getMethod("find", StringBuilder.class).invoke(null, whyNot);
             assertTrue(found.isEmpty());
             assertEquals(TorchBackends.NOT_INSTALLED, whyNot.toString());
-            assertTrue(whyNot.toString().contains("--addlibs"), whyNot.toString());
+            assertTrue(whyNot.toString().contains("fl.inference.runtime-dir"), whyNot.toString());
         } finally {
             Thread.currentThread().setContextClassLoader(previous);
         }

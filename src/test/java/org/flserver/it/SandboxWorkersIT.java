@@ -30,6 +30,7 @@ import org.flserver.inference.ModuleFile;
 import org.flserver.inference.Tensor;
 import org.flserver.inference.djl.BackendFixtures;
 import org.flserver.inference.djl.DjlBackend;
+import org.flserver.inference.sandbox.SandboxUnavailable;
 import org.flserver.inference.sandbox.WorkerLauncher;
 import org.flserver.inference.sandbox.WorkerPool;
 import org.flserver.inference.worker.WorkerProtocol.Limits;
@@ -248,6 +249,34 @@ class SandboxWorkersIT {
         blocks[0] = 2;
         Tensor small = calls.forward(grow, Tensor.ofFloats(new long[] {1, 8}, blocks));
         assertArrayEquals(new double[] {16777216, 16777216}, small.toDoubles(), "two blocks fit");
+    }
+
+    @Test
+    void withoutBubblewrapInferenceIsUnavailableAndSaysWhatIsMissing() throws Exception {
+        WorkerLauncher.Settings s = launcher.settings();
+        WorkerLauncher missing = new WorkerLauncher(new WorkerLauncher.Settings(s.mode(), s.javaHome(), s.runtimeDir(),
+                s.classes(), s.djlCache(), s.heapMb(), s.memoryMb(), s.uid(), s.mallocTuning(),
+                "/nonexistent/bwrap", null, List.of(), 10));
+        SandboxUnavailable e = assertThrows(SandboxUnavailable.class, missing::probe);
+        assertTrue(e.getMessage().startsWith("no sandbox can be made on this host: bubblewrap (/nonexistent/bwrap)"
+                + " could not be started"), e.getMessage());
+        assertTrue(e.getMessage().contains("install Debian's bubblewrap package"), e.getMessage());
+        assertTrue(e.getMessage().contains("fl.inference.sandbox=none"), e.getMessage());
+    }
+
+    @Test
+    void theOperatorsOptOutRunsWorkersWithoutTheSandbox() throws Exception {
+        WorkerLauncher.Settings s = launcher.settings();
+        WorkerLauncher plain = new WorkerLauncher(new WorkerLauncher.Settings(WorkerLauncher.Mode.NONE, s.javaHome(),
+                s.runtimeDir(), s.classes(), s.djlCache(), s.heapMb(), s.memoryMb(), s.uid(), s.mallocTuning(),
+                s.bwrap(), null, List.of(), 10));
+        try (WorkerPool unsandboxed = new WorkerPool(plain, SETTINGS, Executors.defaultThreadFactory())) {
+            ModuleFile echo = BackendFixtures.file(HOSTILE.resolve("echo.pt"));
+            Tensor marker = Tensor.ofFloats(new long[] {1, 8}, new float[] {8, 7, 6, 5, 4, 3, 2, 1});
+            assertArrayEquals(marker.toDoubles(), new SandboxCalls(unsandboxed, "trusted", 60).forward(echo, marker)
+                    .toDoubles());
+            assertFalse(String.join(" ", plain.worker(Map.of(echo.sha256(), echo.path())).command()).contains("bwrap"));
+        }
     }
 
     @Test
