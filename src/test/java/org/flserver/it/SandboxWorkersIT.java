@@ -77,7 +77,10 @@ class SandboxWorkersIT {
         launcher.prepare();
         launcher.probe();
         pool = new WorkerPool(launcher, SETTINGS, Executors.defaultThreadFactory());
-        unchecked = new WorkerPool(launcher(WorkerLauncher.Mode.BWRAP, true), SETTINGS, Executors.defaultThreadFactory());
+        WorkerLauncher uncheckedLauncher = launcher(WorkerLauncher.Mode.BWRAP, true);
+        uncheckedLauncher.prepare();
+        uncheckedLauncher.probe();
+        unchecked = new WorkerPool(uncheckedLauncher, SETTINGS, Executors.defaultThreadFactory());
     }
 
     @AfterAll
