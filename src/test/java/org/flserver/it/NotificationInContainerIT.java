@@ -227,14 +227,12 @@ class NotificationInContainerIT {
             assertEquals(5, e.attempts(), e.toString());
             assertNull(e.httpStatus());
             assertTrue(e.lastError().endsWith("(try 5 of 5)"), e.lastError());
-            // four back-offs of 0.2 s lie between the first try and the fifth
-            assertTrue(Duration.between(e.createdAt(), e.finishedAt()).toMillis() >= 800, e.toString());
         }
         assertTrue(entries.get(0).lastError().contains("ConnectException"), entries.get(0).lastError());
         assertTrue(entries.get(2).lastError().startsWith("invalid endpoint"), entries.get(2).lastError());
-        // the second notification to the refusing receiver had its five tries after the first one's
-        assertTrue(Duration.between(entries.get(0).finishedAt(), entries.get(1).finishedAt()).toMillis() >= 800,
-                entries.toString());
+        // the second notification to the refusing receiver had its tries after the first one's (no durations
+        // asserted: the back-off's length is DeliveryPolicyTest's, with a clock of its own)
+        assertTrue(entries.get(1).finishedAt().isAfter(entries.get(0).finishedAt()), entries.toString());
 
         List<RecordedEvents.Seen> seen = events.of(training.getId());
         assertEquals(2, seen.size(), seen.toString());
