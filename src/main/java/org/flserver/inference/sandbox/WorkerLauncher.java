@@ -39,6 +39,7 @@ import org.flserver.inference.worker.InferenceWorker;
  *       {@code fl.inference.sandbox-uid}, default 65534 "nobody"), no capabilities, no new
  *       privileges, no nested user namespaces, a new session (no terminal injection), and death with
  *       the server;</li>
+ *   <li>a seccomp filter ({@link SeccompFilter}) refusing the system calls no model needs;</li>
  *   <li>resource limits set by {@code prlimit} before the JVM starts: address space, no file may be
  *       written ({@code RLIMIT_FSIZE} 0), no core dumps, a bounded number of open files; and a lower
  *       scheduling priority ({@code nice}) so that the server's own threads win the CPU.</li>
