@@ -15,6 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * A small HTTP client for the integration tests against the shared server: raw requests with any
@@ -27,14 +28,32 @@ public final class ApiClient {
             .followRedirects(HttpClient.Redirect.NEVER)
             .build();
 
+    /** Pinned to HTTP/1.1, as curl, Python requests and browsers speak to the server (no h2c upgrade). */
+    private static final HttpClient HTTP_1_1 = HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(10))
+            .followRedirects(HttpClient.Redirect.NEVER)
+            .build();
+
     private final String base;
+    private final HttpClient http;
 
     public ApiClient() {
         this(IntegrationEnvironment.baseUrl());
     }
 
     public ApiClient(String base) {
+        this(base, HTTP);
+    }
+
+    private ApiClient(String base, HttpClient http) {
         this.base = base;
+        this.http = http;
+    }
+
+    /** A client of the shared server that speaks HTTP/1.1 only, and checks that every answer came so. */
+    public static ApiClient http11() {
+        return new ApiClient(IntegrationEnvironment.baseUrl(), HTTP_1_1);
     }
 
     public String base() {
@@ -131,18 +150,16 @@ public final class ApiClient {
     }
 
     public Reply sendBytes(String method, String path, String authorization, String contentType, byte[] body) {
-        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(60));
-        if (authorization != null) {
-            request.header("Authorization", authorization);
-        }
-        if (contentType != null) {
-            request.header("Content-Type", contentType);
-        }
-        request.method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+        return exchange(method, path, authorization, contentType, body == null ? HttpRequest.BodyPublishers.noBody()
                 : HttpRequest.BodyPublishers.ofByteArray(body));
+    }
+
+    /** Any request with any body publisher (streamed, chunked), answered within two minutes. */
+    public Reply exchange(String method, String path, String authorization, String contentType,
+                          HttpRequest.BodyPublisher body) {
         try {
-            HttpResponse<String> response = HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
-            return new Reply(response.statusCode(), response.body(), response.headers());
+            return reply(http.send(request(method, path, authorization, contentType, body),
+                    HttpResponse.BodyHandlers.ofString()));
         } catch (IOException e) {
             throw new AssertionError(method + " " + path + " failed: " + e, e);
         } catch (InterruptedException e) {
@@ -151,12 +168,39 @@ public final class ApiClient {
         }
     }
 
+    /** The same request without waiting for its answer. */
+    public CompletableFuture<Reply> exchangeAsync(String method, String path, String authorization,
+                                                  String contentType, HttpRequest.BodyPublisher body) {
+        return http.sendAsync(request(method, path, authorization, contentType, body),
+                HttpResponse.BodyHandlers.ofString()).thenApply(this::reply);
+    }
+
+    private HttpRequest request(String method, String path, String authorization, String contentType,
+                                HttpRequest.BodyPublisher body) {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(120))
+                .method(method, body);
+        if (authorization != null) {
+            request.header("Authorization", authorization);
+        }
+        if (contentType != null) {
+            request.header("Content-Type", contentType);
+        }
+        return request.build();
+    }
+
+    private Reply reply(HttpResponse<String> response) {
+        if (http == HTTP_1_1 && response.version() != HttpClient.Version.HTTP_1_1) {
+            throw new AssertionError("answered over " + response.version() + ", not HTTP/1.1");
+        }
+        return new Reply(response.statusCode(), response.body(), response.headers());
+    }
+
     /** Sends a request and returns the raw bytes of the answer (downloads). */
     public HttpResponse<byte[]> download(String path, Account as) {
         HttpRequest request = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(60))
                 .header("Authorization", as.tokenHeader()).GET().build();
         try {
-            return HTTP.send(request, HttpResponse.BodyHandlers.ofByteArray());
+            return http.send(request, HttpResponse.BodyHandlers.ofByteArray());
         } catch (IOException e) {
             throw new AssertionError("GET " + path + " failed: " + e, e);
         } catch (InterruptedException e) {

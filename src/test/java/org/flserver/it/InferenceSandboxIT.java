@@ -13,15 +13,11 @@ import jakarta.json.JsonObject;
 import jakarta.json.JsonReader;
 import java.io.IOException;
 import java.io.StringReader;
-import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -46,9 +42,7 @@ import org.junit.jupiter.api.Test;
 class InferenceSandboxIT {
 
     private static final Path HOSTILE = Path.of("src", "test", "resources", "hostile");
-    private static final HttpClient HTTP11 = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(10)).build();
-    private static final ApiClient API = new ApiClient();
+    private static final ApiClient API = ApiClient.http11();
 
     private static Account mallory;
     private static Account alice;
@@ -62,38 +56,21 @@ class InferenceSandboxIT {
     // ---------------------------------------------------------------------------------------------
     // HTTP/1.1 requests
 
-    private static HttpRequest.Builder request(String path, Account as) {
-        return HttpRequest.newBuilder(URI.create(API.base() + path)).timeout(Duration.ofSeconds(120))
-                .header("Authorization", as.tokenHeader());
-    }
-
-    private static Reply reply(HttpResponse<String> r) {
-        return new Reply(r.statusCode(), r.body(), r.headers());
-    }
-
-    private static Reply send(HttpRequest request) throws IOException, InterruptedException {
-        HttpResponse<String> r = HTTP11.send(request, HttpResponse.BodyHandlers.ofString());
-        assertEquals(HttpClient.Version.HTTP_1_1, r.version());
-        return reply(r);
-    }
-
-    private static Reply postJson(String path, Account as, String json) throws IOException, InterruptedException {
-        return send(request(path, as).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(json)).build());
+    private static Reply postJson(String path, Account as, String json) {
+        return API.send("POST", path, as.tokenHeader(), "application/json", json);
     }
 
     /** Uploads a file as a global model; the answer (201, or the upload's refusal). */
-    private static Reply upload(Account as, String file) throws IOException, InterruptedException {
+    private static Reply upload(Account as, String file) throws IOException {
         Multipart form = new Multipart().field("name", "hostile " + file).field("description", "it")
                 .field("input_shape", "None").field("input_shape", "8")
                 .file("model_file", file, Files.readAllBytes(HOSTILE.resolve(file)));
-        return send(request("/api/models/", as).header("Content-Type", form.contentType())
-                .POST(HttpRequest.BodyPublishers.ofByteArray(form.bytes())).build());
+        return API.sendBytes("POST", "/api/models/", as.tokenHeader(), form.contentType(), form.bytes());
     }
 
     /** A model of {@code file} with a training using {@code uncertainty} (N=1 for MC dropout). */
     private static UUID trainedModel(Account as, String file, String uncertainty)
-            throws IOException, InterruptedException {
+            throws IOException {
         Reply model = upload(as, file);
         assertEquals(201, model.status(), model.toString());
         UUID id = UUID.fromString(model.json().getString("model_id"));
@@ -117,14 +94,13 @@ class InferenceSandboxIT {
                 .add("return_format", "json").build().toString();
     }
 
-    private static Reply infer(Account as, UUID model, float[][] rows) throws IOException, InterruptedException {
+    private static Reply infer(Account as, UUID model, float[][] rows) {
         return postJson("/api/inference/", as, inferBody(model, rows));
     }
 
-    private static CompletableFuture<HttpResponse<String>> inferAsync(Account as, UUID model, float[][] rows) {
-        return HTTP11.sendAsync(request("/api/inference/", as).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(inferBody(model, rows))).build(),
-                HttpResponse.BodyHandlers.ofString());
+    private static CompletableFuture<Reply> inferAsync(Account as, UUID model, float[][] rows) {
+        return API.exchangeAsync("POST", "/api/inference/", as.tokenHeader(), "application/json",
+                HttpRequest.BodyPublishers.ofString(inferBody(model, rows)));
     }
 
     private static float[][] rows(int n, float first) {
@@ -197,7 +173,7 @@ class InferenceSandboxIT {
         // alice's worker is warm before mallory starts, so that what follows measures nothing but sharing
         assertEquals(200, infer(alice, echo, marker).status());
 
-        CompletableFuture<HttpResponse<String>> stuck = inferAsync(mallory, loop, rows(1, 0));
+        CompletableFuture<Reply> stuck = inferAsync(mallory, loop, rows(1, 0));
         Thread.sleep(1000); // mallory's model is running (its worker started and spins)
         int answeredMeanwhile = 0;
         for (int i = 0; i < 20; i++) {
@@ -210,7 +186,7 @@ class InferenceSandboxIT {
         }
         assertTrue(answeredMeanwhile > 0, "alice was answered while mallory's model still ran");
 
-        Reply timedOut = reply(stuck.get(IntegrationEnvironment.INFERENCE_TIMEOUT_SECONDS + 60L, TimeUnit.SECONDS));
+        Reply timedOut = stuck.get(IntegrationEnvironment.INFERENCE_TIMEOUT_SECONDS + 60L, TimeUnit.SECONDS);
         assertEquals(504, timedOut.status(), timedOut.toString());
         assertEquals("{\"detail\":\"The model did not finish in time: its run was stopped"
                 + " (fl.inference.timeout-seconds).\"}", timedOut.body());

@@ -10,14 +10,10 @@ import jakarta.json.JsonValue;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.StringReader;
-import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Base64;
 import java.util.UUID;
 import java.util.stream.Stream;
@@ -43,13 +39,7 @@ class RequestBoundsIT {
     private static final Path INFERENCE = Path.of("src", "test", "resources", "inference");
     private static final String TOO_MANY_PARTS = "{\"detail\": \"Too many form parts: at most 100 per request.\"}";
 
-    private static final HttpClient HTTP_1_1 = HttpClient.newBuilder()
-            .version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(10))
-            .followRedirects(HttpClient.Redirect.NEVER)
-            .build();
-
-    private final ApiClient api = new ApiClient();
+    private final ApiClient api = ApiClient.http11();
     private Account owner;
     private byte[] modelFile;
     private String modelId;
@@ -301,23 +291,7 @@ class RequestBoundsIT {
 
     private Reply exchange(String method, String path, String authorization, String contentType,
                            HttpRequest.BodyPublisher body) {
-        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(api.base() + path))
-                .timeout(Duration.ofSeconds(120)).method(method, body);
-        if (authorization != null) {
-            request.header("Authorization", authorization);
-        }
-        if (contentType != null) {
-            request.header("Content-Type", contentType);
-        }
-        try {
-            HttpResponse<String> response = HTTP_1_1.send(request.build(), HttpResponse.BodyHandlers.ofString());
-            return new Reply(response.statusCode(), response.body(), response.headers());
-        } catch (IOException e) {
-            throw new AssertionError(method + " " + path + " failed: " + e, e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError(e);
-        }
+        return api.exchange(method, path, authorization, contentType, body);
     }
 
     private static void assertBody(int status, String json, Reply reply) {
