@@ -68,7 +68,10 @@ public final class BoundedJson {
             throw ApiException.badRequest(PREFIX + oneLine(e.getMessage()));
         } catch (JsonException | IllegalStateException | UnsupportedOperationException | NumberFormatException
                  | java.util.NoSuchElementException e) {
-            // the provider's own limits and oddities: never a 500
+            // whatever else the provider throws for a malformed body is the body's fault, never a 500:
+            // JsonParsingException (syntax, its own size limits), IllegalStateException and
+            // NoSuchElementException (a stream that ends inside a value), NumberFormatException and
+            // UnsupportedOperationException (number forms its BigDecimal conversion refuses)
             throw ApiException.badRequest(PREFIX + "the request body is not valid JSON.");
         }
     }

@@ -411,6 +411,12 @@ public final class WorkerLauncher {
         return p.toRealPath().toString();
     }
 
+    /**
+     * Whether this process runs as root: the owner of {@code /proc/self}. Where that cannot be read
+     * (no procfs, or a file system without the "unix" attribute view, i.e. not Linux) the answer is
+     * "no", which only means bubblewrap is started as the server's own user; such a host cannot make
+     * the sandbox anyway, and the probe says so.
+     */
     private static boolean isRoot() {
         try {
             return Integer.valueOf(0).equals(Files.getAttribute(Path.of("/proc/self"), "unix:uid"));

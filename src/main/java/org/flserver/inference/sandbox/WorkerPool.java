@@ -8,7 +8,6 @@ import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -271,10 +270,7 @@ public final class WorkerPool implements AutoCloseable {
             }
         }
         worker.kill(WorkerProcess.KillReason.CLOSED);
-        synchronized (this) {
-            running.remove(worker);
-        }
-        freeSlot(worker.key);
+        forget(worker);
     }
 
     /** Frees the slot of a worker that ended (or never started). */
@@ -284,19 +280,14 @@ public final class WorkerPool implements AutoCloseable {
         notifyAll();
     }
 
-    /** Takes an idle worker out of the pool's books (the caller kills it). */
-    private void forget(WorkerProcess w) {
+    /** Takes a worker, idle or not, out of the pool's books and frees its slot (the caller kills it). */
+    private synchronized void forget(WorkerProcess w) {
         running.remove(w);
         Deque<WorkerProcess> q = idle.get(w.key);
-        if (q != null) {
-            q.remove(w);
-            if (q.isEmpty()) {
-                idle.remove(w.key);
-            }
+        if (q != null && q.remove(w) && q.isEmpty()) {
+            idle.remove(w.key);
         }
-        live--;
-        perOwner.computeIfPresent(w.key.owner(), (k, n) -> n > 1 ? n - 1 : null);
-        notifyAll();
+        freeSlot(w.key);
     }
 
     /** The idle worker idle longest, of {@code owner} or (null) of anyone. */
@@ -320,25 +311,14 @@ public final class WorkerPool implements AutoCloseable {
         List<WorkerProcess> ending = new ArrayList<>();
         synchronized (this) {
             long now = System.nanoTime();
-            for (Iterator<Deque<WorkerProcess>> qs = idle.values().iterator(); qs.hasNext(); ) {
-                Deque<WorkerProcess> q = qs.next();
-                for (Iterator<WorkerProcess> it = q.iterator(); it.hasNext(); ) {
-                    WorkerProcess w = it.next();
+            for (Deque<WorkerProcess> q : idle.values()) {
+                for (WorkerProcess w : q) {
                     if (!w.alive() || now - w.idleSince() > settings.idleTimeout().toNanos()) {
-                        it.remove();
-                        running.remove(w);
                         ending.add(w);
-                        live--;
-                        perOwner.computeIfPresent(w.key.owner(), (k, n) -> n > 1 ? n - 1 : null);
                     }
                 }
-                if (q.isEmpty()) {
-                    qs.remove();
-                }
             }
-            if (!ending.isEmpty()) {
-                notifyAll();
-            }
+            ending.forEach(this::forget);
         }
         ending.forEach(w -> w.kill(WorkerProcess.KillReason.EVICTED));
     }
