@@ -108,11 +108,6 @@ public final class WorkerPool implements AutoCloseable {
         }
     }
 
-    /** Workers running or idle now (for tests and the log). */
-    public synchronized int liveWorkers() {
-        return live;
-    }
-
     /** Workers one owner has now, running or idle (for tests). */
     public synchronized int liveWorkersOf(String owner) {
         return perOwner.getOrDefault(owner, 0);
