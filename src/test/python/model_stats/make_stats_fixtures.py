@@ -8,7 +8,8 @@ under its relative path, so the TorchScript debug records name no path of this m
 
 Four small models (mlp, cnn_bn with BatchNorm, frozen with a requires_grad=False layer, tied with
 a weight shared by two layers), each written four ways: torch.jit.save (<m>.torchscript.pt),
-torch.save of the module (<m>.module.pt), torch.save of its state_dict (<m>.state_dict.pt) and
+torch.save of the module (<m>.module.pt), torch.save of its state_dict (<m>.state_dict.pt), of its state_dict(keep_vars=True), which pickles the
+Parameter objects (<m>.state_dict_vars.pt), and
 safetensors (<m>.safetensors, written here by hand like safetensors.torch.save_model: a tensor
 shared by several names is stored once, under its first name).
 
@@ -242,6 +243,11 @@ def main():
         write_json(name + ".state_dict.pt.stats.json",
                    stats("torch.save", "state_dict", input_shape, inferred_totals(state), inferred_tensors(state),
                          None, True))
+
+        # keep_vars=True pickles the Parameter objects themselves: the file tells parameters and requires_grad
+        torch.save(model.state_dict(keep_vars=True), OUT / (name + ".state_dict_vars.pt"))
+        write_json(name + ".state_dict_vars.pt.stats.json",
+                   stats("torch.save", "state_dict", input_shape, exact, exact_tensors(model), None, False))
 
         st = safetensors_state(model)
         (OUT / (name + ".safetensors")).write_bytes(safetensors_bytes(st))

@@ -27,7 +27,8 @@ import org.junit.jupiter.api.Test;
  */
 class ModelStatsTest {
 
-    private static final List<String> VARIANTS = List.of("torchscript.pt", "module.pt", "state_dict.pt", "safetensors");
+    private static final List<String> VARIANTS = List.of("torchscript.pt", "module.pt", "state_dict.pt",
+            "state_dict_vars.pt", "safetensors");
 
     @Test
     void everyKeyMatchesWhatPyTorchComputedForEveryModelAndFormat() throws Exception {
