@@ -18,7 +18,7 @@ import org.flserver.tensor.WeightFile;
 /**
  * The {@code stats} block of {@code GET /models/<id>/metadata/}. The reference puts
  * {@code torchinfo.summary(model)} there, which runs the model on a dummy input; fl-server never
- * executes a model file (§15.5), so it reports torchinfo's keys as far as the file itself tells
+ * executes a model file, so it reports torchinfo's keys as far as the file itself tells
  * them ({@link ModuleSummary}) and {@code null} for what only a forward pass knows (mult-adds,
  * input and output sizes and bytes). It keeps fl-server's own keys beside them: the container
  * format and kind, and every tensor with its shape, dtype, element count and role.
