@@ -65,7 +65,8 @@ public final class ModelJson {
         return out.build();
     }
 
-    private static JsonValue inputShape(String text) {
+    /** The stored {@code input_shape} text as JSON: an array, or null when the model has none. */
+    static JsonValue inputShape(String text) {
         if (text == null || text.isBlank()) {
             return JsonValue.NULL;
         }

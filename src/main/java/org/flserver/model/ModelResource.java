@@ -289,8 +289,9 @@ public class ModelResource {
     }
 
     /**
-     * The {@code stats} of a model's metadata, read from its weights file; null for a mean model
-     * (no weights of its own) and when the file cannot be read (logged, as the reference does).
+     * The {@code stats} of a model's metadata, read from its weights file (with {@code input_size}
+     * from a global model's {@code input_shape}); null for a mean model (no weights of its own) and
+     * when the file cannot be read (logged, as the reference does).
      */
     private JsonValue stats(Model model) {
         String sha256 = model.getWeightsSha256();
@@ -298,7 +299,9 @@ public class ModelResource {
             return JsonValue.NULL;
         }
         try {
-            return ModelStats.of(WeightFiles.open(files.path(sha256)));
+            JsonValue inputShape = model instanceof GlobalModel global ? ModelJson.inputShape(global.getInputShape())
+                    : JsonValue.NULL;
+            return ModelStats.of(WeightFiles.open(files.path(sha256)), inputShape);
         } catch (IOException | RuntimeException e) {
             LOG.warning("no stats for model " + model.getId() + ": " + e.getMessage());
             return JsonValue.NULL;

@@ -24,9 +24,18 @@ public final class WeightFile {
     private final List<StorageInfo> storages;
     private final Map<String, String> metadata;
     private final ArchitectureFingerprint fingerprint;
+    private final ModuleSummary modules;
 
+    /** A file whose parameters are {@linkplain ModuleSummary#inferred inferred} from its tensor table. */
     public WeightFile(Path path, FormatKind kind, long size, List<TensorInfo> tensors, List<StorageInfo> storages,
                       Map<String, String> metadata, String structureDigest, String codeDigest) {
+        this(path, kind, size, tensors, storages, metadata, structureDigest, codeDigest,
+                ModuleSummary.inferred(tensors));
+    }
+
+    public WeightFile(Path path, FormatKind kind, long size, List<TensorInfo> tensors, List<StorageInfo> storages,
+                      Map<String, String> metadata, String structureDigest, String codeDigest,
+                      ModuleSummary modules) {
         this.path = Objects.requireNonNull(path);
         this.kind = Objects.requireNonNull(kind);
         this.size = size;
@@ -34,6 +43,7 @@ public final class WeightFile {
         this.storages = List.copyOf(storages);
         this.metadata = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(metadata));
         this.fingerprint = ArchitectureFingerprint.of(kind, tensors, storages, structureDigest, codeDigest);
+        this.modules = Objects.requireNonNull(modules);
     }
 
     public Path path() {
@@ -74,6 +84,11 @@ public final class WeightFile {
      */
     public Map<String, String> metadata() {
         return metadata;
+    }
+
+    /** Which tensors are parameters, and the submodules, as far as the file tells. */
+    public ModuleSummary modules() {
+        return modules;
     }
 
     public ArchitectureFingerprint fingerprint() {

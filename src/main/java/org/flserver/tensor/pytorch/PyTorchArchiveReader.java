@@ -1,6 +1,7 @@
 package org.flserver.tensor.pytorch;
 
 import org.flserver.tensor.FormatKind;
+import org.flserver.tensor.ModuleSummary;
 import org.flserver.tensor.StorageInfo;
 import org.flserver.tensor.TensorInfo;
 import org.flserver.tensor.WeightFile;
@@ -20,6 +21,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -94,12 +96,16 @@ public final class PyTorchArchiveReader {
 
         List<StorageInfo> storages = storages(zip, result, "data/", order);
         List<TensorInfo> tensors = new ArrayList<>();
-        for (ObjectTree.NamedTensor nt : ObjectTree.tensors(result.root())) {
+        List<ObjectTree.NamedTensor> named = ObjectTree.tensors(result.root());
+        for (ObjectTree.NamedTensor nt : named) {
             tensors.add(tensor(nt));
         }
         String structure = ObjectTree.structureDigest(result.root());
-        String code = torchscript ? codeDigest(ch, zip, policy, order) : "";
-        return new WeightFile(path, kind, fileSize, tensors, storages, text, structure, code);
+        Map<String, ModuleTree.Declaration> declarations = new HashMap<>();
+        String code = torchscript ? codeDigest(ch, zip, policy, order, declarations) : "";
+        ModuleSummary modules = ModuleTree.summarize(kind, result.root(), named, declarations);
+        return new WeightFile(path, kind, fileSize, tensors, storages, text, structure, code,
+                modules != null ? modules : ModuleSummary.inferred(tensors));
     }
 
     /** Checks every storage's record: present, STORED, and exactly numel × element size bytes. */
@@ -167,10 +173,11 @@ public final class PyTorchArchiveReader {
     /**
      * Digest of what makes a TorchScript archive a program: its {@code code/} sources and its constants.
      * The {@code .debug_pkl} records are left out: they hold source paths of the compiling machine.
-     * The constants pickle is interpreted too, so it is validated like {@code data.pkl}.
+     * The constants pickle is interpreted too, so it is validated like {@code data.pkl}. The module
+     * classes the code declares are collected into {@code declarations} on the way.
      */
-    private static String codeDigest(FileChannel ch, ZipDirectory zip, PicklePolicy policy, ByteOrder order)
-            throws IOException {
+    private static String codeDigest(FileChannel ch, ZipDirectory zip, PicklePolicy policy, ByteOrder order,
+                                     Map<String, ModuleTree.Declaration> declarations) throws IOException {
         MessageDigest md;
         try {
             md = MessageDigest.getInstance("SHA-256");
@@ -198,6 +205,7 @@ public final class PyTorchArchiveReader {
             md.update(Long.toString(content.length).getBytes(StandardCharsets.US_ASCII));
             md.update((byte) 0);
             md.update(content);
+            ModuleTree.declare(e.relativeName(), content, declarations);
             if (e.relativeName().equals("constants.pkl")) {
                 SymbolicPickle.Result constants = SymbolicPickle.interpret(content, policy, true);
                 storages(zip, constants, "constants/", order);

@@ -104,6 +104,8 @@ final class SymbolicPickle {
         final long[] stride;
         final String rebuild;
         boolean parameter;
+        /** The requires_grad flag the file recorded ({@code _rebuild_tensor_v2}'s or {@code _rebuild_parameter}'s). */
+        boolean requiresGrad;
 
         TensorNode(StorageRef storage, long offset, long[] size, long[] stride, String rebuild) {
             this.storage = storage;
@@ -345,6 +347,7 @@ final class SymbolicPickle {
                     throw new WeightFileException(g.name() + " without (tensor, requires_grad, …) arguments");
                 }
                 tn.parameter = true;
+                tn.requiresGrad = (Boolean) a.get(1);
                 return tn;
             }
             case "__builtin__ set", "builtins set", "__builtin__ frozenset", "builtins frozenset" -> {
@@ -401,7 +404,9 @@ final class SymbolicPickle {
         if (++tensors > MAX_TENSORS) {
             throw new WeightFileException("more than " + MAX_TENSORS + " tensors");
         }
-        return new TensorNode(storage, offset, size, stride, rebuild);
+        TensorNode node = new TensorNode(storage, offset, size, stride, rebuild);
+        node.requiresGrad = a.size() > 4 && (Boolean) a.get(4);
+        return node;
     }
 
     private static long[] dims(Object o, String what) throws WeightFileException {
