@@ -80,10 +80,10 @@ class BadInputIT {
                 "{\"is_staff\":[\"Unknown field.\"]}"));
         c.add(json("missing password", "POST", "/api/users/",
                 t -> "{\"username\":\"" + ApiClient.uniqueName("np") + "\"}", 400,
-                "{\"password\":[\"Missing data for required field.\"]}"));
+                "{\"password\":[\"This field is required.\"]}"));
         c.add(json("username too long", "POST", "/api/users/",
                 t -> "{\"username\":\"" + "u".repeat(151) + "\",\"password\":\"p\"}", 400,
-                "{\"username\":[\"Longer than maximum length 150.\"]}"));
+                "{\"username\":[\"Ensure this field has no more than 150 characters.\"]}"));
         c.add(json("boolean as string", "POST", "/api/users/", t -> user("\"actor\":\"yes\""), 400,
                 "{\"actor\":[\"Not a valid boolean.\"]}"));
         c.add(json("message endpoint not a URL", "POST", "/api/users/", t -> user("\"message_endpoint\":\"nowhere\""),
