@@ -32,6 +32,11 @@ public final class UploadForm {
     }
 
     public static UploadForm read(List<EntityPart> parts, FormLimits limits) {
+        if (parts == null) {
+            // the runtime hands a multipart route no parts when the request has no body type
+            // at all; Django reads such a request as an empty form
+            return empty();
+        }
         Map<String, List<String>> texts = new HashMap<>();
         Map<String, EntityPart> files = new HashMap<>();
         for (EntityPart part : parts) {
