@@ -29,15 +29,17 @@ public final class RequestFields {
 
     /** The validation library whose wording a route's answers follow. */
     public enum Wording {
-        MARSHMALLOW("Missing data for required field.", "Field may not be null."),
-        DRF("This field is required.", "This field may not be null.");
+        MARSHMALLOW("Missing data for required field.", "Field may not be null.", "Not a valid boolean."),
+        DRF("This field is required.", "This field may not be null.", "Must be a valid boolean.");
 
         private final String required;
         private final String notNull;
+        private final String notBoolean;
 
-        Wording(String required, String notNull) {
+        Wording(String required, String notNull, String notBoolean) {
             this.required = required;
             this.notNull = notNull;
+            this.notBoolean = notBoolean;
         }
 
         String tooLong(int maxLength) {
@@ -81,13 +83,19 @@ public final class RequestFields {
         if (value == null) {
             return null;
         }
-        if (!(value instanceof JsonString s)) {
+        String text;
+        if (value instanceof JsonString s) {
+            text = s.getString();
+        } else if (value instanceof JsonNumber n && wording == Wording.DRF) {
+            // DRF's CharField takes a number as its text
+            text = n.toString();
+        } else {
             return error(name, "Not a valid string.");
         }
-        if (s.getString().length() > maxLength) {
+        if (text.length() > maxLength) {
             return error(name, wording.tooLong(maxLength));
         }
-        return s.getString();
+        return text;
     }
 
     public Boolean bool(String name) {
@@ -101,7 +109,7 @@ public final class RequestFields {
         if (value == JsonValue.FALSE) {
             return false;
         }
-        return error(name, "Not a valid boolean.");
+        return error(name, wording.notBoolean);
     }
 
     public Integer integer(String name, boolean required, long min, long max) {

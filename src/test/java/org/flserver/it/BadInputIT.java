@@ -85,7 +85,7 @@ class BadInputIT {
                 t -> "{\"username\":\"" + "u".repeat(151) + "\",\"password\":\"p\"}", 400,
                 "{\"username\":[\"Ensure this field has no more than 150 characters.\"]}"));
         c.add(json("boolean as string", "POST", "/api/users/", t -> user("\"actor\":\"yes\""), 400,
-                "{\"actor\":[\"Not a valid boolean.\"]}"));
+                "{\"actor\":[\"Must be a valid boolean.\"]}"));
         c.add(json("message endpoint not a URL", "POST", "/api/users/", t -> user("\"message_endpoint\":\"nowhere\""),
                 400, "{\"message_endpoint\":[\"Enter a valid http or https URL.\"]}"));
         c.add(json("duplicate username", "POST", "/api/users/",
