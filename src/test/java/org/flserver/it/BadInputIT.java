@@ -177,7 +177,7 @@ class BadInputIT {
         c.add(json("malformed training id in a model listing", "GET", "/api/trainings/1234/models/latest/", t -> null,
                 400, "{\"detail\":\"Training 1234 not found.\"}"));
         // groups, routes, methods
-        c.add(json("group name of wrong type", "POST", "/api/groups/", t -> "{\"name\":5}", 400,
+        c.add(json("group name of wrong type", "POST", "/api/groups/", t -> "{\"name\":true}", 400,
                 "{\"name\":[\"Not a valid string.\"]}"));
         c.add(json("unknown route", "GET", "/api/nowhere/", t -> null, 404, "{\"detail\":\"Not found.\"}"));
         c.add(json("method not allowed", "DELETE", "/api/users/myself/", t -> null, 405,
