@@ -165,7 +165,7 @@ public class InferenceResource {
 
     private static UUID modelId(String text) {
         if (text == null) {
-            throw ApiException.list(400, "Missing required field: model_id");
+            throw ApiException.list(400, "No 'model_id' provided in request.");
         }
         UUID id = Uuids.parseOrNull(text);
         if (id == null) {

@@ -15,15 +15,9 @@ import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.EntityPart;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
-import java.io.IOException;
 import java.io.InputStream;
-import java.net.URLDecoder;
-import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.Base64;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.UUID;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
@@ -31,7 +25,6 @@ import org.flserver.model.BoundedUpload;
 import org.flserver.model.FormLimits;
 import org.flserver.model.UploadForm;
 import org.flserver.platform.ApiException;
-import org.flserver.platform.JsonBodies;
 import org.flserver.platform.Jsonp;
 import org.flserver.platform.Uuids;
 import org.flserver.user.CurrentUser;
@@ -80,9 +73,7 @@ public class MetricResource {
     @Consumes(MediaType.APPLICATION_FORM_URLENCODED)
     @Operation(summary = "Report metrics: repeated form fields metric_names and metric_values (url-encoded)")
     public Response reportForm(@PathParam("id") String id, InputStream body) {
-        Map<String, List<String>> form = urlEncoded(body);
-        return report(id, form.getOrDefault("metric_names", List.of()), form.get("metric_names") != null,
-                form.getOrDefault("metric_values", List.of()), form.get("metric_values") != null);
+        return report(id, UploadForm.urlEncoded(body));
     }
 
     @POST
@@ -90,9 +81,7 @@ public class MetricResource {
     @Consumes(MediaType.MULTIPART_FORM_DATA)
     @Operation(summary = "Report metrics: repeated form fields metric_names and metric_values (multipart)")
     public Response reportMultipart(@PathParam("id") String id, List<EntityPart> parts) {
-        UploadForm form = UploadForm.read(parts, formLimits);
-        return report(id, form.texts("metric_names"), form.has("metric_names"),
-                form.texts("metric_values"), form.has("metric_values"));
+        return report(id, UploadForm.read(parts, formLimits));
     }
 
     @POST
@@ -104,9 +93,11 @@ public class MetricResource {
         throw ApiException.badRequest(MISSING);
     }
 
-    private Response report(String id, List<String> names, boolean hasNames, List<String> values, boolean hasValues) {
+    private Response report(String id, UploadForm form) {
         UUID modelId = Uuids.pathId(id, "Model");
-        if (!hasNames || !hasValues) {
+        List<String> names = form.texts("metric_names");
+        List<String> values = form.texts("metric_values");
+        if (!form.has("metric_names") || !form.has("metric_values")) {
             throw ApiException.badRequest(MISSING);
         }
         if (names.size() != values.size()) {
@@ -142,38 +133,5 @@ public class MetricResource {
                 .add("model", modelId.toString())
                 .add("reporter", m.getReporter().getId().toString())
                 .build();
-    }
-
-    /**
-     * An {@code application/x-www-form-urlencoded} body as Django's QueryDict reads it: pairs split
-     * at {@code &}, {@code +} is a space, a name without {@code =} has the value "" and repeated
-     * names are lists. At most {@link JsonBodies#MAX_JSON_BYTES} bytes, as every other small body.
-     */
-    static Map<String, List<String>> urlEncoded(InputStream body) {
-        byte[] bytes;
-        try {
-            bytes = body.readNBytes(JsonBodies.MAX_JSON_BYTES + 1);
-        } catch (IOException e) {
-            throw ApiException.badRequest("The request body could not be read.");
-        }
-        if (bytes.length > JsonBodies.MAX_JSON_BYTES) {
-            throw ApiException.detail(413, "Request body too large: at most " + JsonBodies.MAX_JSON_BYTES + " bytes.");
-        }
-        Map<String, List<String>> form = new LinkedHashMap<>();
-        for (String pair : new String(bytes, StandardCharsets.UTF_8).split("&")) {
-            if (pair.isEmpty()) {
-                continue;
-            }
-            int eq = pair.indexOf('=');
-            String name = eq < 0 ? pair : pair.substring(0, eq);
-            String value = eq < 0 ? "" : pair.substring(eq + 1);
-            try {
-                form.computeIfAbsent(URLDecoder.decode(name, StandardCharsets.UTF_8), k -> new ArrayList<>())
-                        .add(URLDecoder.decode(value, StandardCharsets.UTF_8));
-            } catch (IllegalArgumentException e) {
-                throw ApiException.badRequest("The form body is not valid url-encoded text.");
-            }
-        }
-        return form;
     }
 }

@@ -10,10 +10,12 @@ import jakarta.json.JsonValue;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
+import jakarta.ws.rs.NotSupportedException;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.EntityPart;
 import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
@@ -46,7 +48,9 @@ import org.flserver.user.CurrentUser;
  * {@link UpdateService}, the bytes to {@link ModelFiles}, what a file must be to
  * {@link WeightChecks}. Metrics live in {@code org.flserver.metric.MetricResource}.
  *
- * <p>Uploads follow the reference's form semantics ({@link UploadForm}). All fields are checked
+ * <p>Uploads follow the reference's form semantics ({@link UploadForm}): a body that is not
+ * multipart is read as the reference's Django reads it (a url-encoded form's fields, nothing from
+ * any other body), so it gets the reference's 400 for the missing field or file. All fields are checked
  * before any byte of a file is kept; files are received into temp files, read by the
  * non-executing tensor reader, and committed to the store only when every one of them passed, so a
  * refused upload leaves no row and no file. Checks that need no file (who, which training, which
@@ -94,7 +98,29 @@ public class ModelResource {
     @Operation(summary = "Upload a global (or SWAG) model: fields name, description, model_file,"
             + " optional model_preprocessing_file, input_shape (repeated), type, round")
     public Response upload(List<EntityPart> parts) {
-        UploadForm form = UploadForm.read(parts, formLimits);
+        return upload(UploadForm.read(parts, formLimits));
+    }
+
+    @POST
+    @Consumes(MediaType.APPLICATION_FORM_URLENCODED)
+    @Operation(hidden = true)
+    public Response uploadUrlEncoded(InputStream body) {
+        // a form without multipart has no file: the reference's 400s, not a 415
+        return upload(UploadForm.urlEncoded(body));
+    }
+
+    @POST
+    @Consumes(MediaType.WILDCARD)
+    @Operation(hidden = true)
+    public Response uploadOther(@Context HttpHeaders headers) {
+        // no body type at all reads as an empty form, as in Django; a body of another type is a 415
+        if (headers.getMediaType() != null) {
+            throw new NotSupportedException();
+        }
+        return upload(UploadForm.empty());
+    }
+
+    private Response upload(UploadForm form) {
         String type = modelType(form.text("type"));
         String name = required(form.text("name"), "name");
         String description = required(form.text("description"), "description");
@@ -192,10 +218,22 @@ public class ModelResource {
         UUID modelId = Uuids.pathId(id, "GlobalModel");
         // who may do it is decided before the file is read
         models.ownGlobalModel(modelId, caller.id());
-        EntityPart file = UploadForm.read(parts, formLimits).file("model_preprocessing_file");
-        if (file == null) {
-            throw ApiException.detail(400, "No uploaded file 'model_preprocessing_file' found.");
-        }
+        return uploadPreprocessing(modelId, UploadForm.read(parts, formLimits));
+    }
+
+    @POST
+    @Path("{id}/preprocessing")
+    @Consumes(MediaType.WILDCARD)
+    @Operation(hidden = true)
+    public Response uploadPreprocessingNoMultipart(@PathParam("id") String id, @Context HttpHeaders headers,
+                                                   InputStream body) {
+        UUID modelId = Uuids.pathId(id, "GlobalModel");
+        models.ownGlobalModel(modelId, caller.id());
+        return uploadPreprocessing(modelId, nonMultipart(headers, body));
+    }
+
+    private Response uploadPreprocessing(UUID modelId, UploadForm form) {
+        EntityPart file = requiredFile(form, "model_preprocessing_file");
         try (ReceivedFile received = receive(file)) {
             WeightChecks.preprocessing(received.temp());
             models.setPreprocessing(modelId, caller.id(), files.commit(received));
@@ -229,15 +267,24 @@ public class ModelResource {
     @Operation(summary = "Upload a participant's local update of a global model for the current round: multipart"
             + " model_file, round, sample_size, optional metric_names/metric_values (repeated)")
     public Response uploadUpdate(@PathParam("id") String id, List<EntityPart> parts) {
-        UploadForm form = UploadForm.read(parts, formLimits);
+        return uploadUpdate(id, UploadForm.read(parts, formLimits));
+    }
+
+    @POST
+    @Path("{id}")
+    @Consumes(MediaType.WILDCARD)
+    @Operation(hidden = true)
+    public Response uploadUpdateNoMultipart(@PathParam("id") String id, @Context HttpHeaders headers,
+                                            InputStream body) {
+        return uploadUpdate(id, nonMultipart(headers, body));
+    }
+
+    private Response uploadUpdate(String id, UploadForm form) {
         // api.md §5.7, in the reference's order
         RoundAndSize fields = RoundAndSize.of(form);
         int round = fields.round();
         int sampleSize = fields.sampleSize();
-        EntityPart file = form.file("model_file");
-        if (file == null) {
-            throw noModelFile();
-        }
+        EntityPart file = requiredFile(form, "model_file");
         // the metrics are counted and parsed before any database work
         List<MetricValue> metrics = optionalMetrics(form, metricLimits.maxRows());
         UUID globalId = Uuids.pathId(id, "GlobalModel");
@@ -259,7 +306,19 @@ public class ModelResource {
     @Operation(summary = "Upload a participant's SWAG statistics for the current SWAG round: multipart round,"
             + " sample_size, first_moment_file, second_moment_file (each one 1-D float tensor)")
     public Response uploadSwagStatistics(@PathParam("id") String id, List<EntityPart> parts) {
-        UploadForm form = UploadForm.read(parts, formLimits);
+        return uploadSwagStatistics(id, UploadForm.read(parts, formLimits));
+    }
+
+    @POST
+    @Path("{id}/swag")
+    @Consumes(MediaType.WILDCARD)
+    @Operation(hidden = true)
+    public Response uploadSwagStatisticsNoMultipart(@PathParam("id") String id, @Context HttpHeaders headers,
+                                                    InputStream body) {
+        return uploadSwagStatistics(id, nonMultipart(headers, body));
+    }
+
+    private Response uploadSwagStatistics(String id, UploadForm form) {
         RoundAndSize fields = RoundAndSize.of(form);
         int round = fields.round();
         int sampleSize = fields.sampleSize();
@@ -368,6 +427,20 @@ public class ModelResource {
             return List.of();
         }
         return MetricValue.parse(names, values, maxRows);
+    }
+
+    /**
+     * The body of a request to a multipart route that is not multipart: the reference reads its
+     * fields from Django's {@code request.POST}, which holds the fields of a url-encoded form and
+     * nothing for any other body (JSON, none), so such a request gets the same 400 as a form
+     * without the missing field or file, never a 415.
+     */
+    private static UploadForm nonMultipart(HttpHeaders headers, InputStream body) {
+        MediaType type = headers.getMediaType();
+        if (type != null && type.isCompatible(MediaType.APPLICATION_FORM_URLENCODED_TYPE)) {
+            return UploadForm.urlEncoded(body);
+        }
+        return UploadForm.empty();
     }
 
     private ReceivedFile receive(EntityPart part) {

@@ -3,12 +3,14 @@ package org.flserver.model;
 import jakarta.ws.rs.core.EntityPart;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.flserver.platform.ApiException;
+import org.flserver.platform.JsonBodies;
 
 /**
  * The parts of a multipart form, split Django-style into text fields and files: a part with a
@@ -30,6 +32,11 @@ public final class UploadForm {
     }
 
     public static UploadForm read(List<EntityPart> parts, FormLimits limits) {
+        if (parts == null) {
+            // the runtime hands a multipart route no parts when the request has no body type
+            // at all; Django reads such a request as an empty form
+            return empty();
+        }
         Map<String, List<String>> texts = new HashMap<>();
         Map<String, EntityPart> files = new HashMap<>();
         for (EntityPart part : parts) {
@@ -40,6 +47,49 @@ public final class UploadForm {
             }
         }
         return new UploadForm(texts, files);
+    }
+
+    /**
+     * A form sent without multipart ({@code application/x-www-form-urlencoded}) as Django's
+     * QueryDict reads it: pairs split at {@code &}, {@code +} is a space, a name without {@code =}
+     * has the value "" and repeated names are lists. It has no files, so a route that needs one
+     * answers as the reference does for a form without it. At most {@link JsonBodies#MAX_JSON_BYTES}
+     * bytes, as every other small body.
+     */
+    public static UploadForm urlEncoded(InputStream body) {
+        byte[] bytes;
+        try {
+            bytes = body.readNBytes(JsonBodies.MAX_JSON_BYTES + 1);
+        } catch (IOException e) {
+            throw ApiException.badRequest("The request body could not be read.");
+        }
+        if (bytes.length > JsonBodies.MAX_JSON_BYTES) {
+            throw ApiException.detail(413, "Request body too large: at most " + JsonBodies.MAX_JSON_BYTES + " bytes.");
+        }
+        Map<String, List<String>> texts = new HashMap<>();
+        for (String pair : new String(bytes, StandardCharsets.UTF_8).split("&")) {
+            if (pair.isEmpty()) {
+                continue;
+            }
+            int eq = pair.indexOf('=');
+            String name = eq < 0 ? pair : pair.substring(0, eq);
+            String value = eq < 0 ? "" : pair.substring(eq + 1);
+            try {
+                texts.computeIfAbsent(URLDecoder.decode(name, StandardCharsets.UTF_8), k -> new ArrayList<>())
+                        .add(URLDecoder.decode(value, StandardCharsets.UTF_8));
+            } catch (IllegalArgumentException e) {
+                throw ApiException.badRequest("The form body is not valid url-encoded text.");
+            }
+        }
+        return new UploadForm(texts, Map.of());
+    }
+
+    /**
+     * A request without a body type: Django reads its {@code request.POST} as an empty form, so the
+     * reference answers it like a form that lacks every field.
+     */
+    public static UploadForm empty() {
+        return new UploadForm(Map.of(), Map.of());
     }
 
     /** The last value of a text field, or null when it is absent. */

@@ -16,21 +16,60 @@ import java.util.UUID;
 
 /**
  * Typed, validated access to the fields of a JSON request object, collecting every problem as a
- * marshmallow-style field error ({@code {"field": ["message"]}}, api.md §1.2) before anything is
- * written. A resource asks for each field, then calls {@link #check()}; the values it got back are
- * only meaningful when {@code check()} did not throw.
+ * field error ({@code {"field": ["message"]}}, api.md §1.2) before anything is written. A resource
+ * asks for each field, then calls {@link #check()}; the values it got back are only meaningful
+ * when {@code check()} did not throw.
+ *
+ * <p>The reference validates with two libraries whose messages differ, and clients may show them:
+ * marshmallow for trainings and their participants ({@code Missing data for required field.}),
+ * Django REST Framework serializers for users and groups ({@code This field is required.}). Each
+ * resource takes the wording of the library the reference uses on its route.
  */
 public final class RequestFields {
 
+    /** The validation library whose wording a route's answers follow. */
+    public enum Wording {
+        MARSHMALLOW("Missing data for required field.", "Field may not be null.", "Not a valid boolean."),
+        DRF("This field is required.", "This field may not be null.", "Must be a valid boolean.");
+
+        private final String required;
+        private final String notNull;
+        private final String notBoolean;
+
+        Wording(String required, String notNull, String notBoolean) {
+            this.required = required;
+            this.notNull = notNull;
+            this.notBoolean = notBoolean;
+        }
+
+        String tooLong(int maxLength) {
+            return this == DRF ? "Ensure this field has no more than " + maxLength + " characters."
+                    : "Longer than maximum length " + maxLength + ".";
+        }
+    }
+
     private final JsonObject object;
+    private final Wording wording;
     private final Map<String, JsonValue> errors = new LinkedHashMap<>();
 
+    /** Marshmallow's wording; every key not allowed is an {@code Unknown field.} */
     public RequestFields(JsonObject object, String... allowed) {
+        this(object, Wording.MARSHMALLOW, true, allowed);
+    }
+
+    /**
+     * @param refuseUnknown whether keys not allowed are an {@code Unknown field.} error, as
+     *                      marshmallow reports them, or ignored, as DRF serializers do
+     */
+    public RequestFields(JsonObject object, Wording wording, boolean refuseUnknown, String... allowed) {
         this.object = object;
-        Set<String> known = Set.of(allowed);
-        for (String key : object.keySet()) {
-            if (!known.contains(key)) {
-                error(key, "Unknown field.");
+        this.wording = wording;
+        if (refuseUnknown) {
+            Set<String> known = Set.of(allowed);
+            for (String key : object.keySet()) {
+                if (!known.contains(key)) {
+                    error(key, "Unknown field.");
+                }
             }
         }
     }
@@ -44,13 +83,19 @@ public final class RequestFields {
         if (value == null) {
             return null;
         }
-        if (!(value instanceof JsonString s)) {
+        String text;
+        if (value instanceof JsonString s) {
+            text = s.getString();
+        } else if (value instanceof JsonNumber n && wording == Wording.DRF) {
+            // DRF's CharField takes a number as its text
+            text = n.toString();
+        } else {
             return error(name, "Not a valid string.");
         }
-        if (s.getString().length() > maxLength) {
-            return error(name, "Longer than maximum length " + maxLength + ".");
+        if (text.length() > maxLength) {
+            return error(name, wording.tooLong(maxLength));
         }
-        return s.getString();
+        return text;
     }
 
     public Boolean bool(String name) {
@@ -64,7 +109,7 @@ public final class RequestFields {
         if (value == JsonValue.FALSE) {
             return false;
         }
-        return error(name, "Not a valid boolean.");
+        return error(name, wording.notBoolean);
     }
 
     public Integer integer(String name, boolean required, long min, long max) {
@@ -184,7 +229,7 @@ public final class RequestFields {
     private JsonValue present(String name, boolean required) {
         if (!has(name)) {
             if (required) {
-                error(name, "Missing data for required field.");
+                error(name, object.containsKey(name) ? wording.notNull : wording.required);
             }
             return null;
         }

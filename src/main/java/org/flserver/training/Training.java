@@ -15,12 +15,16 @@ import jakarta.persistence.JoinTable;
 import jakarta.persistence.ManyToMany;
 import jakarta.persistence.ManyToOne;
 import jakarta.persistence.OneToOne;
+import jakarta.persistence.OrderColumn;
 import jakarta.persistence.PrePersist;
 import jakarta.persistence.PreUpdate;
 import jakarta.persistence.Table;
 import java.io.StringReader;
 import java.time.OffsetDateTime;
-import java.util.LinkedHashSet;
+import java.util.AbstractSet;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
 import java.util.Set;
 import java.util.UUID;
 import org.flserver.model.GlobalModel;
@@ -51,11 +55,17 @@ public class Training {
     @JoinColumn(name = "actor_id")
     private User actor;
 
+    /**
+     * In the order they joined: the join table keeps each participant's position, so every read
+     * lists them alike (an unordered set came back in whatever order the database chose). Callers
+     * see a set ({@link #getParticipants()}); the list behind it never holds a user twice.
+     */
     @ManyToMany
     @JoinTable(name = "training_participant",
             joinColumns = @JoinColumn(name = "training_id"),
             inverseJoinColumns = @JoinColumn(name = "user_id"))
-    private Set<User> participants = new LinkedHashSet<>();
+    @OrderColumn(name = "join_order")
+    private List<User> participants = new ArrayList<>();
 
     @Convert(converter = TrainingConverters.StateConverter.class)
     @Column(nullable = false, length = 1)
@@ -133,8 +143,27 @@ public class Training {
         return actor;
     }
 
+    /**
+     * The participants in the order they joined, as a modifiable set: adding a user who already
+     * takes part changes nothing, and a newly added one goes last.
+     */
     public Set<User> getParticipants() {
-        return participants;
+        return new AbstractSet<>() {
+            @Override
+            public Iterator<User> iterator() {
+                return participants.iterator();
+            }
+
+            @Override
+            public int size() {
+                return participants.size();
+            }
+
+            @Override
+            public boolean add(User user) {
+                return !participants.contains(user) && participants.add(user);
+            }
+        };
     }
 
     public TrainingState getState() {

@@ -89,7 +89,12 @@ public class GroupResource {
     @Consumes(MediaType.APPLICATION_JSON)
     @Operation(summary = "Rename a group (members only)")
     public JsonObject patch(@PathParam("id") String id, InputStream body) {
-        return update(id, body);
+        JsonObject json = JsonBodies.readObject(body);
+        // a partial update, as DRF's: without a name it changes nothing and answers the group
+        if (!json.containsKey("name")) {
+            return get(id);
+        }
+        return UserJson.group(groups.rename(caller.id(), groupId(id), name(json)));
     }
 
     @DELETE
@@ -109,7 +114,8 @@ public class GroupResource {
     }
 
     private static String name(JsonObject body) {
-        RequestFields fields = new RequestFields(body, "name");
+        // a DRF serializer: its wording, and other keys are ignored
+        RequestFields fields = new RequestFields(body, RequestFields.Wording.DRF, false, "name");
         String name = fields.string("name", true, 150);
         if (name != null && name.isBlank()) {
             fields.error("name", "This field may not be blank.");

@@ -84,8 +84,10 @@ public class UserResource {
     }
 
     private Response created(JsonObject body) {
-        RequestFields fields = new RequestFields(body, "username", "password", "first_name", "last_name",
-                "email", "actor", "client", "message_endpoint");
+        // DRF's wording (the reference's user serializer); unknown keys are refused, since the
+        // reference would pass them to the database and fail
+        RequestFields fields = new RequestFields(body, RequestFields.Wording.DRF, true, "username", "password",
+                "first_name", "last_name", "email", "actor", "client", "message_endpoint");
         String username = fields.string("username", true, 150);
         if (username != null && !USERNAME.matcher(username).matches()) {
             fields.error("username",

@@ -6,7 +6,10 @@ import jakarta.persistence.EntityManager;
 import jakarta.persistence.PersistenceContext;
 import java.util.Collection;
 import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.flserver.platform.ApiException;
@@ -74,12 +77,14 @@ public class UserService {
         if (ids.isEmpty()) {
             return List.of();
         }
-        List<User> users = em.createQuery("SELECT u FROM User u WHERE u.id IN :ids", User.class)
-                .setParameter("ids", ids).getResultList();
-        if (users.size() != new java.util.HashSet<>(ids).size()) {
+        Map<UUID, User> found = new HashMap<>();
+        em.createQuery("SELECT u FROM User u WHERE u.id IN :ids", User.class)
+                .setParameter("ids", ids).getResultList().forEach(u -> found.put(u.getId(), u));
+        if (found.size() != new HashSet<>(ids).size()) {
             throw ApiException.badRequest("Not all provided users were found!");
         }
-        return users;
+        // in the order asked for, so that participants join in the order the request lists them
+        return ids.stream().distinct().map(found::get).toList();
     }
 
     public List<Group> groupsOf(UUID userId) {

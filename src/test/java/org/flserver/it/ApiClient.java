@@ -168,6 +168,22 @@ public final class ApiClient {
         }
     }
 
+    /** A request with any headers (e.g. a browser's {@code Origin}) and a text body or none. */
+    public Reply sendWithHeaders(String method, String path, java.util.Map<String, String> headers, String body) {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(120))
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+                        : HttpRequest.BodyPublishers.ofString(body));
+        headers.forEach(request::header);
+        try {
+            return reply(http.send(request.build(), HttpResponse.BodyHandlers.ofString()));
+        } catch (IOException e) {
+            throw new AssertionError(method + " " + path + " failed: " + e, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+
     /** The same request without waiting for its answer. */
     public CompletableFuture<Reply> exchangeAsync(String method, String path, String authorization,
                                                   String contentType, HttpRequest.BodyPublisher body) {

@@ -80,12 +80,12 @@ class BadInputIT {
                 "{\"is_staff\":[\"Unknown field.\"]}"));
         c.add(json("missing password", "POST", "/api/users/",
                 t -> "{\"username\":\"" + ApiClient.uniqueName("np") + "\"}", 400,
-                "{\"password\":[\"Missing data for required field.\"]}"));
+                "{\"password\":[\"This field is required.\"]}"));
         c.add(json("username too long", "POST", "/api/users/",
                 t -> "{\"username\":\"" + "u".repeat(151) + "\",\"password\":\"p\"}", 400,
-                "{\"username\":[\"Longer than maximum length 150.\"]}"));
+                "{\"username\":[\"Ensure this field has no more than 150 characters.\"]}"));
         c.add(json("boolean as string", "POST", "/api/users/", t -> user("\"actor\":\"yes\""), 400,
-                "{\"actor\":[\"Not a valid boolean.\"]}"));
+                "{\"actor\":[\"Must be a valid boolean.\"]}"));
         c.add(json("message endpoint not a URL", "POST", "/api/users/", t -> user("\"message_endpoint\":\"nowhere\""),
                 400, "{\"message_endpoint\":[\"Enter a valid http or https URL.\"]}"));
         c.add(json("duplicate username", "POST", "/api/users/",
@@ -177,7 +177,7 @@ class BadInputIT {
         c.add(json("malformed training id in a model listing", "GET", "/api/trainings/1234/models/latest/", t -> null,
                 400, "{\"detail\":\"Training 1234 not found.\"}"));
         // groups, routes, methods
-        c.add(json("group name of wrong type", "POST", "/api/groups/", t -> "{\"name\":5}", 400,
+        c.add(json("group name of wrong type", "POST", "/api/groups/", t -> "{\"name\":true}", 400,
                 "{\"name\":[\"Not a valid string.\"]}"));
         c.add(json("unknown route", "GET", "/api/nowhere/", t -> null, 404, "{\"detail\":\"Not found.\"}"));
         c.add(json("method not allowed", "DELETE", "/api/users/myself/", t -> null, 405,

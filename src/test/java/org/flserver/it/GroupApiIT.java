@@ -52,6 +52,15 @@ class GroupApiIT {
         Reply patch = api.send("PATCH", "/api/groups/" + id + "/", creator.tokenHeader(), "application/json",
                 "{\"name\":\"" + name + "\"}");
         assertEquals(200, patch.status(), patch.toString());
+        // a partial update without a name changes nothing (DRF's PATCH), a PUT without one is refused
+        Reply emptyPatch = api.send("PATCH", "/api/groups/" + id + "/", creator.tokenHeader(), "application/json",
+                "{}");
+        assertEquals(200, emptyPatch.status(), emptyPatch.toString());
+        assertEquals(name, emptyPatch.json().getString("name"));
+        Reply emptyPut = api.send("PUT", "/api/groups/" + id + "/", creator.tokenHeader(), "application/json",
+                "{}");
+        assertEquals(400, emptyPut.status(), emptyPut.toString());
+        assertEquals("{\"name\":[\"This field is required.\"]}", emptyPut.body());
 
         Reply deleted = api.send("DELETE", "/api/groups/" + id + "/", creator.tokenHeader(), null, (String) null);
         assertEquals(204, deleted.status());

@@ -129,8 +129,13 @@ public class IntegrationEnvironment implements LauncherSessionListener {
                 "-Dfl.jobs.poll-seconds=1",
                 "-Dfl.jobs.lease-seconds=10",
                 // Unreachable notification receivers fail after about a second, not 75 s (api.md §8.2).
-                "-Dfl.notification.retry-delays-seconds=0.2,0.2,0.2,0.2");
+                "-Dfl.notification.retry-delays-seconds=0.2,0.2,0.2,0.2",
+                // A web frontend on another origin may call the API (CorsIT).
+                "-Dfl.cors.allowed-origins=" + CORS_ORIGIN);
     }
+
+    /** The one origin the test servers allow browsers to call the API from. */
+    static final String CORS_ORIGIN = "http://frontend.test:3000";
 
     /**
      * The JVM option that lets the aggregation fold float32 weights with the JDK's Vector API, as the

@@ -406,7 +406,8 @@ class ModelApiIT {
         try (Connection db = database()) {
             update(db, "INSERT INTO training (id, model_id, actor_id, state, target_num_updates, last_update)"
                     + " VALUES (?, ?, ?, 'O', 1, ?)", training, UUID.fromString(global), actor.id(), OffsetDateTime.now());
-            update(db, "INSERT INTO training_participant (training_id, user_id) VALUES (?, ?)", training, participant.id());
+            update(db, "INSERT INTO training_participant (training_id, user_id, join_order) VALUES (?, ?, 0)",
+                    training, participant.id());
             // a participant's local update of the same weights, and a metric on the global model
             update(db, "INSERT INTO model (id, model_type, owner_id, round, weights_sha256, weights_size, created_at,"
                     + " base_model_id, sample_size) VALUES (?, 'LOCAL', ?, 0, ?, ?, ?, ?, 10)",
