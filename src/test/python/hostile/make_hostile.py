@@ -23,8 +23,9 @@ reaches_runtime -- they pass every check and must be contained by the sandbox wh
 
 Rezipped archives are written by this script's own ZIP writer: STORED, no data descriptors, fixed
 timestamps, each record's data 64-byte aligned through an extra field as torch writes it. Archives
-torch.jit.save writes are kept as torch wrote them (torch 1.13 writes fixed timestamps). Rerunning
-gives the same bytes; only the timing it prints for spin.pt differs.
+torch.jit.save writes are kept as torch wrote them (torch 1.13 writes fixed timestamps). The models
+are compiled under the bare name hostile_models.py (bare_source.py), so no record names a folder of
+the machine. Rerunning gives the same bytes anywhere; only the timing it prints for spin.pt differs.
 """
 import json
 import os
@@ -43,8 +44,12 @@ if __name__ == "__main__" and os.environ.get("PYTHONHASHSEED") != "0":
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import hostile_models as hm  # noqa: E402
+# hostile_models.py compiled under its bare name, so that the TorchScript debug records name
+# "hostile_models.py" and no folder of the machine that ran this script.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bare_source import load_module  # noqa: E402
+
+hm = load_module(os.path.join(os.path.dirname(os.path.abspath(__file__)), "hostile_models.py"))
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", ".."))
 OUT = os.path.join(ROOT, "src", "test", "resources", "hostile")

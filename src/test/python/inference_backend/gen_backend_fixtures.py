@@ -32,10 +32,16 @@ Every number in expected.json is what torch 1.13 computed: the Java side must ma
 import os
 import sys
 
-# TorchScript writes some constants in set order, which depends on string hashing: pin it.
-if __name__ == "__main__" and os.environ.get("PYTHONHASHSEED") != "0":
+# TorchScript writes some constants in set order, which depends on string hashing: pin it. And its
+# debug records name the files of the scripted code and, for traced modules, every frame of the
+# Python stack: the script re-runs itself from "python3 -c" with its code compiled under its bare
+# name, so the archives say "<string>" and "gen_backend_fixtures.py", not this machine's folders.
+LOADER = ("import linecache, sys, __main__; path = sys.argv[1]; name = path.rsplit('/', 1)[-1]; "
+          "source = open(path).read(); linecache.cache[name] = (len(source), None, source.splitlines(True), name); "
+          "sys.argv = sys.argv[1:]; __main__.__file__ = name; exec(compile(source, name, 'exec'), __main__.__dict__)")
+if __name__ == "__main__" and (os.environ.get("PYTHONHASHSEED") != "0" or os.path.isabs(__file__)):
     os.environ["PYTHONHASHSEED"] = "0"
-    os.execv(sys.executable, [sys.executable] + sys.argv)
+    os.execv(sys.executable, [sys.executable, "-c", LOADER, os.path.abspath(__file__)] + sys.argv[1:])
 
 import json
 import zipfile
@@ -46,7 +52,7 @@ import torch.nn.functional as F
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 OUT = os.path.join("src", "test", "resources", "inference-backend")
-SHARED_TIED = os.path.join("..", "shared", "fixtures", "pytorch", "models", "tied.torchscript.pt")
+TIED = os.path.join("src", "test", "resources", "pytorch", "models", "tied.torchscript.pt")
 
 
 class McMlp(nn.Module):
@@ -254,8 +260,8 @@ def main():
     expected["mlp"]["swag"] = {"seed": 7, "mean": floats(mean), "second_moment": floats(second),
                                "samples": swag_samples(swag_model, x, mean, second, 7, 3)}
 
-    tied = torch.jit.load(SHARED_TIED).eval()
-    expected["tied"] = {"file": "../shared/fixtures/pytorch/models/tied.torchscript.pt",
+    tied = torch.jit.load(TIED).eval()
+    expected["tied"] = {"file": "src/test/resources/pytorch/models/tied.torchscript.pt",
                         "parameter_count": sum(p.numel() for p in tied.parameters()),
                         "parameter_names": [n for n, _ in tied.named_parameters()]}
 

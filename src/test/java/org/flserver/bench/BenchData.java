@@ -14,7 +14,7 @@ final class BenchData {
     }
 
     static void createTrainings(ApiClient api, Account owner, int count) throws Exception {
-        Path fixture = Path.of(System.getProperty("fl.fixtures", "../shared/fixtures/pytorch"), "models", "mlp.torchscript.pt");
+        Path fixture = Path.of(System.getProperty("fl.fixtures", "src/test/resources/pytorch"), "models", "mlp.torchscript.pt");
         Multipart form = new Multipart().field("name", "bench-mlp").field("description", "benchmark model")
                 .file("model_file", "mlp.pt", Files.readAllBytes(fixture));
         Reply model = api.sendBytes("POST", "/api/models/", owner.tokenHeader(), form.contentType(), form.bytes());

@@ -29,7 +29,7 @@ import org.junit.jupiter.api.Test;
  */
 class CrashRecoveryIT {
 
-    private static final Path SET = Path.of(System.getProperty("fl.fixtures", "../shared/fixtures/pytorch"))
+    private static final Path SET = Path.of(System.getProperty("fl.fixtures", "src/test/resources/pytorch"))
             .resolve("fedavg").resolve("mlp");
     private static final int[] SIZES = {10, 30, 60};
 

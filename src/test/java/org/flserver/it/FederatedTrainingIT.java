@@ -48,8 +48,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @RunAsClient
 class FederatedTrainingIT {
 
-    private static final Path FEDAVG = Path.of(System.getProperty("fl.fixtures",
-            "../shared/fixtures/pytorch")).resolve("fedavg");
+    private static final Path FEDAVG = Path.of(System.getProperty("fl.fixtures", "src/test/resources/pytorch"))
+            .resolve("fedavg");
     private static final Duration WAIT = TrainingDriver.WAIT;
     private static final int[] SIZES = {10, 30, 60};
 

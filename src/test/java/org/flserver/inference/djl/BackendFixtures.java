@@ -28,12 +28,13 @@ import org.flserver.tensor.DType;
 /**
  * The TorchScript fixtures of src/test/resources/inference-backend (written by
  * src/test/python/inference_backend/gen_backend_fixtures.py, with the outputs PyTorch computed for
- * them in expected.json) and a few of the shared fixtures, as files on disk: read in place by unit
- * tests, unpacked from the deployment's class path in the container.
+ * them in expected.json) and a few of the project's PyTorch fixtures (src/test/resources/pytorch), as
+ * files on disk: read in place by unit tests, unpacked from the deployment's class path in the
+ * container.
  */
 public final class BackendFixtures {
 
-    /** Shared fixtures (../shared/fixtures/pytorch) the backend tests use, relative to that root. */
+    /** PyTorch fixtures (src/test/resources/pytorch) the backend tests use, relative to that folder. */
     public static final List<String> SHARED = List.of("models/tied.torchscript.pt", "models/mlp.state_dict.pt",
             "models/mlp.safetensors", "models/mlp.module.pt", "models/mlp.torchscript.pt",
             "hostile/os_system.pt", "hostile/os_system_in_state_dict.pt", "hostile/storage_key_traversal.pt",
@@ -61,7 +62,7 @@ public final class BackendFixtures {
 
     /** Unit tests: the files where the repository keeps them. */
     public static BackendFixtures fromSources() {
-        Path shared = Path.of(System.getProperty("fl.fixtures", "../shared/fixtures/pytorch"));
+        Path shared = Path.of(System.getProperty("fl.fixtures", "src/test/resources/pytorch"));
         return new BackendFixtures(Path.of("src", "test", "resources", "inference-backend"), shared);
     }
 
