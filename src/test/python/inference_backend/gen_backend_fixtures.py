@@ -32,16 +32,15 @@ Every number in expected.json is what torch 1.13 computed: the Java side must ma
 import os
 import sys
 
-# TorchScript writes some constants in set order, which depends on string hashing: pin it. And its
-# debug records name the files of the scripted code and, for traced modules, every frame of the
-# Python stack: the script re-runs itself from "python3 -c" with its code compiled under its bare
-# name, so the archives say "<string>" and "gen_backend_fixtures.py", not this machine's folders.
-LOADER = ("import linecache, sys, __main__; path = sys.argv[1]; name = path.rsplit('/', 1)[-1]; "
-          "source = open(path).read(); linecache.cache[name] = (len(source), None, source.splitlines(True), name); "
-          "sys.argv = sys.argv[1:]; __main__.__file__ = name; exec(compile(source, name, 'exec'), __main__.__dict__)")
-if __name__ == "__main__" and (os.environ.get("PYTHONHASHSEED") != "0" or os.path.isabs(__file__)):
-    os.environ["PYTHONHASHSEED"] = "0"
-    os.execv(sys.executable, [sys.executable, "-c", LOADER, os.path.abspath(__file__)] + sys.argv[1:])
+# TorchScript's debug records name the files of the scripted code and, for traced modules, every
+# frame of the Python stack: the script re-runs itself with its code compiled under its bare name
+# (../bare_source.py), so the archives say "<string>" and "gen_backend_fixtures.py", not this
+# machine's folders.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(sys.argv[0])), os.pardir))
+from bare_source import rerun_under_bare_name  # noqa: E402
+
+if __name__ == "__main__":
+    rerun_under_bare_name(__file__)
 
 import json
 import zipfile

@@ -3,8 +3,8 @@
 Usage (from anywhere; Debian's torch, not a pyenv python):
     /usr/bin/python3 src/test/python/model_stats/make_stats_fixtures.py [OUT_DIR]
 OUT_DIR defaults to src/test/resources/model-stats. Deterministic: fixed seeds, PYTHONHASHSEED=0
-(TorchScript's code order depends on it) and the script re-runs itself from the repository root
-under its relative path, so the TorchScript debug records name no path of this machine.
+(TorchScript's code order depends on it) and the script re-runs itself compiled under its bare
+name, so the TorchScript debug records name no path of this machine.
 
 Four small models (mlp, cnn_bn with BatchNorm, frozen with a requires_grad=False layer, tied with
 a weight shared by two layers), each written four ways: torch.jit.save (<m>.torchscript.pt),
@@ -32,14 +32,15 @@ import struct
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(sys.argv[0]).resolve().parent
 ROOT = HERE.parents[3]
-RELATIVE = "src/test/python/model_stats/make_stats_fixtures.py"
-if os.environ.get("PYTHONHASHSEED") != "0" or Path.cwd() != ROOT or sys.argv[0] != RELATIVE:
-    os.environ["PYTHONHASHSEED"] = "0"
-    os.chdir(ROOT)
-    args = [os.path.abspath(a) for a in sys.argv[1:]]
-    os.execv(sys.executable, [sys.executable, RELATIVE] + args)
+# The models are defined in this script, and TorchScript's debug records name the file their code
+# comes from: the script re-runs itself compiled under its bare name (../bare_source.py), so the
+# archives name no folder of this machine.
+sys.path.insert(0, str(HERE.parent))
+from bare_source import rerun_under_bare_name  # noqa: E402
+
+rerun_under_bare_name(__file__)
 
 import torch  # noqa: E402  (after the re-exec)
 import torch.nn as nn  # noqa: E402
