@@ -1,4 +1,4 @@
-"""The data of the PyTorch end-to-end test (issue 4, E): scikit-learn's digits.
+"""The data of the PyTorch end-to-end test (PyTorchClientsIT): scikit-learn's digits.
 
 The digits ship inside Debian's python3-sklearn (no download at run time), are small enough to
 train on in seconds with one CPU thread, and are hard enough that a randomly initialised model is

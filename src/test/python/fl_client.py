@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A federated-learning client that behaves like the DLR FL Demonstrator's Python client (api.md §11),
-for the end-to-end test with real PyTorch (issue 4, E).
+for the end-to-end test with real PyTorch (PyTorchClientsIT).
 
 Why it exists: the server must work with clients that really run torch, not only with Java test
 code that uploads prepared files. This client does what the reference client does, with the

@@ -9,7 +9,7 @@ import jakarta.persistence.PostPersist;
  * training of T aggregation rounds has T·P update rounds).
  *
  * <p>EclipseLink calls {@code @PostPersist} after the INSERT has run, and a field changed here is
- * not written by the ongoing flush (stack.md §8). So the listener both sets the field (for the
+ * not written by the ongoing flush (docs/design.md §8). So the listener both sets the field (for the
  * managed instance) and writes it with an UPDATE through {@link TrainingTargetWriter}, inside the
  * same transaction. This requires the INSERT to be flushed explicitly right after {@code persist}
  * ({@link TrainingService} does), so that the callback never fires during commit.

@@ -93,7 +93,7 @@ public class TrainingService {
         training.getParticipants().addAll(participants);
         em.persist(training);
         // TrainingListener's @PostPersist must run now, while this transaction is active, and not
-        // during commit (stack.md §8): its UPDATE of target_num_updates only reaches the row then.
+        // during commit (docs/design.md §8): its UPDATE of target_num_updates only reaches the row then.
         em.flush();
         return training;
     }

@@ -3,7 +3,7 @@ package org.flserver.web;
 import java.util.List;
 
 /**
- * Where a training stands, for the admin detail page (issue #4, item 6): the current round and what
+ * Where a training stands, for the admin detail page: the current round and what
  * the engine waits for, who has delivered and who is missing, the metrics of the test rounds (as a
  * chart and a table of means), every version of the global model with the updates it was built
  * from, the aggregation jobs, and the notification log. Plain values copied inside the query's
