@@ -18,7 +18,8 @@ import org.junit.jupiter.api.Test;
  * logging properties the pom passes with {@code --logproperties}) on the embedded H2 database prints
  * fewer than 100 lines before Payara's "ready" line, among them the application's start-up summary,
  * and still the warnings that matter: the server is started with {@code fl.inference.sandbox=none},
- * whose warning must show. Nothing asks the server anything before "ready" (a health probe that
+ * whose warning must show, and once on a database that cannot be reached, whose error must show.
+ * Nothing asks the server anything before "ready" (a health probe that
  * gives up during the start leaves a stack trace on the console), just as nobody does who watches
  * the run command start.
  */
@@ -28,29 +29,14 @@ class StartupLogIT {
 
     @Test
     void startUpIsShortAndSaysWhereEverythingIs() throws Exception {
-        Path logging = Path.of(System.getProperty("it.run.logging", "src/main/payara/logging.properties"))
-                .toAbsolutePath();
         Path dir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "startup-log");
-        Path console = dir.resolve("console.log");
-        List<String> jvm = new ArrayList<>(List.of(IntegrationEnvironment.VECTOR_API_OPTION,
-                "-Dfl.inference.sandbox=none"));
         Path libs = Path.of(System.getProperty("it.inference.libs", "target/inference-libs")).toAbsolutePath();
-        jvm.add("-Dfl.inference.runtime-dir=" + libs);
-        jvm.add("-Dfl.inference.djl-cache-dir="
-                + Path.of(System.getProperty("it.djl.cache.dir", "target/djl-cache")).toAbsolutePath());
-        List<String> micro = List.of("--logproperties", logging.toString(), "--contextroot", "/");
-
-        List<String> lines;
-        try (PayaraMicroProcess server = PayaraMicroProcess.startWatchingConsole(dir, jvm, micro, console,
-                StartupLogIT::isReadyLine)) {
-            lines = Files.readAllLines(console, StandardCharsets.ISO_8859_1);
-            lines = lines.subList(0, lines.stream().filter(StartupLogIT::isReadyLine).findFirst()
-                    .map(lines::indexOf).orElseThrow());
+        List<String> lines = consoleUpToReady(dir, List.of("-Dfl.inference.sandbox=none"), (server) -> {
             // the server works as configured: on the embedded database, answering the API
             Reply health = new ApiClient(server.baseUrl()).send("GET", "/health/ready", null, null, (String) null);
             assertEquals(200, health.status(), health.toString());
             assertTrue(health.body().contains("H2"), health.body());
-        }
+        });
         String shown = String.join("\n", lines);
 
         assertTrue(lines.size() < LINE_BUDGET, lines.size() + " lines before \"ready\":\n" + shown);
@@ -67,6 +53,49 @@ class StartupLogIT {
         assertTrue(shown.contains("Payara Micro URLs:"), shown);
         assertFalse(shown.contains("has expired"), "no certificate dumps:\n" + shown);
         assertFalse(shown.contains("Portable JNDI names"), "no EJB name listing:\n" + shown);
+    }
+
+    /** A database that cannot be reached shows on the quiet console too, and no summary claims a start. */
+    @Test
+    void aDatabaseThatCannotBeReachedShows() throws Exception {
+        Path dir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "startup-log-nodb");
+        List<String> lines = consoleUpToReady(dir, List.of("-Dfl.db.class=org.flserver.platform.PostgresDataSource",
+                "-Dfl.db.url=jdbc:postgresql://127.0.0.1:1/fl", "-Dfl.db.user=fl", "-Dfl.db.password=fl"), server -> { });
+        String shown = String.join("\n", lines);
+        // EclipseLink meets the database first, while the application deploys, and fails it
+        assertTrue(shown.contains("SEVERE [javax.enterprise.system.core]"), shown);
+        assertTrue(shown.contains("Connection to 127.0.0.1:1 refused"), shown);
+        assertFalse(shown.contains("fl-server started"), shown);
+    }
+
+    private interface WhileRunning {
+        void check(PayaraMicroProcess server) throws Exception;
+    }
+
+    /**
+     * Starts Payara Micro in dir as the run command does (its JVM options plus {@code extraJvm}, its
+     * Payara Micro options), waits for the "ready" line without asking the server anything, runs
+     * {@code whileRunning} and returns the console lines before "ready".
+     */
+    private static List<String> consoleUpToReady(Path dir, List<String> extraJvm, WhileRunning whileRunning)
+            throws Exception {
+        Path logging = Path.of(System.getProperty("it.run.logging", "src/main/payara/logging.properties"))
+                .toAbsolutePath();
+        Path console = dir.resolve("console.log");
+        List<String> jvm = new ArrayList<>(List.of(IntegrationEnvironment.VECTOR_API_OPTION));
+        Path libs = Path.of(System.getProperty("it.inference.libs", "target/inference-libs")).toAbsolutePath();
+        jvm.add("-Dfl.inference.runtime-dir=" + libs);
+        jvm.add("-Dfl.inference.djl-cache-dir="
+                + Path.of(System.getProperty("it.djl.cache.dir", "target/djl-cache")).toAbsolutePath());
+        jvm.addAll(extraJvm);
+        List<String> micro = List.of("--logproperties", logging.toString(), "--contextroot", "/");
+        try (PayaraMicroProcess server = PayaraMicroProcess.startWatchingConsole(dir, jvm, micro, console,
+                StartupLogIT::isReadyLine)) {
+            List<String> lines = Files.readAllLines(console, StandardCharsets.ISO_8859_1);
+            whileRunning.check(server);
+            return lines.subList(0, lines.stream().filter(StartupLogIT::isReadyLine).findFirst()
+                    .map(lines::indexOf).orElseThrow());
+        }
     }
 
     /** Payara Micro's last line at start-up: "Payara Micro 6.2025.10 (build 42) ready in 46,181 (ms)". */
