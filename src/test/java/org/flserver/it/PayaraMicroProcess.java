@@ -6,11 +6,13 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 
 /** A Payara Micro JVM serving the built WAR, started as an operator would, and stopped again. */
 public final class PayaraMicroProcess implements AutoCloseable {
@@ -31,6 +33,25 @@ public final class PayaraMicroProcess implements AutoCloseable {
      */
     public static PayaraMicroProcess start(Path workDir, List<String> jvmOptions, List<String> extra, Path log)
             throws Exception {
+        PayaraMicroProcess payara = launch(workDir, jvmOptions, extra, log);
+        payara.awaitOrClose(payara::waitForHealth);
+        return payara;
+    }
+
+    /**
+     * Starts the same command without asking the server anything, as someone watching the console
+     * does, and waits until a line of its console output (the log) satisfies {@code ready}. For
+     * tests of the console itself: requests during start-up can leave traces there.
+     */
+    public static PayaraMicroProcess startWatchingConsole(Path workDir, List<String> jvmOptions, List<String> extra,
+            Path log, Predicate<String> ready) throws Exception {
+        PayaraMicroProcess payara = launch(workDir, jvmOptions, extra, log);
+        payara.awaitOrClose(() -> payara.waitForLine(ready));
+        return payara;
+    }
+
+    private static PayaraMicroProcess launch(Path workDir, List<String> jvmOptions, List<String> extra, Path log)
+            throws IOException {
         Path war = Path.of(System.getProperty("it.war", "target/fl-server.war")).toAbsolutePath();
         Path jar = Path.of(System.getProperty("payara.microJar", "target/payara-micro.jar")).toAbsolutePath();
         int port = freePort();
@@ -42,15 +63,21 @@ public final class PayaraMicroProcess implements AutoCloseable {
         command.addAll(extra);
         Process process = new ProcessBuilder(command).directory(workDir.toFile())
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        PayaraMicroProcess payara = new PayaraMicroProcess(process, "http://localhost:" + port, log);
+        return new PayaraMicroProcess(process, "http://localhost:" + port, log);
+    }
+
+    private interface Wait {
+        void run() throws Exception;
+    }
+
+    private void awaitOrClose(Wait wait) throws Exception {
         try {
-            payara.waitForHealth();
+            wait.run();
         } catch (Exception e) {
-            payara.close();
+            close();
             printTail(log);
             throw e;
         }
-        return payara;
     }
 
     public String baseUrl() {
@@ -86,6 +113,20 @@ public final class PayaraMicroProcess implements AutoCloseable {
         }
         throw new IllegalStateException("Payara Micro did not become healthy in 5 minutes (last /health/ready: "
                 + last + "); see " + log.toAbsolutePath());
+    }
+
+    private void waitForLine(Predicate<String> ready) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new IllegalStateException("Payara Micro exited; see " + log.toAbsolutePath());
+            }
+            if (java.nio.file.Files.readAllLines(log, StandardCharsets.ISO_8859_1).stream().anyMatch(ready)) {
+                return;
+            }
+            Thread.sleep(500);
+        }
+        throw new IllegalStateException("Payara Micro printed no ready line in 5 minutes; see " + log.toAbsolutePath());
     }
 
     /** Kills the server the way a crash does: SIGKILL, no shutdown hooks, no undeploy, nothing flushed. */

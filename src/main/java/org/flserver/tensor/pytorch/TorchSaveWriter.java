@@ -2,6 +2,7 @@ package org.flserver.tensor.pytorch;
 
 import org.flserver.tensor.DType;
 import org.flserver.tensor.DenseTensor;
+import org.flserver.tensor.pytorch.TorchZipWriter.Record;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -19,7 +20,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.regex.Pattern;
-import java.util.zip.CRC32;
 
 /**
  * Writes a {@code torch.save} archive of a nested map of tensors, e.g. the binary inference result
@@ -29,8 +29,8 @@ import java.util.zip.CRC32;
  * <p>The archive has torch's layout (pytorch-formats.md §a): records {@code <name>/data.pkl},
  * {@code <name>/byteorder} ({@code little}, as torch 2.1+ writes it; 1.13 ignores it),
  * {@code <name>/data/0 …} (one per tensor, numbered in pickle order) and {@code <name>/version}
- * ({@code 3\n}); every record STORED with a data descriptor, its payload 64-byte aligned through an
- * {@code FB} extra field, and a ZIP64 end record as torch always writes. The pickle (protocol 2)
+ * ({@code 3\n}), in a ZIP container as torch writes it ({@link TorchZipWriter}: every record STORED
+ * with a data descriptor, its payload 64-byte aligned, a ZIP64 end record). The pickle (protocol 2)
  * uses only what torch's {@code weights_only} unpickler accepts: plain dicts ({@code EMPTY_DICT}),
  * {@code torch._utils._rebuild_tensor_v2} with an empty {@code collections.OrderedDict} of backward
  * hooks, and persistent ids {@code ('storage', torch.<X>Storage, key, 'cpu', numel)}. Dict order is
@@ -58,11 +58,6 @@ public final class TorchSaveWriter {
     public static final int MAX_DEPTH = 32;
 
     private static final Pattern ARCHIVE_NAME = Pattern.compile("[A-Za-z0-9_.-]{1,100}");
-    private static final int ALIGNMENT = 64;
-    private static final long U32 = 0xFFFFFFFFL;
-    private static final int CHUNK = 64 * 1024;
-    /** Central-directory ZIP64 extra field: id, length, size, compressed size, local header offset. */
-    private static final int ZIP64_EXTRA = 4 + 24;
 
     /**
      * One tensor: its elements, row-major (C-contiguous) and little-endian, are the {@code remaining()}
@@ -129,7 +124,7 @@ public final class TorchSaveWriter {
 
     /** Lays the archive out without writing it: the caller learns its size, then streams it. */
     public static Archive prepare(String archiveName, Map<String, ?> root) {
-        return prepare(archiveName, root, U32);
+        return prepare(archiveName, root, TorchZipWriter.U32);
     }
 
     /**
@@ -149,169 +144,37 @@ public final class TorchSaveWriter {
         records.add(Record.bytes(archiveName + "/data.pkl", p.finish()));
         records.add(Record.bytes(archiveName + "/byteorder", "little".getBytes(StandardCharsets.US_ASCII)));
         for (int i = 0; i < p.tensors.size(); i++) {
-            records.add(new Record(archiveName + "/data/" + i, null, p.tensors.get(i).data()));
+            records.add(Record.buffer(archiveName + "/data/" + i, p.tensors.get(i).data()));
         }
         records.add(Record.bytes(archiveName + "/version", "3\n".getBytes(StandardCharsets.US_ASCII)));
-        return new Archive(records, zip64From);
+        return new Archive(new TorchZipWriter(records, zip64From));
     }
 
-    /** A laid-out archive; {@link #writeTo} may be called more than once. */
+    /**
+     * A laid-out archive; {@link #writeTo} may be called more than once. The ZIP container is
+     * {@link TorchZipWriter}'s; this is the public face of it.
+     */
     public static final class Archive {
-        private final List<Record> records;
-        private final long[] offsets;
-        private final long centralOffset;
-        private final long size;
-        private final long zip64From;
+        private final TorchZipWriter zip;
 
-        private Archive(List<Record> records, long zip64From) {
-            this.records = records;
-            this.zip64From = zip64From;
-            this.offsets = new long[records.size()];
-            long at = 0;
-            for (int i = 0; i < records.size(); i++) {
-                offsets[i] = at;
-                Record r = records.get(i);
-                at += 30 + r.name.length + 4 + padding(at, r.name.length) + r.size() + (r.size() > 0 ? 16 : 0);
-            }
-            this.centralOffset = at;
-            long cd = 0;
-            for (int i = 0; i < records.size(); i++) {
-                cd += 46 + records.get(i).name.length + (offsets[i] >= zip64From ? ZIP64_EXTRA : 0);
-            }
-            this.size = centralOffset + cd + 56 + 20 + 22;
+        private Archive(TorchZipWriter zip) {
+            this.zip = zip;
         }
 
         /** Exact number of bytes {@link #writeTo} writes. */
         public long size() {
-            return size;
+            return zip.size();
         }
 
         /** Streams the archive to {@code out}; flushes, does not close it. */
         public void writeTo(OutputStream out) throws IOException {
-            Objects.requireNonNull(out, "out");
-            long[] crcs = new long[records.size()];
-            byte[] chunk = null;
-            long at = 0;
-            for (int i = 0; i < records.size(); i++) {
-                Record r = records.get(i);
-                if (at != offsets[i]) {
-                    throw new IllegalStateException("layout mismatch at record " + i);
-                }
-                long size = r.size();
-                int pad = padding(at, r.name.length);
-                ByteBuffer h = le(30 + r.name.length + 4 + pad);
-                h.putInt(0x04034b50).putShort((short) 0).putShort((short) flags(size)).putShort((short) 0)
-                        .putInt(0).putInt(0).putInt(0).putInt(0)
-                        .putShort((short) r.name.length).putShort((short) (4 + pad)).put(r.name)
-                        .put((byte) 'F').put((byte) 'B').putShort((short) pad);
-                while (h.hasRemaining()) {
-                    h.put((byte) 'Z');
-                }
-                out.write(h.array());
-                CRC32 crc = new CRC32();
-                if (r.bytes != null) {
-                    crc.update(r.bytes);
-                    out.write(r.bytes);
-                } else {
-                    ByteBuffer b = r.buffer.duplicate();
-                    if (b.hasArray()) {
-                        crc.update(b.duplicate());
-                        out.write(b.array(), b.arrayOffset() + b.position(), b.remaining());
-                    } else {
-                        if (chunk == null) {
-                            chunk = new byte[CHUNK];
-                        }
-                        while (b.hasRemaining()) {
-                            int n = Math.min(chunk.length, b.remaining());
-                            b.get(chunk, 0, n);
-                            crc.update(chunk, 0, n);
-                            out.write(chunk, 0, n);
-                        }
-                    }
-                }
-                crcs[i] = crc.getValue();
-                if (size > 0) {
-                    ByteBuffer d = le(16).putInt(0x08074b50).putInt((int) crcs[i]).putInt((int) size).putInt((int) size);
-                    out.write(d.array());
-                }
-                at += h.capacity() + size + (size > 0 ? 16 : 0);
-            }
-            out.write(centralDirectoryAndEnd(crcs));
-            out.flush();
-        }
-
-        private byte[] centralDirectoryAndEnd(long[] crcs) {
-            ByteArrayOutputStream cd = new ByteArrayOutputStream();
-            for (int i = 0; i < records.size(); i++) {
-                Record r = records.get(i);
-                boolean far = offsets[i] >= zip64From;
-                // Past 4 GiB, as torch (miniz) writes it and needs it: both sizes and the offset are
-                // 0xFFFFFFFF and the ZIP64 extra holds all three.
-                int size32 = far ? (int) U32 : (int) r.size();
-                ByteBuffer e = le(46 + r.name.length + (far ? ZIP64_EXTRA : 0));
-                e.putInt(0x02014b50).putShort((short) 0).putShort((short) 0).putShort((short) flags(r.size()))
-                        .putShort((short) 0).putShort((short) 0).putShort((short) 0)
-                        .putInt((int) crcs[i]).putInt(size32).putInt(size32)
-                        .putShort((short) r.name.length).putShort((short) (far ? ZIP64_EXTRA : 0))
-                        .putShort((short) 0).putShort((short) 0).putShort((short) 0).putInt(0)
-                        .putInt(far ? (int) U32 : (int) offsets[i]).put(r.name);
-                if (far) {
-                    e.putShort((short) 1).putShort((short) 24).putLong(r.size()).putLong(r.size()).putLong(offsets[i]);
-                }
-                cd.writeBytes(e.array());
-            }
-            long cdSize = cd.size();
-            long count = records.size();
-            long end64 = centralOffset + cdSize;
-            ByteBuffer end = le(56 + 20 + 22);
-            end.putInt(0x06064b50).putLong(44).putShort((short) 0x031E).putShort((short) 45).putInt(0).putInt(0)
-                    .putLong(count).putLong(count).putLong(cdSize).putLong(centralOffset);
-            end.putInt(0x07064b50).putInt(0).putLong(end64).putInt(1);
-            short classicCount = (short) (count >= 0xFFFF ? 0xFFFF : count);
-            end.putInt(0x06054b50).putShort((short) 0).putShort((short) 0).putShort(classicCount)
-                    .putShort(classicCount)
-                    .putInt(cdSize >= zip64From ? (int) U32 : (int) cdSize)
-                    .putInt(centralOffset >= zip64From ? (int) U32 : (int) centralOffset)
-                    .putShort((short) 0);
-            cd.writeBytes(end.array());
-            return cd.toByteArray();
+            zip.writeTo(out);
         }
     }
 
-    /** torch writes an empty record without a data descriptor (flag bit 3 clear). */
-    private static int flags(long size) {
-        return size > 0 ? 0x0808 : 0x0800;
-    }
-
-    /** Bytes of {@code 'Z'} padding after the 4-byte FB header that put the payload on a 64-byte boundary. */
-    private static int padding(long headerOffset, int nameLength) {
-        long start = headerOffset + 30 + nameLength + 4;
-        return (int) ((ALIGNMENT - start % ALIGNMENT) % ALIGNMENT);
-    }
-
+    /** Little-endian scratch for the pickle's fixed-size integers. */
     private static ByteBuffer le(int n) {
         return ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN);
-    }
-
-    /** One ZIP record: either small bytes made here or a caller's tensor buffer. */
-    private static final class Record {
-        final byte[] name;
-        final byte[] bytes;
-        final ByteBuffer buffer;
-
-        Record(String name, byte[] bytes, ByteBuffer buffer) {
-            this.name = name.getBytes(StandardCharsets.UTF_8);
-            this.bytes = bytes;
-            this.buffer = buffer;
-        }
-
-        static Record bytes(String name, byte[] bytes) {
-            return new Record(name, bytes, null);
-        }
-
-        long size() {
-            return bytes != null ? bytes.length : buffer.remaining();
-        }
     }
 
     /**
