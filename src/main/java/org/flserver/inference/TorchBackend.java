@@ -5,7 +5,7 @@ import java.util.List;
 /**
  * What the server needs from a TorchScript runtime (inference.md): run a module, run it with
  * dropout active (the per-call flag {@code forward(x, mc=True)} of inference.md §3 a), and run it
- * with its parameters replaced (SWAG, §4). Implementations load modules offline, cache them per
+ * with its parameters replaced (SWAG, inference.md §4). Implementations load modules offline, cache them per
  * file hash in a bounded cache, and are safe under concurrent calls: a call that changes a module's
  * parameters works on a private instance.
  *

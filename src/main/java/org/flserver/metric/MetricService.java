@@ -22,7 +22,7 @@ import org.flserver.user.User;
 
 /**
  * Metrics reported for models (api.md §5.6): storing and listing them, with the visibility rule of
- * §15.2 (only who may see the model may read or report its metrics). Each public method is one
+ * docs/api.md §15.2 (only who may see the model may read or report its metrics). Each public method is one
  * transaction.
  *
  * <p>Metrics on a training's global model are the test-round reports the round engine counts, so

@@ -43,7 +43,7 @@ import org.flserver.user.CurrentUser;
 /**
  * {@code /api/models/} (api.md §5): upload, list, download, metadata (with stats read from the
  * weights) and delete; preprocessing upload and download; local updates and SWAG statistics of
- * participants — with the object-level authorisation of §15.2. Parsing and the mapping to JSON
+ * participants — with the object-level authorisation of docs/api.md §15.2. Parsing and the mapping to JSON
  * happen here; storing and every permission decision belong to {@link ModelService} and
  * {@link UpdateService}, the bytes to {@link ModelFiles}, what a file must be to
  * {@link WeightChecks}. Metrics live in {@code org.flserver.metric.MetricResource}.
@@ -368,7 +368,7 @@ public class ModelResource {
     }
 
     /**
-     * {@code round} and {@code sample_size} of an update or SWAG upload (§5.7 step 1): both present
+     * {@code round} and {@code sample_size} of an update or SWAG upload (docs/api.md §5.7 step 1): both present
      * (else the reference's KeyError text, e.g. {@code 'round'}), then both integers; a round of
      * another value is refused later, as the reference does, a negative sample size here.
      */
@@ -380,7 +380,7 @@ public class ModelResource {
         }
     }
 
-    /** A required form field of §5.7/§5.8; missing → the reference's KeyError text, e.g. {@code 'round'}. */
+    /** A required form field of docs/api.md §5.7/§5.8; missing → the reference's KeyError text, e.g. {@code 'round'}. */
     private static String present(UploadForm form, String field) {
         String value = form.text(field);
         if (value == null) {
@@ -416,7 +416,7 @@ public class ModelResource {
     }
 
     /**
-     * The metrics a local update may carry (§5.7): used only when both fields are present with the
+     * The metrics a local update may carry (docs/api.md §5.7): used only when both fields are present with the
      * same number of entries, otherwise ignored, as in the reference. Over-long keys are a 400,
      * more than {@code maxRows} metrics a 413.
      */

@@ -20,13 +20,13 @@ import org.flserver.user.UserService;
 
 /**
  * Models: storing uploads, finding them, and deciding who may see or delete one (api.md §5,
- * §13, and the object-level authorisation of §15.2). Every public method is one transaction.
+ * docs/api.md §13, and the object-level authorisation of §15.2). Every public method is one transaction.
  *
  * <p>Methods other domains use (trainings, metrics, inference):
  * <ul>
  * <li>{@link #model(UUID)} / {@link #globalModel(UUID)}: look-ups that answer the API's 400
  *     "Model &lt;id&gt; not found." themselves;</li>
- * <li>{@link #visibleModel(UUID, UUID)} / {@link #canSee(Model, UUID)}: the §15.2 visibility rule;</li>
+ * <li>{@link #visibleModel(UUID, UUID)} / {@link #canSee(Model, UUID)}: the docs/api.md §15.2 visibility rule;</li>
  * <li>{@link #trainingOf(GlobalModel)}: the training a global model belongs to, if any.</li>
  * </ul>
  */
@@ -113,7 +113,7 @@ public class ModelService {
         return global;
     }
 
-    /** The model if the caller may see it (§15.2): 400 when unknown, 403 when not visible. */
+    /** The model if the caller may see it (docs/api.md §15.2): 400 when unknown, 403 when not visible. */
     public Model visibleModel(UUID id, UUID callerId) {
         Model model = model(id);
         if (!canSee(model, callerId)) {

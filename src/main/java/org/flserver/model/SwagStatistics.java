@@ -15,7 +15,7 @@ import org.flserver.user.User;
  * One participant's SWAG statistics for one round (api.md §5.8): the first and second moment
  * vectors (files in {@link ModelFiles}, each a {@code torch.save}d 1-D tensor) and the sample size
  * that weights them. The reference keeps them as binary metrics; as files they never pass through
- * the heap or the database. (model, round, owner) is unique: statistics never count twice (§15.3).
+ * the heap or the database. (model, round, owner) is unique: statistics never count twice (docs/api.md §15.3).
  */
 @Entity
 @Table(name = "swag_statistics")

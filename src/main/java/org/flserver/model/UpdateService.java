@@ -18,13 +18,13 @@ import org.flserver.user.User;
 
 /**
  * What participants send during a training: local model updates (api.md §5.7) and SWAG
- * statistics (§5.8). Each public method is one transaction.
+ * statistics (docs/api.md §5.8). Each public method is one transaction.
  *
- * <p>An upload is checked twice. {@link #check} runs steps 3–7 of §5.7 without a lock, so a
+ * <p>An upload is checked twice. {@link #check} runs steps 3–7 of docs/api.md §5.7 without a lock, so a
  * request that cannot be accepted is refused before its file is read; the store methods run them
  * again with the training row locked ({@code PESSIMISTIC_WRITE}), because the round may have
  * moved on meanwhile, and only then look for an earlier upload of the same participant for the
- * same round (409, §15.3). The unique constraints {@code model_one_update_per_round} and
+ * same round (409, docs/api.md §15.3). The unique constraints {@code model_one_update_per_round} and
  * {@code swag_statistics_once} back that check up; a violation is answered with the same 409.
  * The round engine hears of the stored upload in the same transaction, with the row still locked.
  */
@@ -44,7 +44,7 @@ public class UpdateService {
     RoundEngine engine;
 
     /**
-     * Steps 3–7 of §5.7 for an upload to {@code globalId}: 400 when it is no global model, 404
+     * Steps 3–7 of docs/api.md §5.7 for an upload to {@code globalId}: 400 when it is no global model, 404
      * without a training, 403 for non-participants, 400 (list) in another state or round. Returns
      * the global model's current weights, which the upload must match.
      */

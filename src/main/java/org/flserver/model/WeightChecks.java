@@ -26,13 +26,13 @@ import org.flserver.tensor.WeightFiles;
  * <p>Why each rule:
  * <ul>
  * <li>Models: TorchScript and {@code torch.save} of a module are what the reference accepts;
- *     state_dicts and safetensors are accepted too (§15.5). A valid {@code torch.save} of
+ *     state_dicts and safetensors are accepted too (docs/api.md §15.5). A valid {@code torch.save} of
  *     something else — a bare tensor, a dict without tensors — is "not of expected type", as in
  *     the reference, so the client learns the file was readable but is no model.</li>
  * <li>Preprocessing: only runnable modules (TorchScript or a pickled module); a state_dict has no
  *     code to run.</li>
  * <li>Local updates: the same kind as the global model and the same tensor table (names, shapes,
- *     dtypes, strides, storages), so the round's aggregation cannot fail on them later (§15.4); the
+ *     dtypes, strides, storages), so the round's aggregation cannot fail on them later (docs/api.md §15.4); the
  *     message names the first difference.</li>
  * <li>SWAG moments: exactly one 1-D real floating-point tensor whose length is the global model's
  *     number of floating-point elements (see {@link #floatingElements}).</li>

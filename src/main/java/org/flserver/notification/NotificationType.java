@@ -2,7 +2,7 @@ package org.flserver.notification;
 
 /**
  * The notifications the server POSTs to participants (api.md §8.1). Round-type notifications
- * announce work; when their delivery fails the round engine acts on it (§8.3, §15.8). The others
+ * announce work; when their delivery fails the round engine acts on it (docs/api.md §8.3, §15.8). The others
  * are informational: a failure is only recorded.
  */
 public enum NotificationType {
@@ -18,7 +18,7 @@ public enum NotificationType {
         this.roundType = roundType;
     }
 
-    /** Whether a failed delivery has consequences for the training (§8.3). */
+    /** Whether a failed delivery has consequences for the training (docs/api.md §8.3). */
     public boolean roundType() {
         return roundType;
     }

@@ -40,7 +40,7 @@ import org.flserver.user.User;
  * the phase and round the engine waits for (a second "last" upload, a late metric, a rejection
  * after the training ended) changes nothing, so each transition happens exactly once.
  *
- * <p>Counting follows §15.3/§15.6: only updates, statistics and metrics of <em>current</em>
+ * <p>Counting follows docs/api.md §15.3/§15.6: only updates, statistics and metrics of <em>current</em>
  * participants count, each participant once.
  */
 @Stateless
@@ -239,7 +239,7 @@ public class RoundEngine {
         int period = training.daisyChainPeriod();
         int next = round + 1;
         if (period > 0 && next % period != 0 && next < training.getTargetNumUpdates()) {
-            // FedDC between boundaries (§7.3, §15.7): no aggregation; each participant continues
+            // FedDC between boundaries (docs/api.md §7.3, §15.7): no aggregation; each participant continues
             // from a shuffled peer's local model, and the round advances.
             training.getModel().setRound(next);
             training.touch();
@@ -301,7 +301,7 @@ public class RoundEngine {
     private void afterAggregation(Training training, TrainingRound state, int next) {
         GlobalModel model = training.getModel();
         if (training.daisyChainPeriod() > 0 && next < training.getTargetNumUpdates()) {
-            // FedDC runs no test rounds between rounds (§7.3): the next round starts at once.
+            // FedDC runs no test rounds between rounds (docs/api.md §7.3): the next round starts at once.
             startUpdateRound(training, next, List.of());
             return;
         }
@@ -312,7 +312,7 @@ public class RoundEngine {
     /**
      * Starts round {@code round}: UPDATE_ROUND_START with the global model's id to every participant,
      * or — FedDC, a round that is not a multiple of the period — each participant gets the id of a
-     * peer's local model of the previous round, shuffled (§7.3).
+     * peer's local model of the previous round, shuffled (docs/api.md §7.3).
      */
     private void startUpdateRound(Training training, int round, List<LocalModel> previousUpdates) {
         TrainingRound state = em.find(TrainingRound.class, training.getId());

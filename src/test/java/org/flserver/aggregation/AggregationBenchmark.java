@@ -21,7 +21,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 
 /**
- * Benchmark of {@link StreamingFedAvg} (acceptance E; not a test: it prints figures and asserts
+ * Benchmark of {@link StreamingFedAvg} (throughput and memory; not a test: it prints figures and asserts
  * nothing). For each case (N clients × S float32 parameters, torch state_dict layout) it writes the
  * files, then measures in the same run and on the same files (page cache warm):
  * <ul>

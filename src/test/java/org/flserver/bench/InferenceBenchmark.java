@@ -15,7 +15,7 @@ import org.flserver.it.IntegrationEnvironment;
 import org.flserver.it.Multipart;
 
 /**
- * Inference benchmark (issue #5, C; not a test): starts the same PostgreSQL + Payara Micro (with
+ * Inference benchmark (not a test): starts the same PostgreSQL + Payara Micro (with
  * the TorchScript runtime) as the integration tests, uploads the small CNN of the inference
  * fixtures (1×8×8 input, conv → BN → ReLU → pool → dropout → linear 10; made by PyTorch), and
  * drives {@code POST /api/inference/} with JSON inputs of batch 1 and 64 from 8 concurrent clients,

@@ -25,7 +25,7 @@ import org.flserver.it.TrainingDriver;
 import org.flserver.it.TrainingDriver.Participant;
 
 /**
- * Round benchmark (issue #4, F; not a test): N simulated clients (default 50) upload local models of
+ * Round benchmark (not a test): N simulated clients (default 50) upload local models of
  * S float32 parameters (default 10M = 40 MB, torch state_dict layout) concurrently into one round of
  * a running server — the same PostgreSQL + Payara Micro as the integration tests, with a larger
  * upload limit — and it prints:

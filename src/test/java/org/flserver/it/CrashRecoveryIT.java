@@ -19,7 +19,7 @@ import org.flserver.it.TrainingDriver.Participant;
 import org.junit.jupiter.api.Test;
 
 /**
- * Crash consistency of aggregation jobs (issue #4, acceptance D), with servers of its own: a server
+ * Crash consistency of aggregation jobs (a killed server loses no round), with servers of its own: a server
  * claims the aggregation job of a round and is killed with SIGKILL while it holds the claim (the
  * fault-injection setting {@code fl.jobs.hold-after-claim-seconds} keeps the claim open long enough
  * to kill it deterministically). A new server on the same database and data directory must claim

@@ -33,7 +33,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * End-to-end federated trainings (issue #4, acceptance A–C) on the real server: the built WAR on
+ * End-to-end federated trainings (FedAvg, FedDC, SWAG rounds) on the real server: the built WAR on
  * Payara Micro through Arquillian, PostgreSQL, the shared fixtures' client files, and simulated
  * participants — loopback HTTP endpoints that receive the notifications — driven by the test the
  * way real clients react to them: upload a local model on UPDATE_ROUND_START, report metrics on

@@ -32,7 +32,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * {@code POST /api/inference/} on the shared test server, which has the TorchScript runtime on its
- * class path (issue #5, acceptance A and B). Every expected number was computed by PyTorch 1.13 and
+ * class path (inference API and uncertainty methods). Every expected number was computed by PyTorch 1.13 and
  * stored beside the fixture ({@code src/test/resources/inference/*.json}, made by
  * {@code src/test/python/inference/make_fixtures.py}): class indices for NONE, the ensemble's
  * statistics, the seeded MC-dropout passes and the seeded SWAG samples.

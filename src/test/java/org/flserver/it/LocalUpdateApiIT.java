@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Local model updates {@code POST /api/models/<global id>/} (api.md §5.7 with §15.3–15.4), SWAG
- * statistics (§5.8) and the training model listings (§5.9), against the shared server with real
+ * statistics (docs/api.md §5.8) and the training model listings (§5.9), against the shared server with real
  * fixture files. Trainings are created and started through the API. Every test keeps one
  * participant idle, so no round completes and the round engine never moves the training on while
  * a test looks at it; nothing here depends on notifications being delivered.
@@ -80,7 +80,7 @@ class LocalUpdateApiIT {
                 uuid(s.ids().model()));
     }
 
-    // ---------------------------------------------------------------- the checks of §5.7, in order
+    // ---------------------------------------------------------------- the checks of docs/api.md §5.7, in order
 
     @Test
     void everyCheckAnswersInTheReferenceOrder() throws Exception {
@@ -290,7 +290,7 @@ class LocalUpdateApiIT {
         assertEquals(1, localModels(s));
     }
 
-    // ---------------------------------------------------------------- listings §5.9
+    // ---------------------------------------------------------------- listings docs/api.md §5.9
 
     @Test
     void trainingModelListings() throws Exception {
@@ -339,7 +339,7 @@ class LocalUpdateApiIT {
         return models.getValuesAs(JsonObject.class).stream().map(m -> m.getString("id")).toList();
     }
 
-    // ---------------------------------------------------------------- SWAG statistics §5.8
+    // ---------------------------------------------------------------- SWAG statistics docs/api.md §5.8
 
     /**
      * A SWAG round needs an aggregation first; this test puts the training into state S directly

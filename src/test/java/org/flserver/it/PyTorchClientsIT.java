@@ -36,7 +36,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * Issue 4, acceptance E: a whole FedAvg training driven by real PyTorch on the client side.
+ * A whole FedAvg training driven by real PyTorch on the client side.
  *
  * <p>Why: the other end-to-end tests drive the server with Java code that uploads prepared files. Only
  * real torch shows that what the server hands out loads in {@code torch.load}, that what
@@ -209,7 +209,7 @@ class PyTorchClientsIT {
     }
 
     /**
-     * The notifications of §8 in the order of §7.2 (with TRAINING_START first, §15.8), and every
+     * The notifications of docs/api.md §8 in the order of §7.2 (with TRAINING_START first, §15.8), and every
      * update and metric report answered with 201.
      */
     private static void checkClientHistory(PythonClient c, String training, String model) {

@@ -19,7 +19,7 @@ import java.util.function.Predicate;
  * A participant's notification endpoint for end-to-end tests: a loopback HTTP server that records
  * every notification the server POSTs (api.md §8.1) and answers with a status the test chooses
  * (the DLR client answers 200 or 202; a rejecting client 500). It also records whether each request
- * came with a Content-Length and without chunked encoding, as the DLR client requires (§8.2).
+ * came with a Content-Length and without chunked encoding, as the DLR client requires (docs/api.md §8.2).
  * What the client does in response (uploads, metrics) is the test's business.
  */
 public final class SimulatedClient implements AutoCloseable {

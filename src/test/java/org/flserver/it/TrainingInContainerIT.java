@@ -48,7 +48,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * In-container tests (Arquillian, Payara Micro, PostgreSQL) of {@link TrainingService}: what a
  * created training looks like in the database, read back with plain JDBC outside the service's
  * transaction. Above all, that the daisy-chain rewrite of {@code TrainingListener} (@PostPersist)
- * really reaches the row (stack.md §8), and that refused or rolled-back creations leave no row.
+ * really reaches the row (docs/design.md §8), and that refused or rolled-back creations leave no row.
  */
 @ExtendWith(ArquillianExtension.class)
 class TrainingInContainerIT {
