@@ -30,8 +30,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * every weight is an integer (falling back to {@link java.math.BigInteger} on overflow), else the same in
  * double precision; bool storages are true where any client with weight > 0 is true.
  *
- * <p>How it is fast (figures: README, "Weight files, aggregation and benchmarks"): the storages are cut into cache-sized blocks; for each
- * block every client's slice is folded into one reused {@code double[]} accumulator, and the block is
+ * <p>How it is fast (figures: README, "Weight files, aggregation and benchmarks"): the storages
+ * are cut into cache-sized blocks; for each block every client's slice is folded into one reused {@code double[]} accumulator, and the block is
  * written once. Two threads take disjoint units of work. Float32 storages (the common case) take a
  * specialised path: clients are folded four per pass over the accumulator, and the client files are
  * read through memory mappings of a bounded window per client (at most about min(half the model,
