@@ -82,7 +82,8 @@ public final class TorchTestFiles {
         return safetensors("moment", "F32", new long[]{values.length}, data.array());
     }
 
-    private static byte[] archive(byte[] pickle, byte[] data) {
+    /** A torch.save archive of the given {@code data.pkl} and one storage record {@code data/0}. */
+    public static byte[] archive(byte[] pickle, byte[] data) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (ZipOutputStream zip = new ZipOutputStream(bytes)) {
             stored(zip, "archive/data.pkl", pickle);
@@ -107,7 +108,8 @@ public final class TorchTestFiles {
         zip.closeEntry();
     }
 
-    private static void tuple(ByteBuffer p, long[] values) {
+    /** Pickle opcode TUPLE of LONG1s. */
+    public static void tuple(ByteBuffer p, long[] values) {
         p.put((byte) '(');
         for (long v : values) {
             long1(p, v);
