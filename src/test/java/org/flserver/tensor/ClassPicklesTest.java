@@ -9,6 +9,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.Consumer;
 
@@ -159,16 +160,16 @@ class ClassPicklesTest {
     @Test
     void aViewWithMoreElementsThanThePerTensorLimitIsRefused() {
         // (2^31, 2^31) with stride (0, 0) stays inside a 12-element storage but has 2^62 elements.
-        refused(stateDict(new long[][]{{1L << 31, 1L << 31}}, new long[][]{{0, 0}}),
+        refused(TorchTestFiles.floatViews(new long[][]{{1L << 31, 1L << 31}}, new long[][]{{0, 0}}),
                 "tensor 't0' [2147483648, 2147483648] has 4611686018427387904 elements, more than the limit of "
                         + (1L << 36) + " per tensor");
-        refused(stateDict(new long[][]{{(1L << 36) + 1}}, new long[][]{{0}}), "more than the limit of "
+        refused(TorchTestFiles.floatViews(new long[][]{{(1L << 36) + 1}}, new long[][]{{0}}), "more than the limit of "
                 + (1L << 36) + " per tensor");
     }
 
     @Test
     void aViewAtThePerTensorLimitIsRead() throws IOException {
-        WeightFile f = open(stateDict(new long[][]{{1L << 36}}, new long[][]{{0}}));
+        WeightFile f = open(TorchTestFiles.floatViews(new long[][]{{1L << 36}}, new long[][]{{0}}));
         assertEquals(1L << 36, f.tensors().get(0).numel());
     }
 
@@ -180,9 +181,9 @@ class ClassPicklesTest {
             sizes[i] = new long[]{1L << 36};
             strides[i] = new long[]{0};
         }
-        refused(stateDict(sizes, strides), "tensors have more than " + (1L << 38)
+        refused(TorchTestFiles.floatViews(sizes, strides), "tensors have more than " + (1L << 38)
                 + " elements together (limit per file; exceeded at tensor 't4')");
-        assertEquals(4, open(stateDict(java.util.Arrays.copyOf(sizes, 4), java.util.Arrays.copyOf(strides, 4)))
+        assertEquals(4, open(TorchTestFiles.floatViews(Arrays.copyOf(sizes, 4), Arrays.copyOf(strides, 4)))
                 .tensors().size());
     }
 
@@ -217,27 +218,13 @@ class ClassPicklesTest {
             TorchTestFiles.unicode(p, "training");
             p.put((byte) 0x88);
             TorchTestFiles.unicode(p, "_parameters");
-            orderedDict(p);
+            TorchTestFiles.orderedDict(p);
             p.put((byte) '(');
             TorchTestFiles.unicode(p, "w");
-            tensor(p, 0, new long[]{3}, new long[]{1});
+            TorchTestFiles.floatView(p, 0, new long[]{3}, new long[]{1});
             p.put((byte) 'u');
             extra.accept(p);
             p.put((byte) 'u').put((byte) 'b');
-        });
-        return TorchTestFiles.archive(pickle, new byte[48]);
-    }
-
-    /** A state dict {t0: view 0, t1: view 1, …} of views into one 12-element float storage. */
-    private static byte[] stateDict(long[][] sizes, long[][] strides) {
-        byte[] pickle = pickle(p -> {
-            orderedDict(p);
-            p.put((byte) '(');
-            for (int i = 0; i < sizes.length; i++) {
-                TorchTestFiles.unicode(p, "t" + i);
-                tensor(p, 0, sizes[i], strides[i]);
-            }
-            p.put((byte) 'u');
         });
         return TorchTestFiles.archive(pickle, new byte[48]);
     }
@@ -274,29 +261,6 @@ class ClassPicklesTest {
         } else {
             p.put((byte) 'N');
         }
-        p.put((byte) 't').put((byte) 'R');
-    }
-
-    private static void orderedDict(ByteBuffer p) {
-        global(p, "collections", "OrderedDict");
-        p.put((byte) ')').put((byte) 'R');
-    }
-
-    /** {@code _rebuild_tensor_v2(float storage "0" of 12 elements, offset, size, stride, False, OrderedDict())}. */
-    private static void tensor(ByteBuffer p, long offset, long[] size, long[] stride) {
-        global(p, "torch._utils", "_rebuild_tensor_v2");
-        p.put((byte) '(').put((byte) '(');
-        TorchTestFiles.unicode(p, "storage");
-        global(p, "torch", "FloatStorage");
-        TorchTestFiles.unicode(p, "0");
-        TorchTestFiles.unicode(p, "cpu");
-        TorchTestFiles.long1(p, 12);
-        p.put((byte) 't').put((byte) 'Q');
-        TorchTestFiles.long1(p, offset);
-        TorchTestFiles.tuple(p, size);
-        TorchTestFiles.tuple(p, stride);
-        p.put((byte) 0x89);
-        orderedDict(p);
         p.put((byte) 't').put((byte) 'R');
     }
 
