@@ -113,6 +113,19 @@ class ClassPicklesTest {
     }
 
     @Test
+    void aPartialOfATorchNnClassIsReadAndOfAnythingElseRefused() throws IOException {
+        // torchvision's VisionTransformer keeps norm_layer = partial(nn.LayerNorm, eps=1e-6)
+        WeightFile f = open(module(p -> newObj(p, "mysite.nets", "Net"),
+                p -> partial(p, "torch.nn.modules.normalization", "LayerNorm")));
+        assertEquals(List.of("w"), f.tensors().stream().map(TensorInfo::name).toList());
+        for (String[] fn : List.of(new String[]{"os", "system"}, new String[]{"mysite.nets", "Net"},
+                new String[]{"torch", "load"})) {
+            refused(module(p -> newObj(p, "mysite.nets", "Net"), p -> partial(p, fn[0], fn[1])),
+                    "functools partial of '" + fn[0] + " " + fn[1] + "' not allowed");
+        }
+    }
+
+    @Test
     void anObjectOfAnOpenClassWithoutBuildIsRefused() {
         byte[] pickle = pickle(p -> {
             p.put((byte) '}');
@@ -242,6 +255,19 @@ class ClassPicklesTest {
     private static void newObj(ByteBuffer p, String module, String name) {
         global(p, module, name);
         p.put((byte) ')').put((byte) NEWOBJ);
+    }
+
+    /** State entry {@code norm_layer: functools.partial(module.name, eps=1e-06)} as Python pickles it. */
+    private static void partial(ByteBuffer p, String module, String name) {
+        TorchTestFiles.unicode(p, "norm_layer");
+        global(p, "functools", "partial");
+        global(p, module, name);
+        p.put((byte) 0x85).put((byte) 'R').put((byte) '(');
+        global(p, module, name);
+        p.put((byte) ')').put((byte) '}');
+        TorchTestFiles.unicode(p, "eps");
+        p.put((byte) 'G').putLong(Long.reverseBytes(Double.doubleToLongBits(1e-6))); // BINFLOAT is big-endian
+        p.put((byte) 's').put((byte) 'N').put((byte) 't').put((byte) 'b');
     }
 
     /** {@code copyreg._reconstructor(mysite.nets.Net, base, None or a state)}. */

@@ -393,7 +393,7 @@ final class SymbolicPickle {
                 // The object's BUILD state (f, args, kwargs, dict) is checked with the rest of the tree at STOP.
                 if (a.size() != 1 || !isPartialFunction(a.get(0))) {
                     throw new WeightFileException("functools partial of " + (a.isEmpty() ? "nothing"
-                            : describe(a.get(0))) + " not allowed (only a class or a listed function)");
+                            : describe(a.get(0))) + " not allowed (only a torch.nn class or a listed function)");
                 }
                 return new PyObject(g);
             }
@@ -539,9 +539,13 @@ final class SymbolicPickle {
         }
     }
 
-    /** What a {@code functools.partial} may wrap: a class (never instantiated here) or a listed function value. */
+    /**
+     * What a {@code functools.partial} may wrap: what may be held as a value anyway, a listed class
+     * (torch.nn's layer classes) or a listed function. The open set of classes may not: the partial
+     * would hand the class to code that calls it.
+     */
     private boolean isPartialFunction(Object f) {
-        return f instanceof Global g && (policy.isClass(g.module(), g.name(), false) || policy.isValue(g.module(),
+        return f instanceof Global g && (policy.isListedClass(g.module(), g.name()) || policy.isValue(g.module(),
                 g.name(), false));
     }
 
