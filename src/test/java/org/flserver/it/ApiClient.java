@@ -53,7 +53,12 @@ public final class ApiClient {
 
     /** A client of the shared server that speaks HTTP/1.1 only, and checks that every answer came so. */
     public static ApiClient http11() {
-        return new ApiClient(IntegrationEnvironment.baseUrl(), HTTP_1_1);
+        return http11(IntegrationEnvironment.baseUrl());
+    }
+
+    /** As {@link #http11()}, for a server of the test's own. */
+    public static ApiClient http11(String base) {
+        return new ApiClient(base, HTTP_1_1);
     }
 
     public String base() {

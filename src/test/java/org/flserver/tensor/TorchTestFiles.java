@@ -82,7 +82,51 @@ public final class TorchTestFiles {
         return safetensors("moment", "F32", new long[]{values.length}, data.array());
     }
 
-    private static byte[] archive(byte[] pickle, byte[] data) {
+    /**
+     * A state dict {@code {t0: view 0, t1: view 1, …}} of float32 views (sizes and strides as given)
+     * into one 12-element storage: crafted views that PyTorch would not write, e.g. stride 0.
+     */
+    public static byte[] floatViews(long[][] sizes, long[][] strides) {
+        ByteBuffer p = ByteBuffer.allocate(256 + sizes.length * 400).order(ByteOrder.LITTLE_ENDIAN);
+        p.put((byte) 0x80).put((byte) 2);
+        orderedDict(p);
+        p.put((byte) '(');
+        for (int i = 0; i < sizes.length; i++) {
+            unicode(p, "t" + i);
+            floatView(p, 0, sizes[i], strides[i]);
+        }
+        p.put((byte) 'u').put((byte) '.');
+        byte[] pickle = new byte[p.position()];
+        p.flip().get(pickle);
+        return archive(pickle, new byte[48]);
+    }
+
+    /** Pickles {@code collections.OrderedDict()}. */
+    public static void orderedDict(ByteBuffer p) {
+        global(p, "collections", "OrderedDict");
+        p.put((byte) ')').put((byte) 'R');
+    }
+
+    /** Pickles {@code _rebuild_tensor_v2(float storage "0" of 12 elements, offset, size, stride, False, OrderedDict())}. */
+    public static void floatView(ByteBuffer p, long offset, long[] size, long[] stride) {
+        global(p, "torch._utils", "_rebuild_tensor_v2");
+        p.put((byte) '(').put((byte) '(');
+        unicode(p, "storage");
+        global(p, "torch", "FloatStorage");
+        unicode(p, "0");
+        unicode(p, "cpu");
+        long1(p, 12);
+        p.put((byte) 't').put((byte) 'Q');
+        long1(p, offset);
+        tuple(p, size);
+        tuple(p, stride);
+        p.put((byte) 0x89);
+        orderedDict(p);
+        p.put((byte) 't').put((byte) 'R');
+    }
+
+    /** A torch.save archive of the given {@code data.pkl} and one storage record {@code data/0}. */
+    public static byte[] archive(byte[] pickle, byte[] data) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (ZipOutputStream zip = new ZipOutputStream(bytes)) {
             stored(zip, "archive/data.pkl", pickle);

@@ -16,11 +16,16 @@ import java.util.regex.Pattern;
  * {@code torch.hub load} or {@code torch.storage _load_from_bytes}. Nothing named here is ever
  * resolved or called; the list keeps the symbolic interpreter's input to shapes torch really writes.
  *
- * <p>Model classes of whole-module pickles are the one open set: users write their own
- * {@code nn.Module} subclasses. They are admitted either as exact pairs
- * ({@link #withModelClass}) or by module namespace ({@link #withModelNamespace}, by default
- * {@code __main__}, where scripts define them), and only as NEWOBJ targets, which this reader never
- * instantiates. TorchScript classes live in the compiler's own {@code __torch__} namespace.
+ * <p>Classes are the one open set: {@code torch.save(model)} names the class of every submodule,
+ * and those live in torch.nn, in libraries such as torchvision, in the user's own package or in
+ * {@code __main__}. A class used only as a class is inert here: it is the target of NEWOBJ or
+ * NEWOBJ_EX (or the first argument of {@code copyreg._reconstructor} with base {@code object} and
+ * no state, the older spelling of the same thing), the reader records its qualified name and the
+ * state BUILD gives it, and nothing is imported, resolved or called. So {@link #standard()} admits
+ * any syntactically valid {@code module.Class} in that role, while what REDUCE calls stays an exact
+ * list; {@link #strict()} admits only the torch.nn classes and those added with
+ * {@link #withModelClass} or {@link #withModelNamespace}. TorchScript classes live in the
+ * compiler's own {@code __torch__} namespace.
  */
 public final class PicklePolicy {
 
@@ -32,7 +37,17 @@ public final class PicklePolicy {
             "torch._utils _rebuild_parameter_with_state");
 
     static final Set<String> MODULE_CALLABLES = Set.of(
-            "__builtin__ set", "builtins set", "__builtin__ frozenset", "builtins frozenset", "_codecs encode");
+            "__builtin__ set", "builtins set", "__builtin__ frozenset", "builtins frozenset", "_codecs encode",
+            // Python's default object reduce for protocols 0 and 1 (and objects whose class asks for it):
+            // _reconstructor(cls, object, None) is object.__new__(cls); any other base or state is refused
+            // where it is interpreted, because it would call base.__new__ and base.__init__.
+            "copyreg _reconstructor", "copy_reg _reconstructor",
+            // functools.partial(f) then BUILD (f, args, kwargs, dict): torchvision's vision_transformer keeps
+            // norm_layer = partial(nn.LayerNorm, eps=1e-6) as a module attribute. Loading it only records f.
+            "functools partial");
+
+    /** The only base {@code copyreg._reconstructor} may name: {@code object} (no constructor runs). */
+    private static final Set<String> RECONSTRUCTOR_BASES = Set.of("builtins object", "__builtin__ object");
 
     static final Set<String> TORCHSCRIPT_CALLABLES = Set.of(
             "collections OrderedDict",
@@ -51,44 +66,53 @@ public final class PicklePolicy {
             "torch.nn.functional tanh", "torch.nn.functional softmax", "torch.nn.functional log_softmax",
             "torch relu", "torch tanh", "torch sigmoid",
             "torch float64", "torch float32", "torch float16", "torch bfloat16", "torch int64", "torch int32",
-            "torch int16", "torch int8", "torch uint8", "torch bool");
+            "torch int16", "torch int8", "torch uint8", "torch bool",
+            // torchvision's detection models (RegionProposalNetwork, RoIHeads) keep box_iou as box_similarity
+            "torchvision.ops.boxes box_iou");
 
     /** The torch.nn layer classes a whole-module pickle may contain, by the module torch defines them in. */
     private static final Set<String> TORCH_NN_CLASSES = torchNnClasses();
 
     private static final Pattern IDENTIFIER = Pattern.compile("[A-Za-z_][A-Za-z0-9_]{0,200}");
     private static final Pattern DOTTED = Pattern.compile("[A-Za-z_][A-Za-z0-9_]{0,200}(\\.[A-Za-z_][A-Za-z0-9_]{0,200}){0,30}");
+    /** Longest module path of a class (real ones are well under 100 characters). */
+    static final int MAX_MODULE_LENGTH = 256;
 
     private final Set<String> modelClasses;
     private final Set<String> modelNamespaces;
+    private final boolean anyClass;
 
-    private PicklePolicy(Set<String> modelClasses, Set<String> modelNamespaces) {
+    private PicklePolicy(Set<String> modelClasses, Set<String> modelNamespaces, boolean anyClass) {
         this.modelClasses = Set.copyOf(modelClasses);
         this.modelNamespaces = Set.copyOf(modelNamespaces);
+        this.anyClass = anyClass;
     }
 
-    /** torch's own callables, the torch.nn layer classes, and user model classes defined in {@code __main__}. */
+    /**
+     * torch's own callables, and any validly named class used only as a class (torch.nn's,
+     * torchvision's, the user's package's or {@code __main__}'s model classes).
+     */
     public static PicklePolicy standard() {
-        return new PicklePolicy(Set.of(), Set.of("__main__"));
+        return new PicklePolicy(Set.of(), Set.of("__main__"), true);
     }
 
     /** Only torch's own callables and torch.nn classes: user model classes must be listed one by one. */
     public static PicklePolicy strict() {
-        return new PicklePolicy(Set.of(), Set.of());
+        return new PicklePolicy(Set.of(), Set.of(), false);
     }
 
     /** Also admits the class {@code module.name} as a NEWOBJ target (a deployment's own model class). */
     public PicklePolicy withModelClass(String module, String name) {
         Set<String> s = new HashSet<>(modelClasses);
         s.add(Objects.requireNonNull(module) + " " + Objects.requireNonNull(name));
-        return new PicklePolicy(s, modelNamespaces);
+        return new PicklePolicy(s, modelNamespaces, anyClass);
     }
 
     /** Also admits every class whose module is exactly {@code module} as a NEWOBJ target. */
     public PicklePolicy withModelNamespace(String module) {
         Set<String> s = new HashSet<>(modelNamespaces);
         s.add(Objects.requireNonNull(module));
-        return new PicklePolicy(modelClasses, s);
+        return new PicklePolicy(modelClasses, s, anyClass);
     }
 
     boolean isStorageClass(String module, String name) {
@@ -102,15 +126,29 @@ public final class PicklePolicy {
                 : STATE_DICT_CALLABLES.contains(key) || MODULE_CALLABLES.contains(key);
     }
 
+    /** Whether {@code module.name} may be instantiated symbolically (NEWOBJ target, reconstructed class). */
     boolean isClass(String module, String name, boolean torchscript) {
-        if (!IDENTIFIER.matcher(name).matches() || !DOTTED.matcher(module).matches()) {
+        if (module.length() > MAX_MODULE_LENGTH || !IDENTIFIER.matcher(name).matches()
+                || !DOTTED.matcher(module).matches()) {
             return false;
         }
         if (torchscript) {
             return module.equals("__torch__") || module.startsWith("__torch__.");
         }
+        return anyClass || isListedClass(module, name);
+    }
+
+    /**
+     * A class named on a list (torch.nn, {@link #withModelClass}, {@link #withModelNamespace}): such a
+     * class may also be held as a plain attribute value, an open-set class only as a class.
+     */
+    boolean isListedClass(String module, String name) {
         String key = module + " " + name;
         return TORCH_NN_CLASSES.contains(key) || modelClasses.contains(key) || modelNamespaces.contains(module);
+    }
+
+    boolean isReconstructorBase(String module, String name) {
+        return RECONSTRUCTOR_BASES.contains(module + " " + name);
     }
 
     boolean isValue(String module, String name, boolean torchscript) {
@@ -119,7 +157,8 @@ public final class PicklePolicy {
 
     boolean isAllowed(String module, String name, boolean torchscript) {
         return isStorageClass(module, name) || isCallable(module, name, torchscript)
-                || isClass(module, name, torchscript) || isValue(module, name, torchscript);
+                || isClass(module, name, torchscript) || isValue(module, name, torchscript)
+                || !torchscript && isReconstructorBase(module, name);
     }
 
     private static Set<String> torchNnClasses() {

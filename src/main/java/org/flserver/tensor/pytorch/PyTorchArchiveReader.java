@@ -40,6 +40,15 @@ public final class PyTorchArchiveReader {
 
     /** Cap on {@code data.pkl} (torch files are KB to a few MB even for large models). */
     public static final long MAX_PICKLE_BYTES = 64L << 20;
+    /**
+     * Elements of one tensor view. A view can address more elements than its storage holds (stride 0,
+     * as {@code expand} makes), so the storage's bounds do not bound it; whatever later walks the
+     * tensor element by element (statistics, conversion, inference) would. 2^36 is 16 times what the
+     * largest accepted upload (4 GiB of one-byte elements) can store.
+     */
+    public static final long MAX_TENSOR_ELEMENTS = 1L << 36;
+    /** Elements of all tensor views of one file together (each tensor once, however often it is named). */
+    public static final long MAX_TOTAL_ELEMENTS = 1L << 38;
     private static final long MAX_TEXT_RECORD = 4096;
     private static final List<String> TEXT_RECORDS = List.of("version", ".data/version", "byteorder",
             ".format_version", ".storage_alignment", ".data/serialization_id");
@@ -97,8 +106,9 @@ public final class PyTorchArchiveReader {
         List<StorageInfo> storages = storages(zip, result, "data/", order);
         List<TensorInfo> tensors = new ArrayList<>();
         List<ObjectTree.NamedTensor> named = ObjectTree.tensors(result.root());
+        ElementBudget budget = new ElementBudget();
         for (ObjectTree.NamedTensor nt : named) {
-            tensors.add(tensor(nt));
+            tensors.add(tensor(nt, budget));
         }
         String structure = ObjectTree.structureDigest(result.root());
         Map<String, ModuleTree.Declaration> declarations = new HashMap<>();
@@ -135,8 +145,25 @@ public final class PyTorchArchiveReader {
         return out;
     }
 
-    /** Checks the view with overflow-checked arithmetic: every addressed element lies in the storage. */
-    private static TensorInfo tensor(ObjectTree.NamedTensor nt) throws WeightFileException {
+    /** Counts the elements of a file's tensor views against {@link #MAX_TOTAL_ELEMENTS}. */
+    private static final class ElementBudget {
+        private long total;
+
+        void add(long numel, String name) throws WeightFileException {
+            total += numel; // both at most 2^38 here, so no overflow
+            if (total > MAX_TOTAL_ELEMENTS) {
+                throw new WeightFileException("tensors have more than " + MAX_TOTAL_ELEMENTS
+                        + " elements together (limit per file; exceeded at tensor '" + SymbolicPickle.printable(name)
+                        + "')");
+            }
+        }
+    }
+
+    /**
+     * Checks the view with overflow-checked arithmetic: every addressed element lies in the storage,
+     * and its element count is within {@link #MAX_TENSOR_ELEMENTS} and the file's budget.
+     */
+    private static TensorInfo tensor(ObjectTree.NamedTensor nt, ElementBudget budget) throws WeightFileException {
         TensorNode t = nt.node();
         long storageNumel = t.storage.numel;
         try {
@@ -148,6 +175,10 @@ public final class PyTorchArchiveReader {
                     last = Math.addExact(last, Math.multiplyExact(t.size[i] - 1, t.stride[i]));
                 }
             }
+            if (numel > MAX_TENSOR_ELEMENTS) {
+                throw tooManyElements(nt, Long.toString(numel));
+            }
+            budget.add(numel, nt.name());
             boolean inside = numel == 0 ? t.offset <= storageNumel : last < storageNumel;
             if (!inside) {
                 throw new WeightFileException("tensor view exceeds its storage: '" + SymbolicPickle.printable(nt.name())
@@ -155,11 +186,32 @@ public final class PyTorchArchiveReader {
                         + " elements");
             }
         } catch (ArithmeticException e) {
+            if (overflowsElementCount(t.size)) {
+                throw tooManyElements(nt, "over 2^63");
+            }
             throw new WeightFileException("tensor view exceeds its storage: '" + SymbolicPickle.printable(nt.name())
                     + "' overflows");
         }
         return new TensorInfo(nt.name(), nt.aliases(), t.storage.dtype, boxed(t.size), boxed(t.stride), t.offset,
                 t.storage.key);
+    }
+
+    private static WeightFileException tooManyElements(ObjectTree.NamedTensor nt, String numel) {
+        return new WeightFileException("tensor '" + SymbolicPickle.printable(nt.name()) + "' "
+                + Arrays.toString(nt.node().size) + " has " + numel + " elements, more than the limit of "
+                + MAX_TENSOR_ELEMENTS + " per tensor");
+    }
+
+    private static boolean overflowsElementCount(long[] size) {
+        try {
+            long n = 1;
+            for (long s : size) {
+                n = Math.multiplyExact(n, s);
+            }
+            return false;
+        } catch (ArithmeticException e) {
+            return !Arrays.stream(size).anyMatch(s -> s == 0);
+        }
     }
 
     private static List<Long> boxed(long[] a) {
@@ -209,8 +261,9 @@ public final class PyTorchArchiveReader {
             if (e.relativeName().equals("constants.pkl")) {
                 SymbolicPickle.Result constants = SymbolicPickle.interpret(content, policy, true);
                 storages(zip, constants, "constants/", order);
+                ElementBudget budget = new ElementBudget();
                 for (ObjectTree.NamedTensor nt : ObjectTree.tensors(constants.root())) {
-                    tensor(nt);
+                    tensor(nt, budget);
                 }
             }
         }

@@ -7,8 +7,10 @@ import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -16,7 +18,8 @@ import java.util.regex.Pattern;
 
 /**
  * A pickle interpreter that builds a symbolic object tree and never calls, imports or instantiates
- * anything. GLOBALs become {@link Global} markers checked against a {@link PicklePolicy}; the handful
+ * anything. GLOBALs become {@link Global} markers checked against a {@link PicklePolicy}, and again
+ * where they are used (called by REDUCE, instantiated by NEWOBJ, held as a value); the handful
  * of callables torch files use ({@code OrderedDict}, {@code _rebuild_tensor_v2}, …) are interpreted by
  * their meaning; tensors become {@link TensorNode}s that only record which storage they view.
  *
@@ -71,7 +74,7 @@ final class SymbolicPickle {
         }
     }
 
-    /** An object made by NEWOBJ: a class marker and the state BUILD gave it. */
+    /** An object made by NEWOBJ (or {@code _reconstructor}): a class marker and the state BUILD gave it. */
     static final class PyObject {
         final Global cls;
         Object state;
@@ -184,7 +187,9 @@ final class SymbolicPickle {
                     if (markDepth != 0 || stack.size() != 1) {
                         throw new WeightFileException("pickle STOP with an unbalanced stack");
                     }
-                    return stack.get(0);
+                    Object root = stack.get(0);
+                    checkClassesUsedAsClasses(root);
+                    return root;
                 }
                 case '(' -> {
                     if (markDepth == MAX_MARK_DEPTH) {
@@ -283,9 +288,19 @@ final class SymbolicPickle {
                     Object fn = pop();
                     push(reduce(fn, args));
                 }
-                case 0x81 -> {
+                case 0x81 -> { // NEWOBJ
                     Object args = pop();
                     Object cls = pop();
+                    push(newObj(cls, args));
+                }
+                case 0x92 -> { // NEWOBJ_EX: as NEWOBJ, and the keyword arguments must be empty too
+                    Object kwargs = pop();
+                    Object args = pop();
+                    Object cls = pop();
+                    if (!(kwargs instanceof PyDict kw) || !kw.items.isEmpty() || kw.state != null) {
+                        throw new WeightFileException("NEWOBJ_EX of " + describe(cls)
+                                + " with keyword arguments is not supported");
+                    }
                     push(newObj(cls, args));
                 }
                 case 'b' -> {
@@ -297,7 +312,6 @@ final class SymbolicPickle {
                         + " is not allowed");
                 case 0x82, 0x83, 0x84 -> throw new WeightFileException("pickle EXT opcodes are not allowed");
                 case 'P' -> throw new WeightFileException("pickle text PERSID is not allowed");
-                case 0x92 -> throw new WeightFileException("pickle NEWOBJ_EX is not allowed");
                 case 0x96, 0x97, 0x98 -> throw new WeightFileException("pickle protocol-5 buffers are not allowed");
                 default -> throw new WeightFileException(String.format(
                         "unsupported pickle opcode 0x%02x at byte %d", op, pos - 1));
@@ -315,8 +329,13 @@ final class SymbolicPickle {
     }
 
     private Object reduce(Object fn, Object argsObj) throws WeightFileException {
-        if (!(fn instanceof Global g) || !policy.isCallable(g.module(), g.name(), torchscript)) {
+        if (!(fn instanceof Global g)) {
             throw new WeightFileException("REDUCE of " + describe(fn) + " not allowed");
+        }
+        if (!policy.isCallable(g.module(), g.name(), torchscript)) {
+            // A class admitted as a NEWOBJ target is not thereby callable: calling it would run its constructor.
+            throw new WeightFileException("GLOBAL " + describe(g) + " not allowed: REDUCE may call only the "
+                    + "functions torch itself writes");
         }
         if (!(argsObj instanceof PyTuple t)) {
             throw new WeightFileException("REDUCE of " + g + " without an argument tuple");
@@ -369,6 +388,17 @@ final class SymbolicPickle {
                     b[i] = (byte) c;
                 }
                 return b;
+            }
+            case "copyreg _reconstructor", "copy_reg _reconstructor" -> {
+                return reconstruct(a);
+            }
+            case "functools partial" -> {
+                // The object's BUILD state (f, args, kwargs, dict) is checked with the rest of the tree at STOP.
+                if (a.size() != 1 || !isPartialFunction(a.get(0))) {
+                    throw new WeightFileException("functools partial of " + (a.isEmpty() ? "nothing"
+                            : describe(a.get(0))) + " not allowed (only a torch.nn class or a listed function)");
+                }
+                return new PyObject(g);
             }
             case "torch.jit._pickle restore_type_tag" -> {
                 if (a.size() != 2 || !(a.get(1) instanceof String)) {
@@ -430,7 +460,7 @@ final class SymbolicPickle {
         return v;
     }
 
-    private Object newObj(Object cls, Object args) throws WeightFileException {
+    private PyObject newObj(Object cls, Object args) throws WeightFileException {
         if (!(cls instanceof Global g) || !policy.isClass(g.module(), g.name(), torchscript)) {
             throw new WeightFileException("NEWOBJ of " + describe(cls) + " not allowed");
         }
@@ -438,6 +468,90 @@ final class SymbolicPickle {
             throw new WeightFileException("NEWOBJ of " + g + " with constructor arguments is not supported");
         }
         return new PyObject(g);
+    }
+
+    /**
+     * {@code copyreg._reconstructor(cls, object, None)}: what Python's default reduce writes for a
+     * plain instance below protocol 2, i.e. {@code object.__new__(cls)} followed by BUILD. Any other
+     * base would run {@code base.__new__(cls, state)} and {@code base.__init__(obj, state)}, so only
+     * {@code object} with {@code None} state is taken, and {@code cls} must pass as a class.
+     */
+    private PyObject reconstruct(List<Object> a) throws WeightFileException {
+        if (a.size() != 3) {
+            throw new WeightFileException("_reconstructor with " + a.size() + " arguments");
+        }
+        if (!(a.get(1) instanceof Global base) || !policy.isReconstructorBase(base.module(), base.name())) {
+            throw new WeightFileException("_reconstructor with base " + describe(a.get(1))
+                    + " not allowed (only builtins object)");
+        }
+        if (a.get(2) != None.NONE) {
+            throw new WeightFileException("_reconstructor with a state argument is not supported");
+        }
+        return newObj(a.get(0), new PyTuple(List.of()));
+    }
+
+    /**
+     * Refuses a file whose object tree holds a class of the open set anywhere but as the class of an
+     * object (a class passed around as a value is something the loading program would use, e.g. call),
+     * or holds an object of such a class that BUILD never gave a state. Walks each container once;
+     * the containers and their items were all made by opcodes, so the walk is bounded by the opcode
+     * count.
+     */
+    private void checkClassesUsedAsClasses(Object root) throws WeightFileException {
+        if (torchscript) {
+            return;
+        }
+        Map<Object, Boolean> seen = new IdentityHashMap<>();
+        ArrayDeque<Object> todo = new ArrayDeque<>();
+        todo.push(root);
+        while (!todo.isEmpty()) {
+            Object v = todo.pop();
+            if (v instanceof Global g) {
+                if (!policy.isValue(g.module(), g.name(), false) && !policy.isListedClass(g.module(), g.name())) {
+                    throw new WeightFileException("GLOBAL " + describe(g)
+                            + " is held as a value; a class may only be instantiated (NEWOBJ)");
+                }
+                continue;
+            }
+            if (!(v instanceof PyDict || v instanceof PyList || v instanceof PyTuple || v instanceof PyObject)
+                    || seen.put(v, Boolean.TRUE) != null) {
+                continue;
+            }
+            if (v instanceof PyDict d) {
+                todo.addAll(d.items.values());
+                if (d.state != null) {
+                    todo.push(d.state);
+                }
+            } else if (v instanceof PyList l) {
+                todo.addAll(l.items);
+            } else if (v instanceof PyTuple t) {
+                todo.addAll(t.items);
+            } else {
+                PyObject o = (PyObject) v;
+                if (o.state == null && !policy.isListedClass(o.cls.module(), o.cls.name())) {
+                    throw new WeightFileException("object of class " + describe(o.cls) + " has no BUILD state");
+                }
+                if (o.cls.toString().equals("functools partial")) {
+                    // partial's state is (f, args, kwargs, dict): f is where a class may stand as a value.
+                    if (!(o.state instanceof PyTuple t) || t.items.size() != 4 || !isPartialFunction(t.items.get(0))) {
+                        throw new WeightFileException("functools partial with an unsupported state");
+                    }
+                    todo.addAll(t.items.subList(1, 4));
+                } else if (o.state != null) {
+                    todo.push(o.state);
+                }
+            }
+        }
+    }
+
+    /**
+     * What a {@code functools.partial} may wrap: what may be held as a value anyway, a listed class
+     * (torch.nn's layer classes) or a listed function. The open set of classes may not: the partial
+     * would hand the class to code that calls it.
+     */
+    private boolean isPartialFunction(Object f) {
+        return f instanceof Global g && (policy.isListedClass(g.module(), g.name()) || policy.isValue(g.module(),
+                g.name(), false));
     }
 
     private void build(Object target, Object state) throws WeightFileException {
