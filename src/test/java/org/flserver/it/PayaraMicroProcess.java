@@ -63,7 +63,8 @@ public final class PayaraMicroProcess implements AutoCloseable {
     }
 
     private void waitForHealth() throws Exception {
-        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(2)).build();
         long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
         String last = "no answer";
         while (System.nanoTime() < deadline) {
