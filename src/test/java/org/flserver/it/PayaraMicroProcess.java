@@ -44,7 +44,7 @@ public final class PayaraMicroProcess implements AutoCloseable {
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
         PayaraMicroProcess payara = new PayaraMicroProcess(process, "http://localhost:" + port, log);
         try {
-            payara.waitForHealth();
+            waitForHealth(process, payara.baseUrl, log);
         } catch (Exception e) {
             payara.close();
             printTail(log);
@@ -62,14 +62,18 @@ public final class PayaraMicroProcess implements AutoCloseable {
         return process.pid();
     }
 
-    private void waitForHealth() throws Exception {
+    /**
+     * Waits until the server that {@code process} runs (Payara Micro, or Maven running it) answers
+     * {@code /health/ready} with fl-server's checks.
+     */
+    static void waitForHealth(Process process, String baseUrl, Path log) throws Exception {
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(Duration.ofSeconds(2)).build();
         long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
         String last = "no answer";
         while (System.nanoTime() < deadline) {
             if (!process.isAlive()) {
-                throw new IllegalStateException("Payara Micro exited; see " + log.toAbsolutePath());
+                throw new IllegalStateException("the server process exited; see " + log.toAbsolutePath());
             }
             try {
                 HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(baseUrl + "/health/ready"))
@@ -120,7 +124,7 @@ public final class PayaraMicroProcess implements AutoCloseable {
         }
     }
 
-    private static int freePort() throws IOException {
+    static int freePort() throws IOException {
         try (ServerSocket socket = new ServerSocket(0)) {
             return socket.getLocalPort();
         }
