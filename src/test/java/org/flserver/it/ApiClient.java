@@ -46,6 +46,14 @@ public final class ApiClient {
         this.base = base;
     }
 
+    /**
+     * The same as {@link #ApiClient()}: every client speaks HTTP/1.1 only now. Kept for tests written
+     * when only this variant did.
+     */
+    public static ApiClient http11() {
+        return new ApiClient();
+    }
+
     public String base() {
         return base;
     }
