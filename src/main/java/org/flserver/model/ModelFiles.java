@@ -13,9 +13,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.EnumSet;
 import java.util.HexFormat;
+import java.util.Set;
 import java.util.UUID;
 import java.util.regex.Pattern;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
@@ -173,11 +176,16 @@ public class ModelFiles {
      * Stores a file the server wrote into {@link #newTempFile}: hashed by streaming it once, fsynced,
      * and moved to its content address like an upload. Writing the same content twice (a job run
      * again after a crash) yields the same stored file.
+     *
+     * <p>The file is made readable by group and others first, as uploads are under the usual umask:
+     * writers of atomic outputs (the aggregation's) create their temp files readable by their owner
+     * only, and the inference sandbox reads model files as another, unprivileged user.
      */
     public StoredFile commitFile(Path temp) {
         MessageDigest sha = sha256();
         long size = 0;
         try (FileChannel in = FileChannel.open(temp, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            readableByAll(temp);
             ByteBuffer buffer = ByteBuffer.allocate(BUFFER);
             int n;
             while ((n = in.read(buffer)) >= 0) {
@@ -192,6 +200,16 @@ public class ModelFiles {
             throw new UncheckedIOException("cannot read back " + temp.getFileName(), e);
         }
         return commit(new ReceivedFile(temp, HexFormat.of().formatHex(sha.digest()), size));
+    }
+
+    private static void readableByAll(Path file) throws IOException {
+        if (!file.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+            return;
+        }
+        Set<PosixFilePermission> permissions = EnumSet.copyOf(Files.getPosixFilePermissions(file));
+        permissions.add(PosixFilePermission.GROUP_READ);
+        permissions.add(PosixFilePermission.OTHERS_READ);
+        Files.setPosixFilePermissions(file, permissions);
     }
 
     private static void syncDirectory(Path directory) {

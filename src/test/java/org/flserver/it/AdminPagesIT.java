@@ -11,7 +11,6 @@ import jakarta.json.JsonArrayBuilder;
 import jakarta.json.JsonObject;
 import java.io.IOException;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
@@ -277,7 +276,7 @@ class AdminPagesIT {
         // An admin session cookie does not authenticate API calls either.
         logIn(ADMIN, ADMIN_PASSWORD);
         String cookie = "JSESSIONID=" + browser.getCookieManager().getCookie("JSESSIONID").getValue();
-        HttpResponse<String> withSession = HttpClient.newHttpClient().send(
+        HttpResponse<String> withSession = ApiClient.send(
                 HttpRequest.newBuilder(URI.create(url("/api/users/myself/"))).header("Cookie", cookie).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertEquals(401, withSession.statusCode(), withSession.body());

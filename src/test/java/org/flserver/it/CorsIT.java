@@ -20,7 +20,7 @@ class CorsIT {
     private static final String ALLOWED = IntegrationEnvironment.CORS_ORIGIN;
     private static final String OTHER = "http://elsewhere.test:3000";
 
-    private final ApiClient api = ApiClient.http11();
+    private final ApiClient api = new ApiClient();
 
     @Test
     void frontendOnAllowedOriginCreatesATraining() {

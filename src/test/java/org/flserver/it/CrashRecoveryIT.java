@@ -116,9 +116,10 @@ class CrashRecoveryIT {
     private static PayaraMicroProcess start(Path work, List<String> properties, String name) throws Exception {
         List<String> jvm = new ArrayList<>(List.of("-Xmx768m", IntegrationEnvironment.VECTOR_API_OPTION));
         jvm.addAll(properties);
-        return PayaraMicroProcess.start(work, jvm, List.of("--contextroot", "/", "--rootdir",
-                IntegrationEnvironment.freshDirectory(work.resolve("root-" + name)).toString()),
-                work.resolve(name + "-server.log"));
+        List<String> micro = new ArrayList<>(List.of("--contextroot", "/", "--rootdir",
+                IntegrationEnvironment.freshDirectory(work.resolve("root-" + name)).toString()));
+        micro.addAll(IntegrationEnvironment.preBootOptions());
+        return PayaraMicroProcess.start(work, jvm, micro, work.resolve(name + "-server.log"));
     }
 
     private long claimedJobs(String training) {

@@ -296,7 +296,7 @@ class InferenceApiIT {
         var request = java.net.http.HttpRequest.newBuilder(java.net.URI.create(API.base() + "/api/inference/"))
                 .header("Authorization", owner.tokenHeader()).header("Content-Type", "application/json")
                 .POST(java.net.http.HttpRequest.BodyPublishers.ofString(body(model, input, "binary"))).build();
-        var response = java.net.http.HttpClient.newHttpClient().send(request,
+        var response = ApiClient.send(request,
                 java.net.http.HttpResponse.BodyHandlers.ofByteArray());
         assertEquals(200, response.statusCode());
         assertEquals("application/octet-stream", response.headers().firstValue("Content-Type").orElse(""));

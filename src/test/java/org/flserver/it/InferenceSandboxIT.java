@@ -42,7 +42,7 @@ import org.junit.jupiter.api.Test;
 class InferenceSandboxIT {
 
     private static final Path HOSTILE = Path.of("src", "test", "resources", "hostile");
-    private static final ApiClient API = ApiClient.http11();
+    private static final ApiClient API = new ApiClient();
 
     private static Account mallory;
     private static Account alice;

@@ -18,8 +18,9 @@ import org.junit.platform.launcher.LauncherSessionListener;
  * one Payara Micro with the built WAR on it, configured for that database. Plain JUnit classes
  * reach the server through {@link #baseUrl()}; Arquillian classes boot their own Payara Micro with
  * the same database settings (passed as {@code payara.cmdOptions}). Both get the TorchScript
- * runtime for their sandboxed inference workers ({@code fl.inference.runtime-dir}); PlainDeploymentIT's
- * servers do not.
+ * runtime for their sandboxed inference workers ({@code fl.inference.runtime-dir}) and the run
+ * command's pre-boot commands ({@link #preBootOptions()}); PlainDeploymentIT's servers get neither
+ * unless they ask for them.
  *
  * <p>Only active when failsafe sets {@code it.server=true}, so unit-test runs start nothing.
  */
@@ -163,6 +164,19 @@ public class IntegrationEnvironment implements LauncherSessionListener {
                 "-Dfl.inference.worker-memory-mb=3072");
     }
 
+    /**
+     * The Payara Micro options that apply the run command's pre-boot commands (README, "Deploying the
+     * WAR elsewhere"): without them Payara answers an HTTP/1.1 DELETE or GET that carries a body with
+     * an empty 400, and the tests would not run against the server as the run command starts it.
+     */
+    static List<String> preBootOptions() {
+        Path file = Path.of(System.getProperty("it.preboot", "src/main/payara/pre-boot-commands.txt")).toAbsolutePath();
+        if (!Files.isRegularFile(file)) {
+            throw new IllegalStateException("the pre-boot command file " + file + " is missing");
+        }
+        return List.of("--prebootcommandfile", file.toString());
+    }
+
     /** The test servers' inference deadline. */
     static final int INFERENCE_TIMEOUT_SECONDS = 10;
 
@@ -196,14 +210,16 @@ public class IntegrationEnvironment implements LauncherSessionListener {
         }
         List<String> micro = new ArrayList<>(List.of("--contextroot", "/",
                 "--rootdir", freshDirectory(workDir.resolve("payara-root")).toString()));
+        micro.addAll(preBootOptions());
         payara = PayaraMicroProcess.start(workDir, jvm, micro, workDir.resolve("shared-server.log"));
         baseUrl = payara.baseUrl();
         serverPid = payara.pid();
         // Arquillian's Payara Micro (one per @Deployment class) gets the same database and runtime
-        // (cmdOptions go before -jar).
+        // (cmdOptions go before -jar), and the same pre-boot commands (extraMicroOptions after it).
         List<String> arquillianJvm = new ArrayList<>(List.of(VECTOR_API_OPTION));
         arquillianJvm.addAll(serverProperties(dataDir));
         arquillianJvm.addAll(inferenceRuntimeProperties());
         System.setProperty("payara.cmdOptions", String.join(" ", arquillianJvm));
+        System.setProperty("payara.extraMicroOptions", String.join(" ", preBootOptions()));
     }
 }

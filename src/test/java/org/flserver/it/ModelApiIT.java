@@ -16,7 +16,6 @@ import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.Socket;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -233,7 +232,7 @@ class ModelApiIT {
      */
     @Test
     void metadataStatsCarryTorchinfosKeysForAnUploadedModule() throws Exception {
-        ApiClient http11 = ApiClient.http11();
+        ApiClient http11 = new ApiClient();
         Account owner = http11.createUser("mtorchinfo");
         String id = ModelTesting.upload(http11, owner, new Multipart().field("name", "cnn").field("description", "d")
                 .field("input_shape", "None").field("input_shape", "1").field("input_shape", "8")
@@ -575,9 +574,8 @@ class ModelApiIT {
                 .file("model_file", "small.pt", small)
                 .file("model_preprocessing_file", "big.pt", new byte[(int) LIMIT]);
         byte[] body = form.bytes();
-        // no Content-Length: the body goes chunked (HTTP/1.1, as the DLR Python client speaks)
-        HttpClient http11 = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-        HttpResponse<String> r = http11.send(HttpRequest.newBuilder(URI.create(api.base() + "/api/models/"))
+        // no Content-Length: the body goes chunked (HTTP/1.1 transfer coding, as the DLR Python client sends it)
+        HttpResponse<String> r = ApiClient.send(HttpRequest.newBuilder(URI.create(api.base() + "/api/models/"))
                 .header("Authorization", owner.tokenHeader()).header("Content-Type", form.contentType())
                 .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new ByteArrayInputStream(body))).build(),
                 HttpResponse.BodyHandlers.ofString());
@@ -590,7 +588,7 @@ class ModelApiIT {
         // a chunked upload under the limit works
         Multipart ok = new Multipart().field("name", "chunked-ok").field("description", "d")
                 .file("model_file", "small.pt", small);
-        HttpResponse<String> accepted = http11.send(HttpRequest.newBuilder(URI.create(api.base() + "/api/models/"))
+        HttpResponse<String> accepted = ApiClient.send(HttpRequest.newBuilder(URI.create(api.base() + "/api/models/"))
                 .header("Authorization", owner.tokenHeader()).header("Content-Type", ok.contentType())
                 .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new ByteArrayInputStream(ok.bytes()))).build(),
                 HttpResponse.BodyHandlers.ofString());

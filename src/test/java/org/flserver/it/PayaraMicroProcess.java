@@ -34,7 +34,7 @@ public final class PayaraMicroProcess implements AutoCloseable {
     public static PayaraMicroProcess start(Path workDir, List<String> jvmOptions, List<String> extra, Path log)
             throws Exception {
         PayaraMicroProcess payara = launch(workDir, jvmOptions, extra, log);
-        payara.awaitOrClose(payara::waitForHealth);
+        payara.awaitOrClose(() -> waitForHealth(payara.process, payara.baseUrl, payara.log));
         return payara;
     }
 
@@ -89,13 +89,18 @@ public final class PayaraMicroProcess implements AutoCloseable {
         return process.pid();
     }
 
-    private void waitForHealth() throws Exception {
-        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    /**
+     * Waits until the server that {@code process} runs (Payara Micro, or Maven running it) answers
+     * {@code /health/ready} with fl-server's checks.
+     */
+    static void waitForHealth(Process process, String baseUrl, Path log) throws Exception {
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(2)).build();
         long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
         String last = "no answer";
         while (System.nanoTime() < deadline) {
             if (!process.isAlive()) {
-                throw new IllegalStateException("Payara Micro exited; see " + log.toAbsolutePath());
+                throw new IllegalStateException("the server process exited; see " + log.toAbsolutePath());
             }
             try {
                 HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(baseUrl + "/health/ready"))
@@ -160,7 +165,7 @@ public final class PayaraMicroProcess implements AutoCloseable {
         }
     }
 
-    private static int freePort() throws IOException {
+    static int freePort() throws IOException {
         try (ServerSocket socket = new ServerSocket(0)) {
             return socket.getLocalPort();
         }

@@ -14,7 +14,9 @@ import org.junit.jupiter.api.Test;
  * The WAR on a plain Payara Micro, as an operator starts it with nothing configured
  * ({@code java -jar payara-micro.jar --deploy fl-server.war}; only a free port and no clustering are
  * added for the test): it serves the API at the root context on the embedded H2 database under
- * {@code ./fl-data}, and what it stored is still there after a restart.
+ * {@code ./fl-data}, and what it stored is still there after a restart. Started so, Payara refuses
+ * an HTTP/1.1 DELETE or GET that carries a body; restarted with the README's one pre-boot command
+ * file ({@code --prebootcommandfile}), the same requests reach the application.
  */
 class PlainDeploymentIT {
 
@@ -47,13 +49,18 @@ class PlainDeploymentIT {
             assertEquals(503, inference.status(), inference.toString());
             assertTrue(inference.detail().contains("Inference is not enabled on this server"), inference.toString());
             assertTrue(inference.detail().contains("README"), inference.toString());
+
+            RequestBodies.areRefusedByPayara(api);
         }
         assertTrue(Files.isDirectory(dir.resolve("fl-data")), "the embedded database lives in ./fl-data");
-        try (PayaraMicroProcess second = PayaraMicroProcess.start(dir, List.of(), List.of(), dir.resolve("second.log"))) {
+        try (PayaraMicroProcess second = PayaraMicroProcess.start(dir, List.of(), IntegrationEnvironment.preBootOptions(),
+                dir.resolve("second.log"))) {
             ApiClient api = new ApiClient(second.baseUrl());
             Reply me = api.send("GET", "/api/users/myself/", account.basicHeader(), null, (String) null);
             assertEquals(200, me.status(), "user survives a restart: " + me);
             assertEquals(200, api.send("GET", "/api/users/myself/", account.tokenHeader(), null, (String) null).status());
+
+            RequestBodies.reachTheApplication(api);
         }
     }
 }

@@ -22,7 +22,7 @@ class ReferenceAnswersIT {
 
     private static final String FORM = "application/x-www-form-urlencoded";
 
-    private final ApiClient api = ApiClient.http11();
+    private final ApiClient api = new ApiClient();
 
     @Test
     void participantsAreListedInTheOrderTheyJoined() {

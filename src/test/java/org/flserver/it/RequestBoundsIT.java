@@ -39,7 +39,7 @@ class RequestBoundsIT {
     private static final Path INFERENCE = Path.of("src", "test", "resources", "inference");
     private static final String TOO_MANY_PARTS = "{\"detail\": \"Too many form parts: at most 100 per request.\"}";
 
-    private final ApiClient api = ApiClient.http11();
+    private final ApiClient api = new ApiClient();
     private Account owner;
     private byte[] modelFile;
     private String modelId;

@@ -17,7 +17,6 @@ import java.io.StringReader;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -53,9 +52,6 @@ class SecurityIT {
     private static final int ADDRESS_MAX_FAILURES = 20;
     private static final int ADDRESS_LOCKOUT_SECONDS = 60;
     private static final String BAD_PASSWORD = "{\"detail\":\"Invalid username/password.\"}";
-
-    private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(10)).followRedirects(HttpClient.Redirect.NEVER).build();
 
     private final ApiClient api = new ApiClient();
 
@@ -283,7 +279,7 @@ class SecurityIT {
         if (authorization != null) {
             request.header("Authorization", authorization);
         }
-        return HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+        return ApiClient.send(request.build(), HttpResponse.BodyHandlers.ofString());
     }
 
     /**

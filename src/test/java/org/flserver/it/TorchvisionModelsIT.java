@@ -46,7 +46,7 @@ class TorchvisionModelsIT {
         JsonObject files = made.getJsonObject("files");
         List<Path> updates = List.of(Path.of(files.getString("client0")), Path.of(files.getString("client1")));
         try (PayaraMicroProcess server = ownServer(dir);
-             TrainingDriver driver = new TrainingDriver(ApiClient.http11(server.baseUrl()))) {
+             TrainingDriver driver = new TrainingDriver(new ApiClient(server.baseUrl()))) {
             Participant actor = driver.participant("tv-actor");
             List<Participant> clients = List.of(driver.participant("tv-c0"), driver.participant("tv-c1"));
             UUID model = driver.uploadGlobal(actor.account(), Path.of(files.getString("model")));
@@ -95,7 +95,7 @@ class TorchvisionModelsIT {
 
     @Test
     void aViewOverThePerTensorElementLimitIsRefusedWith400() {
-        ApiClient api = ApiClient.http11();
+        ApiClient api = new ApiClient();
         ApiClient.Account owner = api.createUser("tv-limit");
         // (2^31, 2^31) with stride (0, 0) on a 12-element storage: inside the storage, 2^62 elements.
         byte[] file = TorchTestFiles.floatViews(new long[][]{{1L << 31, 1L << 31}}, new long[][]{{0, 0}});

@@ -11,10 +11,13 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
+import java.util.Set;
 import java.util.stream.Stream;
 import org.flserver.model.ModelFiles.ReceivedFile;
 import org.flserver.platform.ApiException;
@@ -66,6 +69,19 @@ class ModelFilesTest {
         assertEquals(List.of(), regularFiles(data));
         // exactly at the limit is fine
         assertEquals(1000, files.store(new ByteArrayInputStream(content, 0, 1000), 1000).size());
+    }
+
+    @Test
+    void aFileTheServerWroteIsStoredReadableByTheSandboxUserLikeAnUpload() throws Exception {
+        // the aggregation's output starts as an owner-only temp file (Files.createTempFile)
+        Path temp = files.newTempFile("aggregate");
+        Files.write(temp, random(4000, 5));
+        Files.setPosixFilePermissions(temp, PosixFilePermissions.fromString("rw-------"));
+        StoredFile stored = files.commitFile(temp);
+        Set<PosixFilePermission> permissions = Files.getPosixFilePermissions(files.path(stored.sha256()));
+        assertTrue(permissions.containsAll(Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.GROUP_READ,
+                PosixFilePermission.OTHERS_READ)), permissions.toString());
+        assertFalse(permissions.contains(PosixFilePermission.OTHERS_WRITE), permissions.toString());
     }
 
     @Test
