@@ -1,5 +1,7 @@
 package org.flserver.tensor.pytorch;
 
+import static org.flserver.tensor.pytorch.PickleOpcodes.*;
+
 import org.flserver.tensor.DType;
 import org.flserver.tensor.WeightFileException;
 
@@ -123,13 +125,6 @@ final class SymbolicPickle {
     record Result(Object root, Map<String, StorageRef> storages, int tensorCount) {
     }
 
-    private static final Object MARK = new Object() {
-        @Override
-        public String toString() {
-            return "MARK";
-        }
-    };
-
     private final byte[] in;
     private final PicklePolicy policy;
     private final boolean torchscript;
@@ -171,19 +166,19 @@ final class SymbolicPickle {
             }
             int op = u8();
             switch (op) {
-                case 0x80 -> { // PROTO
+                case PROTO -> {
                     int v = u8();
                     if (v < 2 || v > 5) {
                         throw new WeightFileException("unsupported pickle protocol " + v);
                     }
                 }
-                case 0x95 -> { // FRAME: a length hint only
+                case FRAME -> { // a length hint only
                     long n = u64();
                     if (n < 0 || n > remaining()) {
                         throw new WeightFileException("pickle FRAME longer than the data");
                     }
                 }
-                case '.' -> { // STOP
+                case STOP -> {
                     if (markDepth != 0 || stack.size() != 1) {
                         throw new WeightFileException("pickle STOP with an unbalanced stack");
                     }
@@ -191,65 +186,65 @@ final class SymbolicPickle {
                     checkClassesUsedAsClasses(root);
                     return root;
                 }
-                case '(' -> {
+                case MARK -> {
                     if (markDepth == MAX_MARK_DEPTH) {
                         throw new WeightFileException("pickle MARK depth exceeds " + MAX_MARK_DEPTH);
                     }
                     marks[markDepth++] = stack.size();
                 }
-                case '0' -> { // POP
+                case POP -> {
                     if (markDepth > 0 && marks[markDepth - 1] == stack.size()) {
                         markDepth--;
                     } else {
                         pop();
                     }
                 }
-                case '1' -> popMark(); // POP_MARK
-                case '2' -> push(peek()); // DUP
-                case 'N' -> push(None.NONE);
-                case 0x88 -> push(Boolean.TRUE);
-                case 0x89 -> push(Boolean.FALSE);
-                case 'K' -> push((long) u8());
-                case 'M' -> push((long) (u8() | (u8() << 8)));
-                case 'J' -> push((long) s32());
-                case 0x8a -> push(long1());
-                case 'G' -> push(Double.longBitsToDouble(be64()));
-                case 'X' -> push(utf8(u32()));
-                case 0x8c -> push(utf8(u8()));
-                case 0x8d -> push(utf8(u64()));
-                case 'C' -> push(bytes(u8()));
-                case 'B' -> push(bytes(u32()));
-                case 0x8e -> push(bytes(u64()));
-                case ')' -> push(new PyTuple(List.of()));
-                case 't' -> push(new PyTuple(popMark()));
-                case 0x85 -> push(new PyTuple(List.of(pop())));
-                case 0x86 -> {
+                case POP_MARK -> popMark();
+                case DUP -> push(peek());
+                case NONE -> push(None.NONE);
+                case NEWTRUE -> push(Boolean.TRUE);
+                case NEWFALSE -> push(Boolean.FALSE);
+                case BININT1 -> push((long) u8());
+                case BININT2 -> push((long) (u8() | (u8() << 8)));
+                case BININT -> push((long) s32());
+                case LONG1 -> push(long1());
+                case BINFLOAT -> push(Double.longBitsToDouble(be64()));
+                case BINUNICODE -> push(utf8(u32()));
+                case SHORT_BINUNICODE -> push(utf8(u8()));
+                case BINUNICODE8 -> push(utf8(u64()));
+                case SHORT_BINBYTES -> push(bytes(u8()));
+                case BINBYTES -> push(bytes(u32()));
+                case BINBYTES8 -> push(bytes(u64()));
+                case EMPTY_TUPLE -> push(new PyTuple(List.of()));
+                case TUPLE -> push(new PyTuple(popMark()));
+                case TUPLE1 -> push(new PyTuple(List.of(pop())));
+                case TUPLE2 -> {
                     Object b = pop();
                     Object a = pop();
                     push(new PyTuple(List.of(a, b)));
                 }
-                case 0x87 -> {
+                case TUPLE3 -> {
                     Object c = pop();
                     Object b = pop();
                     Object a = pop();
                     push(new PyTuple(List.of(a, b, c)));
                 }
-                case ']' -> push(new PyList(new ArrayList<>()));
-                case 'a' -> {
+                case EMPTY_LIST -> push(new PyList(new ArrayList<>()));
+                case APPEND -> {
                     Object v = pop();
                     list(peek(), "APPEND").add(v);
                 }
-                case 'e' -> {
+                case APPENDS -> {
                     List<Object> vs = popMark();
                     list(peek(), "APPENDS").addAll(vs);
                 }
-                case '}' -> push(new PyDict());
-                case 's' -> {
+                case EMPTY_DICT -> push(new PyDict());
+                case SETITEM -> {
                     Object v = pop();
                     Object k = pop();
                     dict(peek(), "SETITEM").items.put(key(k), v);
                 }
-                case 'u' -> {
+                case SETITEMS -> {
                     List<Object> kv = popMark();
                     if (kv.size() % 2 != 0) {
                         throw new WeightFileException("pickle SETITEMS with an odd number of items");
@@ -259,23 +254,23 @@ final class SymbolicPickle {
                         d.items.put(key(kv.get(i)), kv.get(i + 1));
                     }
                 }
-                case 0x8f -> push(new PyList(new ArrayList<>()));  // EMPTY_SET
-                case 0x90 -> {                                       // ADDITEMS
+                case EMPTY_SET -> push(new PyList(new ArrayList<>()));
+                case ADDITEMS -> {
                     List<Object> vs = popMark();
                     list(peek(), "ADDITEMS").addAll(vs);
                 }
-                case 0x91 -> push(new PyList(new ArrayList<>(popMark()))); // FROZENSET
-                case 'q' -> memoPut(u8());
-                case 'r' -> memoPut(u32());
-                case 0x94 -> memoPut(memo.size());
-                case 'h' -> push(memoGet(u8()));
-                case 'j' -> push(memoGet(u32()));
-                case 'c' -> {
+                case FROZENSET -> push(new PyList(new ArrayList<>(popMark())));
+                case BINPUT -> memoPut(u8());
+                case LONG_BINPUT -> memoPut(u32());
+                case MEMOIZE -> memoPut(memo.size());
+                case BINGET -> push(memoGet(u8()));
+                case LONG_BINGET -> push(memoGet(u32()));
+                case GLOBAL -> {
                     String module = line();
                     String name = line();
                     push(global(module, name));
                 }
-                case 0x93 -> {
+                case STACK_GLOBAL -> {
                     Object name = pop();
                     Object module = pop();
                     if (!(module instanceof String m) || !(name instanceof String n)) {
@@ -283,17 +278,17 @@ final class SymbolicPickle {
                     }
                     push(global(m, n));
                 }
-                case 'R' -> {
+                case REDUCE -> {
                     Object args = pop();
                     Object fn = pop();
                     push(reduce(fn, args));
                 }
-                case 0x81 -> { // NEWOBJ
+                case NEWOBJ -> {
                     Object args = pop();
                     Object cls = pop();
                     push(newObj(cls, args));
                 }
-                case 0x92 -> { // NEWOBJ_EX: as NEWOBJ, and the keyword arguments must be empty too
+                case NEWOBJ_EX -> { // as NEWOBJ, and the keyword arguments must be empty too
                     Object kwargs = pop();
                     Object args = pop();
                     Object cls = pop();
@@ -303,16 +298,17 @@ final class SymbolicPickle {
                     }
                     push(newObj(cls, args));
                 }
-                case 'b' -> {
+                case BUILD -> {
                     Object state = pop();
                     build(peek(), state);
                 }
-                case 'Q' -> push(persistentLoad(pop()));
-                case 'i', 'o' -> throw new WeightFileException("pickle opcode " + (op == 'i' ? "INST" : "OBJ")
+                case BINPERSID -> push(persistentLoad(pop()));
+                case INST, OBJ -> throw new WeightFileException("pickle opcode " + (op == INST ? "INST" : "OBJ")
                         + " is not allowed");
-                case 0x82, 0x83, 0x84 -> throw new WeightFileException("pickle EXT opcodes are not allowed");
-                case 'P' -> throw new WeightFileException("pickle text PERSID is not allowed");
-                case 0x96, 0x97, 0x98 -> throw new WeightFileException("pickle protocol-5 buffers are not allowed");
+                case EXT1, EXT2, EXT4 -> throw new WeightFileException("pickle EXT opcodes are not allowed");
+                case PERSID -> throw new WeightFileException("pickle text PERSID is not allowed");
+                case BYTEARRAY8, NEXT_BUFFER, READONLY_BUFFER ->
+                        throw new WeightFileException("pickle protocol-5 buffers are not allowed");
                 default -> throw new WeightFileException(String.format(
                         "unsupported pickle opcode 0x%02x at byte %d", op, pos - 1));
             }

@@ -1,5 +1,7 @@
 package org.flserver.tensor.pytorch;
 
+import static org.flserver.tensor.pytorch.PickleOpcodes.*;
+
 import org.flserver.tensor.DType;
 import org.flserver.tensor.DenseTensor;
 import org.flserver.tensor.pytorch.TorchZipWriter.Record;
@@ -187,12 +189,12 @@ public final class TorchSaveWriter {
         final List<TensorData> tensors = new ArrayList<>();
 
         Pickler() {
-            out.write(0x80);
+            out.write(PROTO);
             out.write(2);
         }
 
         byte[] finish() {
-            out.write('.');
+            out.write(STOP);
             return out.toByteArray();
         }
 
@@ -200,11 +202,11 @@ public final class TorchSaveWriter {
             if (depth >= MAX_DEPTH) {
                 throw new IllegalArgumentException("maps nested deeper than " + MAX_DEPTH);
             }
-            out.write('}');
+            out.write(EMPTY_DICT);
             if (map.isEmpty()) {
                 return;
             }
-            out.write('(');
+            out.write(MARK);
             for (Map.Entry<?, ?> e : map.entrySet()) {
                 if (!(e.getKey() instanceof String key)) {
                     throw new IllegalArgumentException("dict keys must be strings, not " + e.getKey());
@@ -220,7 +222,7 @@ public final class TorchSaveWriter {
                             + (v == null ? "null" : v.getClass().getName()));
                 }
             }
-            out.write('u');
+            out.write(SETITEMS);
         }
 
         /** {@code _rebuild_tensor_v2(storage, 0, size, stride, False, OrderedDict())}. */
@@ -228,15 +230,15 @@ public final class TorchSaveWriter {
             String key = Integer.toString(tensors.size());
             tensors.add(t);
             global("torch._utils", "_rebuild_tensor_v2");
-            out.write('(');
-            out.write('(');
+            out.write(MARK);
+            out.write(MARK);
             memoString("storage");
             global("torch", t.dtype().storageClass());
             unicode(key);
             memoString("cpu");
             integer(t.numel());
-            out.write('t');
-            out.write('Q');
+            out.write(TUPLE);
+            out.write(BINPERSID);
             integer(0);
             long[] shape = t.shape();
             long[] stride = new long[shape.length];
@@ -247,37 +249,37 @@ public final class TorchSaveWriter {
             }
             tuple(shape);
             tuple(stride);
-            out.write(0x89);
+            out.write(NEWFALSE);
             global("collections", "OrderedDict");
-            out.write(')');
-            out.write('R');
-            out.write('t');
-            out.write('R');
+            out.write(EMPTY_TUPLE);
+            out.write(REDUCE);
+            out.write(TUPLE);
+            out.write(REDUCE);
         }
 
         private void tuple(long[] values) {
             if (values.length > 3) {
-                out.write('(');
+                out.write(MARK);
             } else if (values.length == 0) {
-                out.write(')');
+                out.write(EMPTY_TUPLE);
                 return;
             }
             for (long v : values) {
                 integer(v);
             }
-            out.write(values.length > 3 ? 't' : 0x84 + values.length);
+            out.write(values.length > 3 ? TUPLE : TUPLE1 - 1 + values.length);
         }
 
         private void integer(long v) {
             if (v >= 0 && v < 256) {
-                out.write('K');
+                out.write(BININT1);
                 out.write((int) v);
             } else if (v >= 0 && v < 65536) {
-                out.write('M');
+                out.write(BININT2);
                 out.write((int) v & 0xFF);
                 out.write((int) (v >>> 8));
             } else if (v >= Integer.MIN_VALUE && v <= Integer.MAX_VALUE) {
-                out.write('J');
+                out.write(BININT);
                 out.writeBytes(le(4).putInt((int) v).array());
             } else {
                 // LONG1: minimal little-endian two's complement, as Python's encode_long
@@ -286,7 +288,7 @@ public final class TorchSaveWriter {
                 while (n > 1 && (b[n - 1] == 0 && b[n - 2] >= 0 || b[n - 1] == -1 && b[n - 2] < 0)) {
                     n--;
                 }
-                out.write(0x8a);
+                out.write(LONG1);
                 out.write(n);
                 out.write(b, 0, n);
             }
@@ -296,7 +298,7 @@ public final class TorchSaveWriter {
         private void global(String module, String name) {
             String id = module + "\n" + name + "\n";
             if (!get(id)) {
-                out.write('c');
+                out.write(GLOBAL);
                 out.writeBytes(id.getBytes(StandardCharsets.US_ASCII));
                 put(id);
             }
@@ -314,7 +316,7 @@ public final class TorchSaveWriter {
             if (slot == null) {
                 return false;
             }
-            out.write('h');
+            out.write(BINGET);
             out.write(slot);
             return true;
         }
@@ -326,7 +328,7 @@ public final class TorchSaveWriter {
                 throw new IllegalStateException("memo overflow");
             }
             memo.put(id, slot);
-            out.write('q');
+            out.write(BINPUT);
             out.write(slot);
         }
 
@@ -341,7 +343,7 @@ public final class TorchSaveWriter {
             } catch (CharacterCodingException e) {
                 throw new IllegalArgumentException("key is not valid Unicode (unpaired surrogate)");
             }
-            out.write('X');
+            out.write(BINUNICODE);
             out.writeBytes(le(4).putInt(b.length).array());
             out.writeBytes(b);
         }
