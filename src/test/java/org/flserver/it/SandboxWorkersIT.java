@@ -303,4 +303,27 @@ class SandboxWorkersIT {
         assertEquals(200, reply.status(), reply.message());
         assertEquals(started + 1, pool.startedWorkers(), "the second request reused the first one's worker");
     }
+
+    @Test
+    void aModelFileKeptOwnerOnlyByAnOlderStoreIsStillServed() throws Exception {
+        // Stores written before the file store made every file readable by all kept aggregated
+        // global models at 0600; a worker that runs as the sandbox user must still be able to read them.
+        JsonObject mlp = fixtures.expected().getJsonObject("mlp");
+        ModuleFile original = fixtures.module("mc_mlp.pt");
+        Path store = Files.createTempDirectory("fl-owner-only"); // the model store's folders are 0755
+        Files.setPosixFilePermissions(store, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path copy = store.resolve(original.sha256());
+        Files.copy(original.path(), copy);
+        Files.setPosixFilePermissions(copy, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        ModuleFile module = new ModuleFile(original.sha256(), copy);
+        try {
+            Reply reply = pool.run(key("owner-only", module), new Request("NONE", List.of(module.sha256()), null,
+                    null, 1, null, null, null, tensor(mlp.getJsonObject("input"))), in(60), () -> false);
+            assertEquals(200, reply.status(), reply.message());
+            assertClose(doubles(mlp.getJsonArray("forward")), reply.outputs().get(0), 1e-5, "mc_mlp");
+        } finally {
+            Files.deleteIfExists(copy);
+            Files.deleteIfExists(store);
+        }
+    }
 }

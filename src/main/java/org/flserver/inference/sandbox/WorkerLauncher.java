@@ -104,6 +104,9 @@ public final class WorkerLauncher {
         List<String> workerArgs = new ArrayList<>();
         Map<Path, String> binds = new LinkedHashMap<>();
         for (Map.Entry<String, Path> m : modules.entrySet()) {
+            if (dropUid) {
+                readableByOthers(m.getValue());
+            }
             String inside = settings.mode() == Mode.BWRAP ? MODELS + "/" + m.getKey() : m.getValue().toString();
             binds.put(m.getValue(), inside);
             workerArgs.add("--module");
@@ -117,6 +120,23 @@ public final class WorkerLauncher {
         command.addAll(java(settings.mode() == Mode.BWRAP));
         command.addAll(workerArgs);
         return process(command);
+    }
+
+    /**
+     * A worker that drops to the sandbox user reads its model as "others". The model store writes
+     * its files readable by all, but a store written by an older version kept aggregated global
+     * models owner-only (0600); the server owns them, so it opens them up here rather than letting
+     * inference fail on them.
+     */
+    private static void readableByOthers(Path file) throws IOException {
+        if (!file.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+            return;
+        }
+        Set<PosixFilePermission> permissions = Files.getPosixFilePermissions(file);
+        if (!permissions.contains(PosixFilePermission.OTHERS_READ)) {
+            permissions.add(PosixFilePermission.OTHERS_READ);
+            Files.setPosixFilePermissions(file, permissions);
+        }
     }
 
     /**
