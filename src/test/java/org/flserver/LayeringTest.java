@@ -76,6 +76,18 @@ class LayeringTest {
     }
 
     @Test
+    void everyPackageSaysWhatItIsAndWhatItMayImport() throws IOException {
+        Set<Path> packages = new TreeSet<>();
+        for (Path file : sources()) {
+            packages.add(file.getParent());
+        }
+        List<String> missing = packages.stream()
+                .filter(dir -> !Files.isRegularFile(dir.resolve("package-info.java")))
+                .map(Path::toString).toList();
+        assertEquals(List.of(), missing, "packages without package-info.java");
+    }
+
+    @Test
     void theRuleCatchesAnUpwardImport() {
         // the check itself must be able to fail: a platform class importing from user
         List<String> found = violations(Path.of("Example.java"),
