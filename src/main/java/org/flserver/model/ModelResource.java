@@ -42,8 +42,9 @@ import org.flserver.user.CurrentUser;
  * weights) and delete; preprocessing upload and download; local updates and SWAG statistics of
  * participants — with the object-level authorisation of docs/api.md §15.2. Parsing and the mapping to JSON
  * happen here; storing and every permission decision belong to {@link ModelService} and, for
- * what participants send during a training, to the round's {@link ParticipantUploads}; the bytes to {@link ModelFiles}, what a file must be to
- * {@link WeightChecks}. Metrics live in {@code org.flserver.metric.MetricResource}.
+ * what participants send during a training, to the round's {@link ParticipantUploads}; the bytes
+ * to {@link ModelFiles}, what a file must be to {@link WeightChecks}. Metrics live in
+ * {@code org.flserver.metric.MetricResource}.
  *
  * <p>Uploads follow the reference's form semantics ({@link UploadForm}): a body that is not
  * multipart is read as the reference's Django reads it (a url-encoded form's fields, nothing from

@@ -1,5 +1,6 @@
 package org.flserver.training;
 
+import jakarta.ejb.Local;
 import jakarta.ejb.LocalBean;
 import jakarta.ejb.Stateless;
 import jakarta.persistence.EntityManager;
@@ -15,10 +16,12 @@ import org.flserver.user.User;
 /**
  * The trainings a model belongs to: the training of a global model, and the {@link ModelAudience}
  * that decides with it who may see or delete a model. These queries name trainings, so they live
- * here and not in the model package below. {@code @LocalBean} keeps the class itself injectable
- * beside the interface.
+ * here and not in the model package below. It has two views: the interface, which the model
+ * package injects ({@code @Local}), and the class itself for the packages above ({@code @LocalBean});
+ * with {@code @LocalBean} alone the interface would be no bean type.
  */
 @Stateless
+@Local(ModelAudience.class)
 @LocalBean
 public class ModelTrainings implements ModelAudience {
 
