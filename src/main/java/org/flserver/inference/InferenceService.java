@@ -15,6 +15,7 @@ import org.flserver.model.ModelFiles;
 import org.flserver.model.ModelService;
 import org.flserver.model.SWAGModel;
 import org.flserver.platform.ApiException;
+import org.flserver.training.ModelTrainings;
 import org.flserver.training.Training;
 import org.flserver.training.UncertaintyMethod;
 
@@ -33,6 +34,9 @@ public class InferenceService {
     ModelService models;
 
     @Inject
+    ModelTrainings trainings;
+
+    @Inject
     ModelFiles files;
 
     /**
@@ -42,7 +46,7 @@ public class InferenceService {
     public InferencePlan plan(UUID modelId, UUID callerId) {
         Model model = models.visibleModel(modelId, callerId);
         GlobalModel trained = model instanceof LocalModel local ? local.getBaseModel() : (GlobalModel) model;
-        Training training = models.trainingOf(trained).orElseThrow(() -> ApiException.badRequest("Model " + modelId
+        Training training = trainings.trainingOf(trained).orElseThrow(() -> ApiException.badRequest("Model " + modelId
                 + " belongs to no training, so its uncertainty method is unknown: create a training on it first."));
         UncertaintyMethod method = training.getUncertaintyMethod();
         JsonObject options = uncertaintyOptions(training.optionsJson());

@@ -17,6 +17,7 @@ import org.flserver.model.GlobalModel;
 import org.flserver.model.Model;
 import org.flserver.model.ModelService;
 import org.flserver.round.RoundEngine;
+import org.flserver.training.ModelTrainings;
 import org.flserver.training.Training;
 import org.flserver.user.User;
 
@@ -41,12 +42,15 @@ public class MetricService {
     ModelService models;
 
     @Inject
+    ModelTrainings trainings;
+
+    @Inject
     RoundEngine engine;
 
     /** Stores the values for the model at its current round (step) and tells the engine about global ones. */
     public void report(UUID modelId, UUID callerId, List<MetricValue> values) {
         Model model = models.visibleModel(modelId, callerId);
-        Optional<Training> training = model instanceof GlobalModel global ? models.trainingOf(global) : Optional.empty();
+        Optional<Training> training = model instanceof GlobalModel global ? trainings.trainingOf(global) : Optional.empty();
         training.ifPresent(t -> {
             em.lock(t, LockModeType.PESSIMISTIC_WRITE);
             // the round may have moved on while this transaction waited for the lock

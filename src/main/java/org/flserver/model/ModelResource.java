@@ -29,24 +29,22 @@ import java.util.UUID;
 import java.util.logging.Logger;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
-import org.flserver.metric.MetricLimits;
-import org.flserver.metric.MetricValue;
 import org.flserver.model.ModelFiles.ReceivedFile;
 import org.flserver.platform.ApiException;
 import org.flserver.platform.JsonBodies;
 import org.flserver.platform.Jsonp;
 import org.flserver.platform.Uuids;
 import org.flserver.tensor.WeightFiles;
-import org.flserver.training.TrainingState;
 import org.flserver.user.CurrentUser;
 
 /**
  * {@code /api/models/} (api.md §5): upload, list, download, metadata (with stats read from the
  * weights) and delete; preprocessing upload and download; local updates and SWAG statistics of
  * participants — with the object-level authorisation of docs/api.md §15.2. Parsing and the mapping to JSON
- * happen here; storing and every permission decision belong to {@link ModelService} and
- * {@link UpdateService}, the bytes to {@link ModelFiles}, what a file must be to
- * {@link WeightChecks}. Metrics live in {@code org.flserver.metric.MetricResource}.
+ * happen here; storing and every permission decision belong to {@link ModelService} and, for
+ * what participants send during a training, to the round's {@link ParticipantUploads}; the bytes
+ * to {@link ModelFiles}, what a file must be to {@link WeightChecks}. Metrics live in
+ * {@code org.flserver.metric.MetricResource}.
  *
  * <p>Uploads follow the reference's form semantics ({@link UploadForm}): a body that is not
  * multipart is read as the reference's Django reads it (a url-encoded form's fields, nothing from
@@ -71,7 +69,7 @@ public class ModelResource {
     ModelService models;
 
     @Inject
-    UpdateService updates;
+    ParticipantUploads updates;
 
     @Inject
     ModelFiles files;
@@ -81,9 +79,6 @@ public class ModelResource {
 
     @Inject
     FormLimits formLimits;
-
-    @Inject
-    MetricLimits metricLimits;
 
     @GET
     @Operation(summary = "Models related to the caller: own models (local ones included) and the models of"
@@ -286,14 +281,14 @@ public class ModelResource {
         int sampleSize = fields.sampleSize();
         EntityPart file = requiredFile(form, "model_file");
         // the metrics are counted and parsed before any database work
-        List<MetricValue> metrics = optionalMetrics(form, metricLimits.maxRows());
+        updates.checkUpdateFields(form);
         UUID globalId = Uuids.pathId(id, "GlobalModel");
-        StoredFile global = updates.check(globalId, caller.id(), round, TrainingState.ONGOING);
+        StoredFile global = updates.checkLocalUpdate(globalId, caller.id(), round);
         try (ReceivedFile received = receive(file)) {
             WeightChecks.update(received.temp(), WeightChecks.stored(files.path(global.sha256())));
             // stored before the transaction: content-addressed, so a refused insert leaves a harmless file
             StoredFile stored = files.commit(received);
-            updates.storeLocalModel(globalId, caller.id(), round, sampleSize, stored, metrics);
+            updates.storeLocalUpdate(globalId, caller.id(), round, sampleSize, stored, form);
         }
         return Response.status(201).entity(Jsonp.createObjectBuilder()
                 .add("detail", "Model Update Accepted").build()).build();
@@ -325,7 +320,7 @@ public class ModelResource {
         EntityPart firstFile = requiredFile(form, "first_moment_file");
         EntityPart secondFile = requiredFile(form, "second_moment_file");
         UUID globalId = Uuids.pathId(id, "GlobalModel");
-        StoredFile global = updates.check(globalId, caller.id(), round, TrainingState.SWAG_ROUND);
+        StoredFile global = updates.checkSwagStatistics(globalId, caller.id(), round);
         Set<Long> lengths = WeightChecks.momentLengths(WeightChecks.stored(files.path(global.sha256())));
         try (ReceivedFile first = receive(firstFile); ReceivedFile second = receive(secondFile)) {
             long length = WeightChecks.moment(first.temp(), "first moment", lengths);
@@ -413,20 +408,6 @@ public class ModelResource {
             throw ApiException.detail(400, "No uploaded file '" + field + "' found.");
         }
         return file;
-    }
-
-    /**
-     * The metrics a local update may carry (docs/api.md §5.7): used only when both fields are present with the
-     * same number of entries, otherwise ignored, as in the reference. Over-long keys are a 400,
-     * more than {@code maxRows} metrics a 413.
-     */
-    private static List<MetricValue> optionalMetrics(UploadForm form, int maxRows) {
-        List<String> names = form.texts("metric_names");
-        List<String> values = form.texts("metric_values");
-        if (!form.has("metric_names") || !form.has("metric_values") || names.size() != values.size()) {
-            return List.of();
-        }
-        return MetricValue.parse(names, values, maxRows);
     }
 
     /**

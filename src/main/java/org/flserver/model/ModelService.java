@@ -9,12 +9,10 @@ import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import org.flserver.platform.ApiException;
 import org.flserver.platform.Uuids;
-import org.flserver.training.Training;
 import org.flserver.user.User;
 import org.flserver.user.UserService;
 
@@ -26,9 +24,10 @@ import org.flserver.user.UserService;
  * <ul>
  * <li>{@link #model(UUID)} / {@link #globalModel(UUID)}: look-ups that answer the API's 400
  *     "Model &lt;id&gt; not found." themselves;</li>
- * <li>{@link #visibleModel(UUID, UUID)} / {@link #canSee(Model, UUID)}: the docs/api.md §15.2 visibility rule;</li>
- * <li>{@link #trainingOf(GlobalModel)}: the training a global model belongs to, if any.</li>
+ * <li>{@link #visibleModel(UUID, UUID)} / {@link #canSee(Model, UUID)}: the docs/api.md §15.2 visibility rule.</li>
  * </ul>
+ * What trainings say about a model (who takes part in them) comes from the {@link ModelAudience}
+ * the training package implements.
  */
 @Stateless
 public class ModelService {
@@ -38,6 +37,9 @@ public class ModelService {
 
     @Inject
     UserService users;
+
+    @Inject
+    ModelAudience audience;
 
     /** Stores an uploaded GLOBAL or SWAG model whose files are already in {@link ModelFiles}. */
     public GlobalModel create(UUID ownerId, ModelUpload upload) {
@@ -139,11 +141,7 @@ public class ModelService {
                         "SELECT m.id FROM MeanModel m JOIN m.members g WHERE g.id = :id", UUID.class)
                 .setParameter("id", global.getId()).getResultList());
         trainedIds.add(global.getId());
-        return em.createQuery("SELECT COUNT(t) FROM Training t WHERE t.model.id IN :ids"
-                        + " AND (t.actor.id = :caller OR :user MEMBER OF t.participants)", Long.class)
-                .setParameter("ids", trainedIds).setParameter("caller", callerId)
-                .setParameter("user", em.getReference(User.class, callerId))
-                .getSingleResult() > 0;
+        return audience.takesPart(trainedIds, callerId);
     }
 
     /**
@@ -176,22 +174,20 @@ public class ModelService {
         return sha256;
     }
 
-    /** The training of a global model, if one was created on it. */
-    public Optional<Training> trainingOf(GlobalModel model) {
-        return em.createQuery("SELECT t FROM Training t WHERE t.model = :model", Training.class)
-                .setParameter("model", model).getResultList().stream().findFirst();
-    }
-
     /**
      * {@code GET /api/models/}: the caller's own models (local ones included) and the models of
      * trainings the caller is actor or participant of, oldest first.
      */
     public List<Model> relatedModels(UUID callerId) {
-        return em.createQuery("SELECT m FROM Model m WHERE m.owner.id = :caller OR m.id IN"
-                        + " (SELECT t.model.id FROM Training t WHERE t.actor.id = :caller"
-                        + " OR :user MEMBER OF t.participants) ORDER BY m.createdAt, m.id", Model.class)
-                .setParameter("caller", callerId)
-                .setParameter("user", em.getReference(User.class, callerId))
+        List<UUID> trained = audience.trainedModelsOf(callerId);
+        if (trained.isEmpty()) {
+            // an empty IN list is not valid SQL everywhere
+            return em.createQuery("SELECT m FROM Model m WHERE m.owner.id = :caller ORDER BY m.createdAt, m.id",
+                    Model.class).setParameter("caller", callerId).getResultList();
+        }
+        return em.createQuery("SELECT m FROM Model m WHERE m.owner.id = :caller OR m.id IN :trained"
+                        + " ORDER BY m.createdAt, m.id", Model.class)
+                .setParameter("caller", callerId).setParameter("trained", trained)
                 .getResultList();
     }
 
@@ -208,8 +204,7 @@ public class ModelService {
         boolean allowed = model.getOwner().getId().equals(callerId);
         if (!allowed) {
             GlobalModel global = trainedModel(model);
-            allowed = global != null && trainingOf(global)
-                    .map(t -> t.getActor().getId().equals(callerId)).orElse(false);
+            allowed = global != null && audience.isActor(global, callerId);
         }
         if (!allowed) {
             throw ApiException.forbidden(

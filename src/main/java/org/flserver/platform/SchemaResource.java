@@ -19,7 +19,6 @@ import java.time.Duration;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirements;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
-import org.flserver.user.Anonymous;
 
 /**
  * The OpenAPI document at {@code /api/schema/} (YAML, or JSON with {@code Accept: application/json}

@@ -16,7 +16,6 @@ import java.util.UUID;
 import org.flserver.model.GlobalModel;
 import org.flserver.model.LocalModel;
 import org.flserver.model.Model;
-import org.flserver.model.ModelService;
 import org.flserver.platform.ApiException;
 import org.flserver.round.RoundEngine;
 import org.flserver.round.RoundQueries;
@@ -52,7 +51,7 @@ public class TrainingService {
     UserService users;
 
     @Inject
-    ModelService models;
+    ModelTrainings modelTrainings;
 
     /** A training with what {@code GET /trainings/<id>/} reports about the current round. */
     public record TrainingDetail(Training training, long localModelsArrived) {
@@ -82,7 +81,7 @@ public class TrainingService {
         }
         List<User> participants = users.allOf(request.clients());
         GlobalModel trainedModel = global;
-        if (models.trainingOf(global).isPresent()) {
+        if (modelTrainings.trainingOf(global).isPresent()) {
             trainedModel = global.copyFor(global.getOwner());
             em.persist(trainedModel);
         }

@@ -23,14 +23,16 @@ import java.util.regex.Pattern;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirements;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+import org.flserver.platform.Anonymous;
 import org.flserver.platform.JsonBodies;
 import org.flserver.platform.Jsonp;
 import org.flserver.platform.RequestFields;
 import org.flserver.platform.Uuids;
-import org.flserver.training.TrainingJson;
-import org.flserver.training.TrainingService;
 
-/** {@code /api/users/}: sign-up (anonymous) and reading users (api.md §3). */
+/**
+ * {@code /api/users/}: sign-up (anonymous) and reading users (api.md §3). The caller's trainings,
+ * {@code /api/users/trainings/}, are served by {@code org.flserver.training.MemberTrainingsResource}.
+ */
 @Path("users")
 @Produces(MediaType.APPLICATION_JSON)
 @Tag(name = "users")
@@ -46,10 +48,7 @@ public class UserResource {
     CurrentUser caller;
 
     @Inject
-    TrainingService trainings;
-
-    @Inject
-    MessageEndpoints endpoints;
+    MessageEndpointRule endpoints;
 
     @POST
     @Anonymous
@@ -139,13 +138,6 @@ public class UserResource {
         JsonArrayBuilder out = Jsonp.createArrayBuilder();
         users.groupsOf(caller.id()).forEach(g -> out.add(UserJson.group(g)));
         return out.build();
-    }
-
-    @GET
-    @Path("trainings")
-    @Operation(summary = "The trainings the authenticated user runs as actor or takes part in")
-    public JsonArray trainings() {
-        return TrainingJson.trainings(trainings.ofMember(caller.id()));
     }
 
     @GET

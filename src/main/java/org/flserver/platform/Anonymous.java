@@ -1,4 +1,4 @@
-package org.flserver.user;
+package org.flserver.platform;
 
 import java.lang.annotation.ElementType;
 import java.lang.annotation.Retention;

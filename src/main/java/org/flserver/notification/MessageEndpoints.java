@@ -1,14 +1,12 @@
-package org.flserver.user;
+package org.flserver.notification;
 
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.util.Optional;
-import org.flserver.notification.AllowedNetworks;
 import org.flserver.notification.AllowedNetworks.Refusal;
-import org.flserver.notification.Destination;
-import org.flserver.notification.NotificationNetworks;
+import org.flserver.user.MessageEndpointRule;
 
 /**
  * The rule for a user's {@code message_endpoint}: an absolute http(s) URL with a host, which the
@@ -23,9 +21,12 @@ import org.flserver.notification.NotificationNetworks;
  * resolved here: a name service that takes its time would hold the request, and the answer
  * could change by the time a notification goes out; the dispatcher checks the address it
  * connects to at every delivery.
+ *
+ * <p>It lives here, beside the allowed networks it applies, and {@code user} sees it only as the
+ * {@link MessageEndpointRule} it declares, so that the user package needs nothing from above.
  */
 @ApplicationScoped
-public class MessageEndpoints {
+public class MessageEndpoints implements MessageEndpointRule {
 
     static final String INVALID = "Enter a valid http or https URL.";
 
@@ -35,7 +36,7 @@ public class MessageEndpoints {
     @Inject
     NotificationNetworks networks;
 
-    /** What is wrong with {@code endpoint} (not empty), as the field error to answer; empty if nothing. */
+    @Override
     public Optional<String> problem(String endpoint) {
         return problem(endpoint, networks.allowed());
     }

@@ -1,4 +1,4 @@
-package org.flserver.model;
+package org.flserver.round;
 
 import jakarta.ejb.Stateless;
 import jakarta.inject.Inject;
@@ -8,17 +8,25 @@ import jakarta.persistence.PersistenceContext;
 import jakarta.persistence.PersistenceException;
 import java.util.List;
 import java.util.UUID;
-import org.flserver.metric.MetricService;
-import org.flserver.metric.MetricValue;
+import org.flserver.model.GlobalModel;
+import org.flserver.model.LocalModel;
+import org.flserver.model.MeanModel;
+import org.flserver.model.ModelService;
+import org.flserver.model.ParticipantUploads;
+import org.flserver.model.StoredFile;
+import org.flserver.model.SwagStatistics;
+import org.flserver.model.UploadForm;
 import org.flserver.platform.ApiException;
-import org.flserver.round.RoundEngine;
 import org.flserver.training.Training;
 import org.flserver.training.TrainingState;
 import org.flserver.user.User;
 
 /**
  * What participants send during a training: local model updates (api.md §5.7) and SWAG
- * statistics (docs/api.md §5.8). Each public method is one transaction.
+ * statistics (docs/api.md §5.8), received by {@code ModelResource} at {@code /api/models/<id>/}
+ * and handed here through {@link ParticipantUploads}. An upload is an act of the training round,
+ * so its rules live in this package; the model package stays the store of models and files.
+ * Each public method is one transaction.
  *
  * <p>An upload is checked twice. {@link #check} runs steps 3–7 of docs/api.md §5.7 without a lock, so a
  * request that cannot be accepted is refused before its file is read; the store methods run them
@@ -29,7 +37,7 @@ import org.flserver.user.User;
  * The round engine hears of the stored upload in the same transaction, with the row still locked.
  */
 @Stateless
-public class UpdateService {
+public class UpdateService implements ParticipantUploads {
 
     @PersistenceContext
     EntityManager em;
@@ -38,17 +46,38 @@ public class UpdateService {
     ModelService models;
 
     @Inject
-    MetricService metrics;
+    UpdateMetrics metrics;
 
     @Inject
     RoundEngine engine;
+
+    /**
+     * The metrics a local update may carry (docs/api.md §5.7): used only when both fields are
+     * present with the same number of entries, otherwise ignored, as in the reference.
+     */
+    @Override
+    public void checkUpdateFields(UploadForm form) {
+        if (hasMetrics(form)) {
+            metrics.check(form.texts("metric_names"), form.texts("metric_values"));
+        }
+    }
+
+    @Override
+    public StoredFile checkLocalUpdate(UUID globalId, UUID callerId, int round) {
+        return check(globalId, callerId, round, TrainingState.ONGOING);
+    }
+
+    @Override
+    public StoredFile checkSwagStatistics(UUID globalId, UUID callerId, int round) {
+        return check(globalId, callerId, round, TrainingState.SWAG_ROUND);
+    }
 
     /**
      * Steps 3–7 of docs/api.md §5.7 for an upload to {@code globalId}: 400 when it is no global model, 404
      * without a training, 403 for non-participants, 400 (list) in another state or round. Returns
      * the global model's current weights, which the upload must match.
      */
-    public StoredFile check(UUID globalId, UUID callerId, int round, TrainingState expected) {
+    private StoredFile check(UUID globalId, UUID callerId, int round, TrainingState expected) {
         Training training = checked(globalId, callerId, round, expected, LockModeType.NONE);
         GlobalModel global = training.getModel();
         if (global instanceof MeanModel || global.getWeightsSha256() == null) {
@@ -59,9 +88,9 @@ public class UpdateService {
         return new StoredFile(global.getWeightsSha256(), global.getWeightsSize());
     }
 
-    /** Stores a checked local update (file already in the store) with its optional metrics. */
-    public LocalModel storeLocalModel(UUID globalId, UUID callerId, int round, int sampleSize, StoredFile file,
-                                      List<MetricValue> values) {
+    @Override
+    public void storeLocalUpdate(UUID globalId, UUID callerId, int round, int sampleSize, StoredFile file,
+                                 UploadForm form) {
         Training training = checked(globalId, callerId, round, TrainingState.ONGOING, LockModeType.PESSIMISTIC_WRITE);
         GlobalModel global = training.getModel();
         if (alreadySent("SELECT COUNT(m) FROM LocalModel m WHERE m.baseModel = :model", global, round, callerId)) {
@@ -72,13 +101,14 @@ public class UpdateService {
         local.setWeights(file);
         em.persist(local);
         flush(() -> duplicateUpdate(training, round));
-        metrics.attach(local, owner, round, values);
+        if (hasMetrics(form)) {
+            metrics.attach(local, form.texts("metric_names"), form.texts("metric_values"));
+        }
         engine.localModelReceived(training, local);
-        return local;
     }
 
-    /** Stores checked SWAG statistics (both moment files already in the store). */
-    public SwagStatistics storeSwagStatistics(UUID globalId, UUID callerId, int round, int sampleSize,
+    @Override
+    public void storeSwagStatistics(UUID globalId, UUID callerId, int round, int sampleSize,
                                               StoredFile firstMoment, StoredFile secondMoment) {
         Training training = checked(globalId, callerId, round, TrainingState.SWAG_ROUND,
                 LockModeType.PESSIMISTIC_WRITE);
@@ -91,7 +121,11 @@ public class UpdateService {
         em.persist(statistics);
         flush(() -> duplicateStatistics(training, round));
         engine.swagStatisticsReceived(training, statistics);
-        return statistics;
+    }
+
+    private static boolean hasMetrics(UploadForm form) {
+        return form.has("metric_names") && form.has("metric_values")
+                && form.texts("metric_names").size() == form.texts("metric_values").size();
     }
 
     private Training checked(UUID globalId, UUID callerId, int round, TrainingState expected, LockModeType lock) {

@@ -1,4 +1,4 @@
-package org.flserver.user;
+package org.flserver.notification;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -6,7 +6,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import org.flserver.notification.AllowedNetworks;
 import org.junit.jupiter.api.Test;
 
 /**

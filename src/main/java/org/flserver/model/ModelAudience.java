@@ -1,0 +1,22 @@
+package org.flserver.model;
+
+import java.util.Collection;
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * Who, besides its owner, may see or delete a model (docs/api.md §15.2): the actor and participants
+ * of the training on it. Trainings sit above this package, so the training package implements this
+ * interface and {@link ModelService} asks it instead of querying trainings itself.
+ */
+public interface ModelAudience {
+
+    /** Whether the caller is actor or participant of a training on one of these global models. */
+    boolean takesPart(Collection<UUID> globalModelIds, UUID callerId);
+
+    /** The global models of the trainings the caller is actor or participant of. */
+    List<UUID> trainedModelsOf(UUID callerId);
+
+    /** Whether the caller is the actor of the training on {@code model} (false when it has none). */
+    boolean isActor(GlobalModel model, UUID callerId);
+}

@@ -1,0 +1,6 @@
+/**
+ * The bottom of the stack: the JAX-RS application ({@code /api}), data source and migrations, error
+ * bodies and exception mappers, bounded JSON and request-field reading, size limits, security headers,
+ * OpenAPI, health, the start-up summary, the {@code Anonymous} marker. Imports no other package of org.flserver.
+ */
+package org.flserver.platform;
