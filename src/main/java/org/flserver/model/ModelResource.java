@@ -129,10 +129,7 @@ public class ModelResource {
             return created(models.createMean(caller.id(), name, description, round, form.texts("models")));
         }
         String inputShape = inputShape(form.texts("input_shape"));
-        EntityPart modelFile = form.file("model_file");
-        if (modelFile == null) {
-            throw noModelFile();
-        }
+        EntityPart modelFile = form.requiredFile("model_file");
         EntityPart preprocessingFile = form.file("model_preprocessing_file");
         try (ReceivedFile weights = receive(modelFile);
              ReceivedFile preprocessing = preprocessingFile == null ? null : receive(preprocessingFile)) {
@@ -228,7 +225,7 @@ public class ModelResource {
     }
 
     private Response uploadPreprocessing(UUID modelId, UploadForm form) {
-        EntityPart file = requiredFile(form, "model_preprocessing_file");
+        EntityPart file = form.requiredFile("model_preprocessing_file");
         try (ReceivedFile received = receive(file)) {
             WeightChecks.preprocessing(received.temp());
             models.setPreprocessing(modelId, caller.id(), files.commit(received));
@@ -279,7 +276,7 @@ public class ModelResource {
         RoundAndSize fields = RoundAndSize.of(form);
         int round = fields.round();
         int sampleSize = fields.sampleSize();
-        EntityPart file = requiredFile(form, "model_file");
+        EntityPart file = form.requiredFile("model_file");
         // the metrics are counted and parsed before any database work
         updates.checkUpdateFields(form);
         UUID globalId = Uuids.pathId(id, "GlobalModel");
@@ -317,8 +314,8 @@ public class ModelResource {
         RoundAndSize fields = RoundAndSize.of(form);
         int round = fields.round();
         int sampleSize = fields.sampleSize();
-        EntityPart firstFile = requiredFile(form, "first_moment_file");
-        EntityPart secondFile = requiredFile(form, "second_moment_file");
+        EntityPart firstFile = form.requiredFile("first_moment_file");
+        EntityPart secondFile = form.requiredFile("second_moment_file");
         UUID globalId = Uuids.pathId(id, "GlobalModel");
         StoredFile global = updates.checkSwagStatistics(globalId, caller.id(), round);
         Set<Long> lengths = WeightChecks.momentLengths(WeightChecks.stored(files.path(global.sha256())));
@@ -369,45 +366,11 @@ public class ModelResource {
      */
     private record RoundAndSize(int round, int sampleSize) {
         static RoundAndSize of(UploadForm form) {
-            String round = present(form, "round");
-            String sampleSize = present(form, "sample_size");
-            return new RoundAndSize(integer(round, "round", Integer.MIN_VALUE), integer(sampleSize, "sample_size", 0));
+            // both present before either is parsed, as the reference reads them
+            form.required("round");
+            form.required("sample_size");
+            return new RoundAndSize(form.integer("round", Integer.MIN_VALUE), form.integer("sample_size", 0));
         }
-    }
-
-    /** A required form field of docs/api.md §5.7/§5.8; missing → the reference's KeyError text, e.g. {@code 'round'}. */
-    private static String present(UploadForm form, String field) {
-        String value = form.text(field);
-        if (value == null) {
-            throw ApiException.badRequest("'" + field + "'");
-        }
-        return value;
-    }
-
-    /**
-     * An int32 form field as Python's {@code int()} reads it (surrounding blanks and a sign
-     * allowed), at least {@code min}; anything else is a 400 (the reference: 500).
-     */
-    private static int integer(String text, String field, int min) {
-        try {
-            BigInteger value = new BigInteger(text.strip());
-            if (value.compareTo(BigInteger.valueOf(min)) >= 0
-                    && value.compareTo(BigInteger.valueOf(Integer.MAX_VALUE)) <= 0) {
-                return value.intValue();
-            }
-        } catch (NumberFormatException e) {
-            // answered below
-        }
-        throw ApiException.badRequest("Invalid " + field + ": must be an integer from " + min + " to "
-                + Integer.MAX_VALUE + ".");
-    }
-
-    private static EntityPart requiredFile(UploadForm form, String field) {
-        EntityPart file = form.file(field);
-        if (file == null) {
-            throw ApiException.detail(400, "No uploaded file '" + field + "' found.");
-        }
-        return file;
     }
 
     /**

@@ -3,6 +3,7 @@ package org.flserver.model;
 import jakarta.ws.rs.core.EntityPart;
 import java.io.IOException;
 import java.io.InputStream;
+import java.math.BigInteger;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -105,6 +106,46 @@ public final class UploadForm {
 
     public boolean has(String name) {
         return texts.containsKey(name);
+    }
+
+    /**
+     * A field the reference reads as {@code request.POST[name]}: absent, the 400 carries Python's
+     * KeyError text ({@code 'round'}), as the reference's does.
+     */
+    public String required(String name) {
+        String value = text(name);
+        if (value == null) {
+            throw ApiException.badRequest("'" + name + "'");
+        }
+        return value;
+    }
+
+    /**
+     * A required field as an int32 the way Python's {@code int()} reads it (surrounding blanks and a
+     * sign allowed), at least {@code min}; anything else is a 400 (the reference: 500).
+     */
+    public int integer(String name, int min) {
+        String text = required(name);
+        try {
+            BigInteger value = new BigInteger(text.strip());
+            if (value.compareTo(BigInteger.valueOf(min)) >= 0
+                    && value.compareTo(BigInteger.valueOf(Integer.MAX_VALUE)) <= 0) {
+                return value.intValue();
+            }
+        } catch (NumberFormatException e) {
+            // answered below
+        }
+        throw ApiException.badRequest("Invalid " + name + ": must be an integer from " + min + " to "
+                + Integer.MAX_VALUE + ".");
+    }
+
+    /** The file part of that name; absent, the reference's 400 {@code No uploaded file '<name>' found.} */
+    public EntityPart requiredFile(String name) {
+        EntityPart file = file(name);
+        if (file == null) {
+            throw ApiException.detail(400, "No uploaded file '" + name + "' found.");
+        }
+        return file;
     }
 
     /** The file part of that name, or null. */
