@@ -400,8 +400,10 @@ public final class WorkerLauncher {
     }
 
     /**
-     * The JDK's home and the directories outside it that its configuration links to (Debian keeps
-     * {@code conf/} and {@code lib/security/} files in {@code /etc/java-N-openjdk}), unless under /usr.
+     * The JDK's home and the folders outside it that its configuration links to (Debian's JDK links
+     * its {@code conf/} and {@code lib/security/} files into a configuration folder of its own),
+     * unless under /usr, which every worker sees anyway. A link's folder is bound by its top two
+     * levels (that configuration folder), so that the worker sees the same files the server's JDK does.
      */
     private List<Path> jdkDirectories() throws IOException {
         Path home = settings.javaHome().toRealPath();
@@ -415,8 +417,8 @@ public final class WorkerLauncher {
             try (Stream<Path> files = Files.walk(dir, 3)) {
                 for (Path link : files.filter(Files::isSymbolicLink).toList()) {
                     Path target = link.toRealPath().getParent();
-                    if (target != null && target.startsWith("/etc/")) {
-                        dirs.add(Path.of("/etc").resolve(target.getName(1)));
+                    if (target != null && !target.startsWith(home) && target.getNameCount() >= 2) {
+                        dirs.add(target.getRoot().resolve(target.subpath(0, 2)));
                     }
                 }
             } catch (IOException e) {
