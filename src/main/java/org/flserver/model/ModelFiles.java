@@ -202,7 +202,11 @@ public class ModelFiles {
         return commit(new ReceivedFile(temp, HexFormat.of().formatHex(sha.digest()), size));
     }
 
-    private static void readableByAll(Path file) throws IOException {
+    /**
+     * Makes a stored file readable by group and others: the inference sandbox's workers run as
+     * another, unprivileged user and read the model files of this store.
+     */
+    public static void readableByAll(Path file) throws IOException {
         if (!file.getFileSystem().supportedFileAttributeViews().contains("posix")) {
             return;
         }

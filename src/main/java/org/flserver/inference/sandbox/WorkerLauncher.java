@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
 import org.flserver.inference.worker.InferenceWorker;
+import org.flserver.model.ModelFiles;
 
 /**
  * Builds the command line that starts an {@link InferenceWorker} for a set of module files: inside
@@ -105,7 +106,9 @@ public final class WorkerLauncher {
         Map<Path, String> binds = new LinkedHashMap<>();
         for (Map.Entry<String, Path> m : modules.entrySet()) {
             if (dropUid) {
-                readableByOthers(m.getValue());
+                // the worker reads its model as "others"; a store written by an older version kept
+                // aggregated global models owner-only (0600), and the server owns them
+                ModelFiles.readableByAll(m.getValue());
             }
             String inside = settings.mode() == Mode.BWRAP ? MODELS + "/" + m.getKey() : m.getValue().toString();
             binds.put(m.getValue(), inside);
@@ -120,23 +123,6 @@ public final class WorkerLauncher {
         command.addAll(java(settings.mode() == Mode.BWRAP));
         command.addAll(workerArgs);
         return process(command);
-    }
-
-    /**
-     * A worker that drops to the sandbox user reads its model as "others". The model store writes
-     * its files readable by all, but a store written by an older version kept aggregated global
-     * models owner-only (0600); the server owns them, so it opens them up here rather than letting
-     * inference fail on them.
-     */
-    private static void readableByOthers(Path file) throws IOException {
-        if (!file.getFileSystem().supportedFileAttributeViews().contains("posix")) {
-            return;
-        }
-        Set<PosixFilePermission> permissions = Files.getPosixFilePermissions(file);
-        if (!permissions.contains(PosixFilePermission.OTHERS_READ)) {
-            permissions.add(PosixFilePermission.OTHERS_READ);
-            Files.setPosixFilePermissions(file, permissions);
-        }
     }
 
     /**
