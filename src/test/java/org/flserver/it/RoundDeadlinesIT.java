@@ -247,6 +247,46 @@ class RoundDeadlinesIT {
         }
     }
 
+    /**
+     * The last upload sent at the moment of the deadline (design.md §5.4): whichever of the two
+     * takes the training's row lock first wins, and there is exactly one aggregation — with the
+     * upload if it was accepted (201), without it if it was refused (409). Several trainings, so
+     * that both orders are likely to occur; either order must hold the rule.
+     */
+    @Test
+    void anUploadAtTheDeadlineIsEitherAggregatedOrRefusedAndTheRoundAggregatesOnce() throws Exception {
+        for (int trial = 0; trial < 6; trial++) {
+            Started s = started(1, "FedAvg", null, "{\"round_timeout_seconds\": 1, \"min_participants\": 2}", 3);
+            List<Participant> clients = s.clients();
+            TrainingDriver.awaitAll(clients, "UPDATE_ROUND_START", 0);
+            for (int i = 0; i < 2; i++) {
+                assertEquals(201, driver.uploadUpdate(clients.get(i), s.model(), 0, clientFile(i), 10 + i).status());
+            }
+            OffsetDateTime deadline = OffsetDateTime.parse(driver.trainingJson(s.actor(), s.training())
+                    .getString("round_deadline"));
+            // aim at the deadline, a little before or after it from one trial to the next
+            long wait = java.time.Duration.between(OffsetDateTime.now(), deadline).toMillis() + (trial % 3 - 1) * 15L;
+            if (wait > 0) {
+                Thread.sleep(wait);
+            }
+            Reply last = driver.uploadUpdate(clients.get(2), s.model(), 0, clientFile(2), 12);
+            assertTrue(last.status() == 201 || last.status() == 409, last.toString());
+            TrainingDriver.awaitAll(clients, "MODEL_TEST_ROUND", 1);
+            assertEquals(1, TrainingDriver.count("SELECT COUNT(*) FROM aggregation_job WHERE training_id = ?",
+                    s.training()));
+            JsonArray updates = driver.provenance(s.actor(), s.training()).getJsonObject(1).getJsonArray("updates");
+            boolean included = updates.stream().anyMatch(u -> u.asJsonObject().getString("owner")
+                    .equals(clients.get(2).account().id().toString()));
+            assertEquals(last.status() == 201, included, "trial " + trial + ": " + last + " / " + updates);
+            assertEquals(last.status() == 201 ? 3 : 2, updates.size());
+            String[] phase = TrainingDriver.stringColumns("SELECT status FROM collection_phase WHERE training_id = ?"
+                    + " AND round = 0 AND phase = 'UPDATES'", s.training(), 1);
+            assertEquals(last.status() == 201 ? "COMPLETE" : "DEADLINE", phase[0]);
+            driver.reportMetrics(clients, s.model(), "0.5");
+            TrainingDriver.awaitAll(clients, "TRAINING_FINISHED", -1);
+        }
+    }
+
     // ---------------------------------------------------------------------------------------------
     // C. Client sampling
 
@@ -404,12 +444,8 @@ class RoundDeadlinesIT {
         List<float[]> firsts = new ArrayList<>();
         List<float[]> seconds = new ArrayList<>();
         for (int i = 0; i < 2; i++) {
-            float[] first = new float[parameters];
-            float[] second = new float[parameters];
-            for (int j = 0; j < parameters; j++) {
-                first[j] = (i + 1) * 0.5f + j * 1e-3f;
-                second[j] = first[j] * first[j] + 0.25f * (i + 1);
-            }
+            float[] first = TrainingDriver.firstMoment(parameters, i);
+            float[] second = TrainingDriver.secondMoment(first, i);
             firsts.add(first);
             seconds.add(second);
             Reply r = driver.uploadMoments(clients.get(i), s.model(), 1, first, second, sizes[i]);
