@@ -7,7 +7,7 @@ import java.math.BigDecimal;
 import org.flserver.platform.ApiException;
 
 /**
- * The round settings a training's free {@code options} JSON may carry (issue #13, api.md §6.4,
+ * The round settings a training's free {@code options} JSON may carry (issue #13, api.md §6.6,
  * design.md §5.4): {@code round_timeout_seconds} (a collection phase closes at the latest this long
  * after it opened), {@code min_participants} (the quorum at the deadline) and
  * {@code clients_per_round} (how many participants each training round invites). They live in the
@@ -41,7 +41,7 @@ public record RoundOptions(Long timeoutMillis, Integer minParticipants, Integer 
     }
 
     /**
-     * Reads and checks the three keys (at creation, api.md §6.4): a clear message naming the key and
+     * Reads and checks the three keys (at creation, api.md §6.6): a clear message naming the key and
      * saying that creation refused it; nothing is stored then.
      */
     static RoundOptions parse(JsonObject options) {
@@ -66,7 +66,7 @@ public record RoundOptions(Long timeoutMillis, Integer minParticipants, Integer 
     }
 
     /**
-     * What can only be checked when the participants are known (api.md §6.4): the quorum must be
+     * What can only be checked when the participants are known (api.md §6.6): the quorum must be
      * reachable. Refused with 400 at start; the training stays in {@code I}.
      */
     void checkAtStart(int participants) {
