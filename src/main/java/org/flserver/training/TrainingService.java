@@ -247,7 +247,7 @@ public class TrainingService {
         if (training.getState() != TrainingState.INITIAL) {
             throw ApiException.badRequest("Training " + training.getId() + " is not in state INITIAL!");
         }
-        RoundOptions.of(training).checkAtStart(training.getParticipants().size());
+        RoundOptions.checkAtStart(training);
         training.setState(TrainingState.ONGOING);
         training.touch();
         engine.trainingStarted(training);
