@@ -24,13 +24,11 @@ import org.flserver.it.ApiClient.Reply;
 import org.flserver.it.TrainingDriver.Participant;
 import org.jboss.arquillian.container.test.api.Deployment;
 import org.jboss.arquillian.container.test.api.RunAsClient;
-import org.jboss.arquillian.junit5.ArquillianExtension;
 import org.jboss.arquillian.test.api.ArquillianResource;
 import org.jboss.shrinkwrap.api.spec.WebArchive;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * End-to-end federated trainings (FedAvg, FedDC, SWAG rounds) on the real server: the built WAR on
@@ -44,7 +42,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * ones are compared with a weighted mean computed here, element by element in double precision.
  * Clients upload in a fixed order so that the server's summation order is the fixtures' order.
  */
-@ExtendWith(ArquillianExtension.class)
+@InContainer
 @RunAsClient
 class FederatedTrainingIT {
 
