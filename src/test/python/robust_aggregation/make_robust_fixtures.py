@@ -256,6 +256,118 @@ def write_nonfinite(mlp_models, dtypes_models):
     write_json(folder / "nonfinite.json", {"cases": cases})
 
 
+# ---------------------------------------------------------------------------------------------
+# Central DP-FedAvg with fixed clipping, and its noise (the rule of GaussianNoise.java, redone here)
+
+M64 = (1 << 64) - 1
+GOLDEN = 0x9E3779B97F4A7C15
+
+
+def mix64(z):
+    z &= M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+def noise(seed, rnd, k):
+    key = mix64((mix64(seed & M64) + rnd) & M64)
+    o1 = mix64(key + (2 * k + 1) * GOLDEN)
+    o2 = mix64(key + (2 * k + 2) * GOLDEN)
+    u1 = ((o1 >> 11) + 1) * 2.0 ** -53
+    u2 = (o2 >> 11) * 2.0 ** -53
+    return math.sqrt(-2 * math.log(u1)) * math.cos(2 * math.pi * u2)
+
+
+def file_order(model, kind):
+    """The storages as the file lists them: state_dict order for torch.save of a state_dict
+    (first use in the pickle), the safetensors header order (alignment, then name) otherwise."""
+    sts = storages(model, kind)
+    if kind == "safetensors":
+        code = {n: FX.DTYPES[FX.DTYPE_OF_TORCH[t.dtype]][2] for n, t in sts.items()}
+        return sorted(sts, key=lambda n: (FX.ST_ORDER.index(code[n]), n))
+    return list(sts)
+
+
+def write_dp(made):
+    folder = OUT / "dp"
+    folder.mkdir(parents=True)
+    cases = []
+    for set_name, cls, seed, kind, clients, clip, z, noise_seed, rnd in [
+        ("mlp", FX.NETS.MLP, 11, "state_dict", [0, 1, 2, 3, 4], 1.0, 1.1, 42, 3),
+        ("mlp", FX.NETS.MLP, 11, "state_dict", [0, 1, 2, 3, 4], 1.0, 0.0, 42, 3),
+        ("mlp", FX.NETS.MLP, 11, "state_dict", [5, 6, 7], 50.0, 0.3, -5, 0),
+        ("dtypes", FX.NETS.Dtypes, 66, "safetensors", [1, 2, 3, 4], 0.5, 0.7, 7, 1),
+    ]:
+        torch.manual_seed(seed)
+        glob = cls().eval()
+        if set_name == "dtypes":
+            with torch.no_grad():
+                glob.f64.copy_(FX.NETS.on_float64_grid(glob.f64))
+        gfile = "global.%s%s" % (set_name, FX.KINDS[kind])
+        FX.write_kind(kind, glob, folder / gfile, True)
+        g = storages(glob, kind)
+        models = [made[set_name][i] for i in clients]
+        xs = [storages(m, kind) for m in models]
+        order = file_order(glob, kind)
+        floats = [name for name in order if g[name].dtype in FLOATS]
+        n = len(xs)
+        norms = [math.sqrt(math.fsum(float(v) ** 2 for name in floats
+                                     for v in (as_float64(x[name]) - as_float64(g[name])))) for x in xs]
+        factors = [clip / nm if nm > clip else 1.0 for nm in norms]
+        sigma = z * clip / n
+        values = {}
+        k = 0
+        for name in order:
+            if g[name].dtype not in FLOATS:
+                values[name] = mean_rule([x[name] for x in xs], [SAMPLE_SIZES[i] for i in clients], g[name].dtype)
+                continue
+            gv = as_float64(g[name])
+            out = []
+            for j in range(len(gv)):
+                acc = 0.0
+                for c in range(n):
+                    acc += factors[c] * (float(as_float64(xs[c][name])[j]) - float(gv[j]))
+                out.append(float(gv[j]) + acc / n + sigma * noise(noise_seed, rnd, k))
+                k += 1
+            values[name] = round_to(out, g[name].dtype)
+        cases.append({"set": set_name, "global": gfile, "clients": clients, "clip_norm": clip,
+                      "noise_multiplier": z, "seed": noise_seed, "round": rnd, "noise_stddev": sigma,
+                      "norms": norms, "factors": factors, "values": values,
+                      "noise_first": [noise(noise_seed, rnd, i) for i in range(8)]})
+    write_json(folder / "dp.json", {"cases": cases})
+
+
+def rdp_epsilon(q, z, rounds, delta):
+    """The RDP accountant, computed independently of RdpAccountant.java: A_alpha summed exactly in
+    50-digit decimal arithmetic (no log-space tricks), integer orders 2..256, Mironov's conversion."""
+    import decimal
+    D = decimal.Decimal
+    decimal.getcontext().prec = 50
+    best = None
+    for a in range(2, 257):
+        if q == 1:
+            rdp = D(a) / (2 * D(z) ** 2)
+        else:
+            total = sum(D(math.comb(a, i)) * (1 - D(q)) ** (a - i) * D(q) ** i
+                        * ((D(i * i - i)) / (2 * D(z) ** 2)).exp() for i in range(a + 1))
+            rdp = total.ln() / (a - 1)
+        eps = rounds * rdp + (1 / D(delta)).ln() / (a - 1)
+        if best is None or eps < best[0]:
+            best = (eps, a)
+    return float(best[0]), best[1]
+
+
+def write_rdp():
+    cases = []
+    for q, z, rounds, delta in [(1.0, 1.0, 1, 1e-5), (1.0, 1.1, 10, 1e-5), (1.0, 5.0, 100, 1e-6),
+                                (0.01, 1.1, 1000, 1e-5), (0.1, 0.8, 50, 1e-5), (0.25, 1.5, 20, 1e-5),
+                                (0.5, 2.0, 3, 1e-3), (256 / 60000, 1.1, 14040, 1e-5)]:
+        eps, order = rdp_epsilon(q, z, rounds, delta)
+        cases.append({"q": q, "z": z, "rounds": rounds, "delta": delta, "epsilon": eps, "order": order})
+    write_json(OUT / "dp" / "rdp.json", {"cases": cases})
+
+
 def write_json(path, obj):
     path.write_text(json.dumps(obj, separators=(",", ":")) + "\n")
 
@@ -269,6 +381,8 @@ def main():
     for name, cls, seed, kind in SETS:
         made[name] = write_set(name, cls, seed, kind)[0]
     write_nonfinite(made["mlp"], made["dtypes"])
+    write_dp(made)
+    write_rdp()
     total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print("%d bytes in %s" % (total, OUT))
 

@@ -162,6 +162,70 @@ public final class RobustAggregation {
     }
 
     /**
+     * Central DP-FedAvg with fixed clipping (docs/design.md §4.3): a first pass computes each update's
+     * delta norm ‖x_c − g‖ over all floating-point components, a second writes
+     * {@code g + mean_c(min(1, C/‖Δ_c‖) · Δ_c) + N(0, (zC/N)²)} per floating-point component into a
+     * rewritten copy of the global model; integer and bool storages follow the mean rule over the
+     * updates with their weights. Updates are averaged unweighted, whatever their weights.
+     *
+     * @param round the round's number: with the seed, it keys the noise ({@link GaussianNoise}), so
+     *              rounds never reuse noise
+     * @param global the current global model (also the template of the output)
+     */
+    public AggregationReport dpFedAvg(DpSettings dp, long round, List<WeightedFile> clients, Path global, Path out)
+            throws IOException {
+        int n = clients.size();
+        if (n < 1) {
+            throw new IllegalArgumentException("no client files to aggregate");
+        }
+        List<WeightedFile> withGlobal = new ArrayList<>(clients);
+        withGlobal.add(new WeightedFile(global, 0));
+        double[] squares = orderedScan(withGlobal, global, n, (partial, x, len) -> {
+            double[] g = x[n];
+            for (int c = 0; c < n; c++) {
+                double[] xc = x[c];
+                double s = 0;
+                for (int j = 0; j < len; j++) {
+                    double e = xc[j] - g[j];
+                    s += e * e;
+                }
+                partial[c] += s;
+            }
+        });
+        double[] norms = new double[n];
+        double[] factors = new double[n];
+        for (int c = 0; c < n; c++) {
+            norms[c] = Math.sqrt(squares[c]);
+            factors[c] = norms[c] > dp.clipNorm() ? dp.clipNorm() / norms[c] : 1.0;
+        }
+        double sigma = dp.noiseMultiplier() * dp.clipNorm() / n;
+        long seed = dp.seed() != null ? dp.seed() : new java.security.SecureRandom().nextLong();
+        GaussianNoise noise = new GaussianNoise(seed, round);
+        new StreamingFedAvg(threads, blockFor(n + 1), policy).aggregate(withGlobal, global, out,
+                (plan, slices, rewrite) -> new DpFold(plan, slices, rewrite, factors, floatBases(plan), sigma, noise));
+        List<AggregationReport.ClientReport> rows = new ArrayList<>();
+        for (int c = 0; c < n; c++) {
+            rows.add(new AggregationReport.ClientReport(clients.get(c).path(), clients.get(c).weight(), Double.NaN,
+                    true, 0, 0, norms[c], factors[c]));
+        }
+        return new AggregationReport("dp_fedavg", out, List.copyOf(rows), 0, 0, 0, sigma);
+    }
+
+    /** Per storage: the index of its first component among all floating-point components, in file order. */
+    static long[] floatBases(FedAvgPlan plan) {
+        var st = plan.template.storages();
+        long[] base = new long[st.size()];
+        long k = 0;
+        for (int s = 0; s < st.size(); s++) {
+            base[s] = k;
+            if (FloatScan.isFloat(plan, s)) {
+                k += st.get(s).length() / FedAvgPlan.componentSize(st.get(s).dtype());
+            }
+        }
+        return base;
+    }
+
+    /**
      * Krum's scores: for each update, the sum of its squared distances to its N − f − 2 nearest
      * others, the distances added in ascending order.
      */
