@@ -368,6 +368,80 @@ def write_rdp():
     write_json(OUT / "dp" / "rdp.json", {"cases": cases})
 
 
+# ---------------------------------------------------------------------------------------------
+# Server optimizers (Reddi et al.), two steps, with the rounding of the global model between them
+
+def optimizer_step(name, lr, b1, b2, tau, x, a, m, v):
+    """One coordinate: returns (new x before rounding, m, v), in OptimizerSettings' operation order."""
+    d = a - x
+    if name == "sgd":
+        return x + lr * d, m, v
+    if name == "momentum":
+        m = b1 * m + d
+        return x + lr * m, m, v
+    m = b1 * m + (1 - b1) * d
+    d2 = d * d
+    if name == "adam":
+        v = b2 * v + (1 - b2) * d2
+    elif name == "yogi":
+        v = v - (1 - b2) * d2 * float(np.sign(v - d2))
+    else:
+        v = v + d2
+    return x + lr * m / (math.sqrt(v) + tau), m, v
+
+
+def write_optimizers(made):
+    folder = OUT / "optimizer"
+    folder.mkdir(parents=True)
+    cases = []
+    for set_name, kind, name, lr, b1, b2, tau in [
+        ("mlp", "state_dict", "sgd", 0.7, 0.9, 0.99, 1e-9),
+        ("mlp", "state_dict", "momentum", 0.5, 0.8, 0.99, 1e-9),
+        ("mlp", "state_dict", "adam", 0.1, 0.9, 0.99, 1e-3),
+        ("mlp", "state_dict", "yogi", 0.05, 0.85, 0.95, 1e-3),
+        ("mlp", "state_dict", "adagrad", 0.1, 0.9, 0.99, 1e-2),
+        ("dtypes", "safetensors", "adam", 0.1, 0.9, 0.99, 1e-3),
+    ]:
+        gfile = "global.%s%s" % (set_name, FX.KINDS[kind])     # written by write_dp
+        torch.manual_seed(11 if set_name == "mlp" else 66)
+        glob = (FX.NETS.MLP if set_name == "mlp" else FX.NETS.Dtypes)().eval()
+        if set_name == "dtypes":
+            with torch.no_grad():
+                glob.f64.copy_(FX.NETS.on_float64_grid(glob.f64))
+        order = file_order(glob, kind)
+        x = storages(glob, kind)
+        aggs = [1, 2]
+        m_all, v_all = [], []
+        steps = []
+        state = {}
+        for step, ai in enumerate(aggs):
+            a = storages(made[set_name][ai], kind)
+            new = {}
+            ms, vs = [], []
+            for sname in order:
+                if x[sname].dtype not in FLOATS:
+                    new[sname] = [int(q) if x[sname].dtype != torch.bool else bool(q) for q in a[sname].tolist()]
+                    continue
+                xv, av = as_float64(x[sname]), as_float64(a[sname])
+                m0, v0 = state.get(sname, ([0.0] * len(xv), [0.0] * len(xv)))
+                outv, m1, v1 = [], [], []
+                for j in range(len(xv)):
+                    r, mm, vv = optimizer_step(name, lr, b1, b2, tau, float(xv[j]), float(av[j]), m0[j], v0[j])
+                    outv.append(r)
+                    m1.append(mm)
+                    v1.append(vv)
+                state[sname] = (m1, v1)
+                ms += m1
+                vs += v1
+                new[sname] = round_to(outv, x[sname].dtype)
+            steps.append({"aggregate": ai, "values": new, "m": ms if name != "sgd" else None,
+                          "v": vs if name not in ("sgd", "momentum") else None})
+            x = {sname: torch.tensor(new[sname], dtype=x[sname].dtype) for sname in order}
+        cases.append({"set": set_name, "global": gfile, "optimizer": name, "lr": lr, "beta1": b1, "beta2": b2,
+                      "tau": tau, "steps": steps})
+    write_json(folder / "optimizer.json", {"cases": cases})
+
+
 def write_json(path, obj):
     path.write_text(json.dumps(obj, separators=(",", ":")) + "\n")
 
@@ -383,6 +457,7 @@ def main():
     write_nonfinite(made["mlp"], made["dtypes"])
     write_dp(made)
     write_rdp()
+    write_optimizers(made)
     total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print("%d bytes in %s" % (total, OUT))
 
