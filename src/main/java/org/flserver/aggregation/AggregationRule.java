@@ -1,7 +1,5 @@
 package org.flserver.aggregation;
 
-import java.util.Locale;
-
 /**
  * Which rule combines the clients' updates of a round, with its parameters: the training option
  * {@code options.aggregation} and {@code TensorTool aggregate}'s flags (docs/design.md §4.2).
@@ -30,18 +28,12 @@ public record AggregationRule(Name name, double trimFraction, int byzantine, int
 
         /** {@code mean}, {@code median}, {@code trimmed_mean}, {@code krum}, {@code multi_krum}. */
         public String label() {
-            return name().toLowerCase(Locale.ROOT);
+            return Labels.label(this);
         }
 
-        /** The rule spelt {@code label}, or an IllegalArgumentException listing the valid ones. */
+        /** The constant spelt {@code label}, or an IllegalArgumentException listing the valid ones. */
         public static Name of(String label) {
-            for (Name n : values()) {
-                if (n.label().equals(label)) {
-                    return n;
-                }
-            }
-            throw new IllegalArgumentException("unknown aggregation rule \"" + label
-                    + "\": expected mean, median, trimmed_mean, krum or multi_krum");
+            return Labels.of(Name.class, label, "aggregation rule");
         }
     }
 

@@ -1,7 +1,5 @@
 package org.flserver.aggregation;
 
-import java.util.Locale;
-
 /**
  * A server-side optimizer (the training option {@code options.server_optimizer}; Reddi et al.,
  * "Adaptive Federated Optimization", ICLR 2021), which turns the round's aggregate into the next
@@ -30,18 +28,14 @@ public record OptimizerSettings(Name name, double lr, double beta1, double beta2
             this.vectors = vectors;
         }
 
+        /** The spelling in options and on the command line: the constant in lower case. */
         public String label() {
-            return name().toLowerCase(Locale.ROOT);
+            return Labels.label(this);
         }
 
+        /** The constant spelt {@code label}, or an IllegalArgumentException listing the valid ones. */
         public static Name of(String label) {
-            for (Name n : values()) {
-                if (n.label().equals(label)) {
-                    return n;
-                }
-            }
-            throw new IllegalArgumentException("unknown server optimizer \"" + label
-                    + "\": expected sgd, momentum, adam, yogi or adagrad");
+            return Labels.of(Name.class, label, "server optimizer");
         }
     }
 
