@@ -51,11 +51,10 @@ final class CoordinateFold extends FoldKernel {
             for (int c = 0; c < clients; c++) {
                 v[c] = x[c][j];
             }
-            sort(v, clients);
             if (median) {
-                int h = clients >> 1;
-                result[j] = (clients & 1) == 1 ? v[h] : (v[h - 1] + v[h]) / 2;
+                result[j] = median(v, clients);
             } else {
+                sort(v, clients);
                 double sum = 0;
                 for (int k = trim; k < clients - trim; k++) {
                     sum += v[k];
@@ -78,6 +77,78 @@ final class CoordinateFold extends FoldKernel {
         out.clear().order(target.byteOrder());
         blocks.store(out, t, result, n);
         return writeBlock(target, start * t.size());
+    }
+
+    /**
+     * The median of v[0, n) (reordering v): the middle value for odd n, the mean of the two middle
+     * values for even n. Small n are sorted; larger ones use a selection (expected O(n) instead of
+     * the sort's O(n²) insertions): the order statistics, and so the result, are the same.
+     */
+    static double median(double[] v, int n) {
+        int h = n >> 1;
+        if (n <= 16) {
+            sort(v, n);
+            return (n & 1) == 1 ? v[h] : (v[h - 1] + v[h]) / 2;
+        }
+        double upper = select(v, n, h);
+        if ((n & 1) == 1) {
+            return upper;
+        }
+        double lower = v[0]; // the largest of v[0, h), all <= v[h] after the selection
+        for (int i = 1; i < h; i++) {
+            lower = Math.max(lower, v[i]);
+        }
+        return (lower + upper) / 2;
+    }
+
+    /**
+     * The k-th smallest of v[0, n) (k from 0), leaving v[0, k) &lt;= v[k] &lt;= v[k + 1, n):
+     * quickselect with a median-of-three pivot and Hoare partitioning, insertion sort below 16.
+     */
+    static double select(double[] v, int n, int k) {
+        int lo = 0;
+        int hi = n; // exclusive
+        while (hi - lo > 16) {
+            int mid = (lo + hi - 1) >>> 1;
+            double a = v[lo];
+            double b = v[mid];
+            double c = v[hi - 1];
+            double p = a < b ? (b < c ? b : Math.max(a, c)) : (a < c ? a : Math.max(b, c));
+            int i = lo;
+            int j = hi - 1;
+            while (i <= j) {
+                while (v[i] < p) {
+                    i++;
+                }
+                while (v[j] > p) {
+                    j--;
+                }
+                if (i <= j) {
+                    double t = v[i];
+                    v[i] = v[j];
+                    v[j] = t;
+                    i++;
+                    j--;
+                }
+            }
+            if (k <= j) {
+                hi = j + 1;
+            } else if (k >= i) {
+                lo = i;
+            } else {
+                return v[k]; // between the two parts: equal to the pivot
+            }
+        }
+        for (int i = lo + 1; i < hi; i++) {
+            double y = v[i];
+            int m = i - 1;
+            while (m >= lo && v[m] > y) {
+                v[m + 1] = v[m];
+                m--;
+            }
+            v[m + 1] = y;
+        }
+        return v[k];
     }
 
     /**

@@ -27,7 +27,8 @@ import java.util.stream.Stream;
  * rule, reporting compute time (after loading) and peak RSS.
  *
  * <p>Run with {@code mvn -B -o -Pbench-robust -DskipTests test}; {@code -Dbench.cases=10x10000000,50x10000000}
- * (the default) and {@code -Dbench.dir=...} choose the sizes and the folder. The files are deleted
+ * (the default), {@code -Dbench.rules=median,krum} (default: all four) and {@code -Dbench.dir=...}
+ * choose the sizes, the rules and the folder. The files are deleted
  * after each case.
  */
 public final class RobustAggregationBenchmark {
@@ -71,8 +72,12 @@ public final class RobustAggregationBenchmark {
                 {"trimmed_mean", AggregationRule.trimmedMean(0.1), List.of("--trim-fraction", "0.1")},
                 {"krum", AggregationRule.krum(f), List.of("--byzantine", Integer.toString(f))},
             };
+            List<String> only = List.of(System.getProperty("bench.rules", "fedavg,median,trimmed_mean,krum").split(","));
             for (Object[] r : rules) {
                 String name = (String) r[0];
+                if (!only.contains(name)) {
+                    continue;
+                }
                 AggregationRule rule = (AggregationRule) r[1];
                 Path out = dir.resolve("out-" + name + ".pt");
                 ours(rule, clients, out); // warm-up: JIT
