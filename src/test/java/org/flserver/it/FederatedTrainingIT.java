@@ -24,13 +24,11 @@ import org.flserver.it.ApiClient.Reply;
 import org.flserver.it.TrainingDriver.Participant;
 import org.jboss.arquillian.container.test.api.Deployment;
 import org.jboss.arquillian.container.test.api.RunAsClient;
-import org.jboss.arquillian.junit5.ArquillianExtension;
 import org.jboss.arquillian.test.api.ArquillianResource;
 import org.jboss.shrinkwrap.api.spec.WebArchive;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * End-to-end federated trainings (FedAvg, FedDC, SWAG rounds) on the real server: the built WAR on
@@ -44,7 +42,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * ones are compared with a weighted mean computed here, element by element in double precision.
  * Clients upload in a fixed order so that the server's summation order is the fixtures' order.
  */
-@ExtendWith(ArquillianExtension.class)
+@InContainer
 @RunAsClient
 class FederatedTrainingIT {
 
@@ -142,7 +140,8 @@ class FederatedTrainingIT {
         assertFalse(done.getBoolean("locked"));
         for (Participant c : clients) {
             assertEquals(List.of("TRAINING_START", "UPDATE_ROUND_START:0", "MODEL_TEST_ROUND:1",
-                    "UPDATE_ROUND_START:1", "MODEL_TEST_ROUND:2", "TRAINING_FINISHED"), c.endpoint().labels());
+                    "UPDATE_ROUND_START:1", "MODEL_TEST_ROUND:2", "TRAINING_FINISHED"),
+                    c.endpoint().labels(), () -> TrainingDriver.notificationRows(training));
             assertTrue(c.endpoint().received().stream().allMatch(r -> r.contentLength() && !r.chunked()),
                     "every notification carries a Content-Length and no chunked encoding");
             assertTrue(c.endpoint().received().stream().allMatch(r -> r.trainingId().equals(training)
@@ -229,7 +228,7 @@ class FederatedTrainingIT {
         for (Participant c : clients) {
             assertEquals(List.of("TRAINING_START", "UPDATE_ROUND_START:0", "UPDATE_ROUND_START:1",
                     "UPDATE_ROUND_START:2", "UPDATE_ROUND_START:3", "MODEL_TEST_ROUND:4", "TRAINING_FINISHED"),
-                    c.endpoint().labels());
+                    c.endpoint().labels(), () -> TrainingDriver.notificationRows(training));
         }
         // two aggregations: at the boundaries after rounds 1 and 3, from those rounds' updates
         JsonArray history = driver.provenance(actor, training);
@@ -282,7 +281,8 @@ class FederatedTrainingIT {
         assertEquals("C", driver.trainingJson(actor, training).getString("state"));
         for (Participant c : clients) {
             assertEquals(List.of("TRAINING_START", "UPDATE_ROUND_START:0", "SWAG_ROUND_START:1",
-                    "MODEL_TEST_ROUND:1", "TRAINING_FINISHED"), c.endpoint().labels());
+                    "MODEL_TEST_ROUND:1", "TRAINING_FINISHED"),
+                    c.endpoint().labels(), () -> TrainingDriver.notificationRows(training));
         }
         JsonArray history = driver.provenance(actor, training);
         assertEquals(2, history.size());

@@ -26,10 +26,8 @@ import org.flserver.inference.sandbox.WorkerPool;
 import org.flserver.aggregation.StreamingFedAvg;
 import org.flserver.inference.djl.BackendFixtures;
 import org.jboss.arquillian.container.test.api.Deployment;
-import org.jboss.arquillian.junit5.ArquillianExtension;
 import org.jboss.shrinkwrap.api.spec.WebArchive;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The TorchScript runtime where it runs in production: in sandboxed worker processes that the WAR
@@ -39,7 +37,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * Also the other runtime piece the run command adds: the JDK's Vector API module, which the
  * aggregation must be able to use from the WAR's class loader.
  */
-@ExtendWith(ArquillianExtension.class)
+@InContainer
 class InferenceRuntimeInContainerIT {
 
     static final double FORWARD_TOLERANCE = 1e-5;

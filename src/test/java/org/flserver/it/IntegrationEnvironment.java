@@ -17,7 +17,9 @@ import org.junit.platform.launcher.LauncherSessionListener;
  * embedded binaries, from Maven Central; or an external one named by {@code FL_IT_DB_URL}) and
  * one Payara Micro with the built WAR on it, configured for that database. Plain JUnit classes
  * reach the server through {@link #baseUrl()}; Arquillian classes boot their own Payara Micro with
- * the same database settings (passed as {@code payara.cmdOptions}). Both get the TorchScript
+ * the same database settings (passed as {@code payara.cmdOptions}). The in-container classes
+ * ({@link InContainer}) run in a failsafe execution of their own with {@code it.shared-server=false}:
+ * no shared server then, so that theirs is the only one on the database. Both get the TorchScript
  * runtime for their sandboxed inference workers ({@code fl.inference.runtime-dir}) and the run
  * command's pre-boot commands ({@link #preBootOptions()}); PlainDeploymentIT's servers get neither
  * unless they ask for them.
@@ -44,13 +46,16 @@ public class IntegrationEnvironment implements LauncherSessionListener {
 
     @Override
     public void launcherSessionOpened(LauncherSession session) {
-        if (!Boolean.getBoolean("it.server") || baseUrl != null) {
+        if (!Boolean.getBoolean("it.server") || jdbcUrl != null) {
             return;
         }
         try {
             workDir = Files.createDirectories(Path.of("target", "it")).toAbsolutePath();
             startDatabase();
-            startServer();
+            if (Boolean.parseBoolean(System.getProperty("it.shared-server", "true"))) {
+                startServer();
+            }
+            configureArquillian();
         } catch (Exception e) {
             launcherSessionClosed(session);
             throw new IllegalStateException("could not start the integration-test environment: " + e.getMessage(), e);
@@ -76,7 +81,8 @@ public class IntegrationEnvironment implements LauncherSessionListener {
     /** Root URL of the shared server, e.g. {@code http://localhost:41234} (no trailing slash). */
     public static String baseUrl() {
         if (baseUrl == null) {
-            throw new IllegalStateException("the shared server is not running (run with failsafe: mvn verify)");
+            throw new IllegalStateException("the shared server is not running: run with failsafe (mvn verify), and not from"
+                    + " an @InContainer class, whose execution has none");
         }
         return baseUrl;
     }
@@ -214,8 +220,14 @@ public class IntegrationEnvironment implements LauncherSessionListener {
         payara = PayaraMicroProcess.start(workDir, jvm, micro, workDir.resolve("shared-server.log"));
         baseUrl = payara.baseUrl();
         serverPid = payara.pid();
-        // Arquillian's Payara Micro (one per @Deployment class) gets the same database and runtime
-        // (cmdOptions go before -jar), and the same pre-boot commands (extraMicroOptions after it).
+    }
+
+    /**
+     * Arquillian's Payara Micro (one per {@link InContainer} class) gets the same database and
+     * runtime (cmdOptions go before -jar), and the same pre-boot commands (extraMicroOptions after it).
+     */
+    private static void configureArquillian() throws IOException {
+        Path dataDir = Files.createDirectories(DATA_DIRECTORY.toAbsolutePath());
         List<String> arquillianJvm = new ArrayList<>(List.of(VECTOR_API_OPTION));
         arquillianJvm.addAll(serverProperties(dataDir));
         arquillianJvm.addAll(inferenceRuntimeProperties());

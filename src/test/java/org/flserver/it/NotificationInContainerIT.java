@@ -62,10 +62,8 @@ import org.flserver.user.NewUser;
 import org.flserver.user.User;
 import org.flserver.user.UserService;
 import org.jboss.arquillian.container.test.api.Deployment;
-import org.jboss.arquillian.junit5.ArquillianExtension;
 import org.jboss.shrinkwrap.api.spec.WebArchive;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * In-container tests (Arquillian, Payara Micro, PostgreSQL) of the notification outbox and its
@@ -78,7 +76,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * test server runs with
  * {@code fl.notification.retry-delays-seconds=0.2,0.2,0.2,0.2} ({@link IntegrationEnvironment}).
  */
-@ExtendWith(ArquillianExtension.class)
+@InContainer
 class NotificationInContainerIT {
 
     private static final Duration WAIT = Duration.ofSeconds(30);

@@ -39,10 +39,8 @@ import org.flserver.user.NewUser;
 import org.flserver.user.User;
 import org.flserver.user.UserService;
 import org.jboss.arquillian.container.test.api.Deployment;
-import org.jboss.arquillian.junit5.ArquillianExtension;
 import org.jboss.shrinkwrap.api.spec.WebArchive;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * In-container tests (Arquillian, Payara Micro, PostgreSQL) of {@link TrainingService}: what a
@@ -50,7 +48,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * transaction. Above all, that the daisy-chain rewrite of {@code TrainingListener} (@PostPersist)
  * really reaches the row (docs/design.md §8), and that refused or rolled-back creations leave no row.
  */
-@ExtendWith(ArquillianExtension.class)
+@InContainer
 class TrainingInContainerIT {
 
     @Deployment

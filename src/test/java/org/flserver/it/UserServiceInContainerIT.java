@@ -16,16 +16,14 @@ import org.flserver.user.PasswordHasher;
 import org.flserver.user.User;
 import org.flserver.user.UserService;
 import org.jboss.arquillian.container.test.api.Deployment;
-import org.jboss.arquillian.junit5.ArquillianExtension;
 import org.jboss.shrinkwrap.api.spec.WebArchive;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * In-container tests (Arquillian, Payara Micro, PostgreSQL) of the user services: what is stored
  * for a new user, and that authentication sees a password change at once despite its cache.
  */
-@ExtendWith(ArquillianExtension.class)
+@InContainer
 class UserServiceInContainerIT {
 
     @Deployment
