@@ -370,6 +370,12 @@ class RoundDeadlinesIT {
             TrainingDriver.awaitAll(clients, "MODEL_TEST_ROUND", round + 1);
             TrainingDriver.assertWeightedMean(download(s.actor(), s.model()),
                     List.of(clientFile(round), clientFile(1 + round)), sizes);
+            if (round == 0) {
+                // an update for the next round before its draw (its test round runs): refused, and it
+                // does not slip into the next aggregation, whoever the draw then picks
+                Reply early = driver.uploadUpdate(clients.get(0), s.model(), 1, clientFile(4), 7);
+                assertEquals(400, early.status(), early.toString());
+            }
             JsonArray updates = driver.provenance(s.actor(), s.training()).getJsonObject(round + 1)
                     .getJsonArray("updates");
             assertEquals(expected, updates.stream().map(u -> u.asJsonObject().getString("owner"))
