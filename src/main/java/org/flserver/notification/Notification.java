@@ -33,15 +33,7 @@ import java.util.UUID;
         + " AND NOT EXISTS (SELECT p.id FROM Notification p WHERE p.receiverId = n.receiverId"
         + " AND p.status = org.flserver.notification.NotificationStatus.PENDING AND p.id < n.id)"
         + " ORDER BY n.id")
-// The conditional claim: it succeeds for exactly one dispatcher, whatever the instance, because
-// the database re-checks the condition on the row it locks. The NOT EXISTS is checked again too:
-// a row committed after the DUE query with a smaller id (a concurrent transaction) must go first.
-@NamedQuery(name = Notification.CLAIM, query = "UPDATE Notification n"
-        + " SET n.leaseOwner = :owner, n.leaseUntil = :until"
-        + " WHERE n.id = :id AND n.status = org.flserver.notification.NotificationStatus.PENDING"
-        + " AND n.nextAttemptAt <= :now AND (n.leaseUntil IS NULL OR n.leaseUntil < :now)"
-        + " AND NOT EXISTS (SELECT p.id FROM Notification p WHERE p.receiverId = :receiver"
-        + " AND p.status = org.flserver.notification.NotificationStatus.PENDING AND p.id < :id)")
+// The conditional claim is native SQL (CLAIM_SQL below), not JPQL: see there.
 @NamedQuery(name = Notification.CANCEL, query = "UPDATE Notification n"
         + " SET n.status = org.flserver.notification.NotificationStatus.CANCELLED, n.finishedAt = :now,"
         + " n.leaseOwner = NULL, n.leaseUntil = NULL"
@@ -55,7 +47,24 @@ import java.util.UUID;
 public class Notification {
 
     static final String DUE = "Notification.due";
-    static final String CLAIM = "Notification.claim";
+    /**
+     * The conditional claim: it succeeds for exactly one dispatcher, whatever the instance, because
+     * PostgreSQL re-checks the WHERE clause on the row it locks once a concurrent claim of that row
+     * has committed. That re-check only sees the new row version in conditions on the UPDATE's own
+     * target: EclipseLink turns the same claim written in JPQL (with its NOT EXISTS over the same
+     * table) into {@code UPDATE notification SET ... WHERE EXISTS (SELECT t0.id FROM notification t0
+     * WHERE <every condition on t0> AND t0.id = notification.id)}, and a sub-select is re-evaluated
+     * against the statement's old snapshot — where the row is still unleased. Two instances then both
+     * claimed one row and both POSTed it (seen as one SENT row with one attempt that a participant
+     * received twice). Here the lease and status conditions are on the target row itself. The NOT
+     * EXISTS keeps each receiver's notifications in order: a row committed after the DUE query with a
+     * smaller id (a concurrent transaction) goes first.
+     */
+    static final String CLAIM_SQL = "UPDATE notification SET lease_owner = ?1, lease_until = ?2"
+            + " WHERE id = ?3 AND status = 'PENDING' AND next_attempt_at <= ?4"
+            + " AND (lease_until IS NULL OR lease_until < ?4)"
+            + " AND NOT EXISTS (SELECT 1 FROM notification p WHERE p.receiver_id = notification.receiver_id"
+            + " AND p.status = 'PENDING' AND p.id < notification.id)";
     static final String CANCEL = "Notification.cancel";
     static final String CANCEL_ALL = "Notification.cancelAll";
 

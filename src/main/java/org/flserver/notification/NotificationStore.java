@@ -61,12 +61,11 @@ public class NotificationStore {
      * or another) was faster or the row changed.
      */
     public Optional<Delivery> claim(Due due, String lease, OffsetDateTime now, OffsetDateTime until) {
-        int claimed = em.createNamedQuery(Notification.CLAIM)
-                .setParameter("owner", lease)
-                .setParameter("until", until)
-                .setParameter("id", due.id())
-                .setParameter("receiver", due.receiverId())
-                .setParameter("now", now)
+        int claimed = em.createNativeQuery(Notification.CLAIM_SQL)
+                .setParameter(1, lease)
+                .setParameter(2, until)
+                .setParameter(3, due.id())
+                .setParameter(4, now)
                 .executeUpdate();
         if (claimed == 0) {
             return Optional.empty();
