@@ -88,7 +88,7 @@ public final class RoundBenchmark {
                 int c = i;
                 uploads.add(pool.submit(() -> {
                     HttpResponse<String> r = uploadStreaming(http, driver.api().base(), participants.get(c), model,
-                            files.get(c), 1 + c % 7);
+                            0, files.get(c), 1 + c % 7);
                     if (r.statusCode() != 201) {
                         throw new IllegalStateException("upload " + c + " failed: " + r.statusCode() + " " + r.body());
                     }
@@ -132,10 +132,10 @@ public final class RoundBenchmark {
      * A local update as the DLR client sends it (multipart: round, sample_size, model_file), with the
      * file streamed from disk: 50 clients in one JVM cannot each hold their model in memory.
      */
-    private static HttpResponse<String> uploadStreaming(HttpClient http, String base, Participant client, UUID model,
-                                                        Path file, int sampleSize) throws Exception {
+    static HttpResponse<String> uploadStreaming(HttpClient http, String base, Participant client, UUID model,
+                                                int round, Path file, int sampleSize) throws Exception {
         String boundary = "bench" + UUID.randomUUID();
-        String head = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"round\"\r\n\r\n0\r\n"
+        String head = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"round\"\r\n\r\n" + round + "\r\n"
                 + "--" + boundary + "\r\nContent-Disposition: form-data; name=\"sample_size\"\r\n\r\n" + sampleSize
                 + "\r\n--" + boundary + "\r\nContent-Disposition: form-data; name=\"model_file\"; filename=\"model.pt\""
                 + "\r\nContent-Type: application/octet-stream\r\n\r\n";
