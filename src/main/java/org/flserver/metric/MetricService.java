@@ -16,7 +16,9 @@ import java.util.UUID;
 import org.flserver.model.GlobalModel;
 import org.flserver.model.Model;
 import org.flserver.model.ModelService;
+import org.flserver.platform.ApiException;
 import org.flserver.round.RoundEngine;
+import org.flserver.round.RoundQueries;
 import org.flserver.training.ModelTrainings;
 import org.flserver.training.Training;
 import org.flserver.user.User;
@@ -47,6 +49,9 @@ public class MetricService {
     @Inject
     RoundEngine engine;
 
+    @Inject
+    RoundQueries rounds;
+
     /** Stores the values for the model at its current round (step) and tells the engine about global ones. */
     public void report(UUID modelId, UUID callerId, List<MetricValue> values) {
         Model model = models.visibleModel(modelId, callerId);
@@ -57,6 +62,10 @@ public class MetricService {
             em.refresh(model);
         });
         int step = model.getRound();
+        if (training.isPresent() && rounds.missedTestRound(training.get().getId(), step, callerId)) {
+            // a late report for a test round that closed at its deadline without it (api.md §6.4)
+            throw ApiException.detail(409, "Round " + step + " is closed.");
+        }
         attach(model, em.getReference(User.class, callerId), step, values);
         training.ifPresent(t -> engine.metricsReported(t, (GlobalModel) model, step));
     }

@@ -163,7 +163,7 @@ public class JobWorker {
         return Duration.ofMillis((long) (leaseSeconds * 1000));
     }
 
-    private static String ownerName() {
+    static String ownerName() {
         String host;
         try {
             host = InetAddress.getLocalHost().getHostName();

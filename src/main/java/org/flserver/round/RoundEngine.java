@@ -9,6 +9,8 @@ import jakarta.json.JsonObject;
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.LockModeType;
 import jakarta.persistence.PersistenceContext;
+import java.time.Duration;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
@@ -16,6 +18,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
+import java.util.stream.Collectors;
 import java.util.logging.Logger;
 import org.flserver.model.GlobalModel;
 import org.flserver.model.LocalModel;
@@ -24,6 +27,8 @@ import org.flserver.model.SwagStatistics;
 import org.flserver.notification.NotificationType;
 import org.flserver.notification.Outbox;
 import org.flserver.platform.Jsonp;
+import org.flserver.round.CollectionPhase.Status;
+import org.flserver.training.RoundOptions;
 import org.flserver.training.Training;
 import org.flserver.training.TrainingState;
 import org.flserver.training.UncertaintyMethod;
@@ -42,6 +47,14 @@ import org.flserver.user.User;
  *
  * <p>Counting follows docs/api.md §15.3/§15.6: only updates, statistics and metrics of <em>current</em>
  * participants count, each participant once.
+ *
+ * <p>A training whose options set {@code round_timeout_seconds}, {@code min_participants} or
+ * {@code clients_per_round} (design.md §5.4) gets a {@link CollectionPhase} row for each phase that
+ * waits for participants: the phase then waits for the participants it invited (a draw, for a
+ * training round with {@code clients_per_round}), and closes when all of them delivered or, at its
+ * deadline, with what arrived if the quorum is met ({@link #deadlinePassed}); below the quorum the
+ * training fails with the reason recorded on the row. Without those options no row is written and
+ * everything runs as before.
  */
 @Stateless
 @TransactionAttribute(TransactionAttributeType.MANDATORY)
@@ -57,6 +70,9 @@ public class RoundEngine {
 
     @Inject
     Event<JobQueued> jobQueued;
+
+    @Inject
+    Event<DeadlineSet> deadlineSet;
 
     /** The training was just moved I → O: TRAINING_START, then the first UPDATE_ROUND_START. */
     public void trainingStarted(Training training) {
@@ -179,6 +195,7 @@ public class RoundEngine {
             training.setState(TrainingState.SWAG_ROUND);
             state.moveTo(next, RoundPhase.SWAG);
             sendToParticipants(training, NotificationType.SWAG_ROUND_START, roundBody(next, model.getId()));
+            openPhase(training, next, RoundPhase.SWAG, List.copyOf(training.getParticipants()));
             return;
         }
         afterAggregation(training, state, next);
@@ -218,6 +235,49 @@ public class RoundEngine {
         }
     }
 
+    /**
+     * The deadline of an open phase passed (design.md §5.4). The caller ({@link PhaseDeadlines}) has
+     * locked the training row and checked that the phase is still OPEN. With the quorum the phase
+     * closes with what arrived and the training goes on; below it the training fails, the reason
+     * recorded on the row.
+     */
+    public void deadlinePassed(Training training, CollectionPhase phase) {
+        TrainingRound state = em.find(TrainingRound.class, training.getId());
+        if (!isRunning(training) || state == null || state.getRound() != phase.getRound()
+                || state.getPhase() != phase.getPhase()) {
+            // cannot happen while every close goes through this class; a row left open must not be retried forever
+            phase.close(Status.ENDED, List.of(), List.of(), "the training was no longer in this phase");
+            return;
+        }
+        Set<UUID> expected = expectedNow(training, phase);
+        List<UUID> delivered = deliveredIds(training, phase).stream().filter(expected::contains).toList();
+        List<UUID> missing = expected.stream().filter(id -> !delivered.contains(id)).toList();
+        int quorum = RoundOptions.of(training).quorum(expected.size());
+        String what = describe(phase) + " of training " + training.getId();
+        if (!delivered.isEmpty() && delivered.size() >= quorum) {
+            phase.close(Status.DEADLINE, delivered, missing, what + " closed at its deadline with " + delivered.size()
+                    + " of " + expected.size() + " expected participants (quorum " + quorum + "); delivered: "
+                    + names(training, delivered) + "; missing: " + names(training, missing));
+            LOG.info(phase::getReason);
+            training.touch();
+            switch (phase.getPhase()) {
+                case UPDATES -> {
+                    Set<UUID> used = Set.copyOf(delivered);
+                    proceedWithUpdates(training, state, phase.getRound(), currentUpdates(training, phase.getRound())
+                            .stream().filter(l -> used.contains(l.getOwner().getId())).toList());
+                }
+                case SWAG -> queueMomentsJob(training, state);
+                default -> afterTests(training, state);
+            }
+            return;
+        }
+        String reason = what + " reached its deadline with " + delivered.size() + " of " + expected.size()
+                + " expected participants, below the quorum of " + quorum + "; delivered: " + names(training, delivered)
+                + "; missing: " + names(training, missing);
+        phase.close(Status.BELOW_QUORUM, delivered, missing, reason);
+        fail(training, reason);
+    }
+
     /** Whether the round engine still acts on events of this training (O or S). */
     static boolean isRunning(Training training) {
         return training.getState() == TrainingState.ONGOING || training.getState() == TrainingState.SWAG_ROUND;
@@ -233,9 +293,24 @@ public class RoundEngine {
         }
         int round = state.getRound();
         List<LocalModel> updates = currentUpdates(training, round);
-        if (updates.size() < participants.size()) {
-            return;
+        CollectionPhase phase = phase(training.getId(), round, RoundPhase.UPDATES);
+        if (phase == null) {
+            if (updates.size() < participants.size()) {
+                return;
+            }
+        } else {
+            Set<UUID> delivered = updates.stream().map(l -> l.getOwner().getId()).collect(Collectors.toSet());
+            if (!closedComplete(training, phase, delivered)) {
+                return;
+            }
+            Set<UUID> expected = Set.copyOf(phase.getDelivered());
+            updates = updates.stream().filter(l -> expected.contains(l.getOwner().getId())).toList();
         }
+        proceedWithUpdates(training, state, round, updates);
+    }
+
+    /** The updates of {@code round} are in (all, or at the deadline what arrived): the next round or a job. */
+    private void proceedWithUpdates(Training training, TrainingRound state, int round, List<LocalModel> updates) {
         int period = training.daisyChainPeriod();
         int next = round + 1;
         if (period > 0 && next % period != 0 && next < training.getTargetNumUpdates()) {
@@ -260,6 +335,13 @@ public class RoundEngine {
             fail(training, "no participants left");
             return;
         }
+        CollectionPhase phase = phase(training.getId(), state.getRound(), RoundPhase.SWAG);
+        if (phase != null) {
+            if (closedComplete(training, phase, Set.copyOf(deliveredIds(training, phase)))) {
+                queueMomentsJob(training, state);
+            }
+            return;
+        }
         long arrived = em.createQuery("SELECT COUNT(DISTINCT s.owner) FROM SwagStatistics s WHERE s.model = :model"
                         + " AND s.round = :round AND s.owner IN :participants", Long.class)
                 .setParameter("model", training.getModel()).setParameter("round", state.getRound())
@@ -267,6 +349,10 @@ public class RoundEngine {
         if (arrived < participants.size()) {
             return;
         }
+        queueMomentsJob(training, state);
+    }
+
+    private void queueMomentsJob(Training training, TrainingRound state) {
         em.persist(new AggregationJob(training.getId(), state.getRound(), JobKind.SWAG_MOMENTS));
         state.moveTo(state.getRound(), RoundPhase.SWAG_AGGREGATING);
         training.setLocked(true);
@@ -281,6 +367,13 @@ public class RoundEngine {
             fail(training, "no participants left");
             return;
         }
+        CollectionPhase phase = phase(training.getId(), state.getRound(), RoundPhase.TESTING);
+        if (phase != null) {
+            if (closedComplete(training, phase, Set.copyOf(deliveredIds(training, phase)))) {
+                afterTests(training, state);
+            }
+            return;
+        }
         long reported = em.createQuery("SELECT COUNT(DISTINCT m.reporter) FROM Metric m WHERE m.model = :model"
                         + " AND m.step = :step AND m.reporter IN :participants", Long.class)
                 .setParameter("model", training.getModel()).setParameter("step", state.getRound())
@@ -288,6 +381,11 @@ public class RoundEngine {
         if (reported < participants.size()) {
             return;
         }
+        afterTests(training, state);
+    }
+
+    /** The test round is over (everyone reported, or the deadline with the quorum): next round or the end. */
+    private void afterTests(Training training, TrainingRound state) {
         GlobalModel model = training.getModel();
         training.touch();
         if (model.getRound() < training.getTargetNumUpdates()) {
@@ -307,6 +405,8 @@ public class RoundEngine {
         }
         state.moveTo(next, RoundPhase.TESTING);
         sendToParticipants(training, NotificationType.MODEL_TEST_ROUND, roundBody(next, model.getId()));
+        // test rounds ask every participant, also with clients_per_round (issue #13)
+        openPhase(training, next, RoundPhase.TESTING, List.copyOf(training.getParticipants()));
     }
 
     /**
@@ -320,17 +420,137 @@ public class RoundEngine {
         training.setState(TrainingState.ONGOING);
         int period = training.daisyChainPeriod();
         UUID global = training.getModel().getId();
+        List<User> invited = invited(training, round);
         if (period > 0 && round % period != 0 && !previousUpdates.isEmpty()) {
+            // FedDC: the local models of those who delivered (at a deadline: only theirs), shuffled
             List<UUID> ids = new ArrayList<>(previousUpdates.stream().map(LocalModel::getId).toList());
             Collections.shuffle(ids);
             int i = 0;
-            for (User participant : training.getParticipants()) {
+            for (User participant : invited) {
                 outbox.send(training, participant, NotificationType.UPDATE_ROUND_START,
                         roundBody(round, ids.get(i++ % ids.size())));
             }
+        } else {
+            for (User participant : invited) {
+                outbox.send(training, participant, NotificationType.UPDATE_ROUND_START, roundBody(round, global));
+            }
+        }
+        openPhase(training, round, RoundPhase.UPDATES, invited);
+    }
+
+    /**
+     * Who a training round invites: every participant, or with {@code clients_per_round} the
+     * {@link ClientSampling} draw for this training and round, in the participants' order.
+     */
+    private static List<User> invited(Training training, int round) {
+        List<User> participants = List.copyOf(training.getParticipants());
+        Integer perRound = RoundOptions.of(training).clientsPerRound();
+        if (perRound == null || perRound >= participants.size()) {
+            return participants;
+        }
+        Set<UUID> drawn = Set.copyOf(ClientSampling.draw(training.getId(), round,
+                participants.stream().map(User::getId).toList(), perRound));
+        return participants.stream().filter(u -> drawn.contains(u.getId())).toList();
+    }
+
+    /**
+     * Stores the phase that was just announced, for trainings with round options (design.md §5.4):
+     * who is expected and, with {@code round_timeout_seconds}, the deadline counted from now — the
+     * moment its notifications were queued. The row commits with the notifications or not at all.
+     */
+    private void openPhase(Training training, int round, RoundPhase kind, List<User> expected) {
+        RoundOptions options = RoundOptions.of(training);
+        if (!options.controlsPhases() || phase(training.getId(), round, kind) != null) {
             return;
         }
-        sendToParticipants(training, NotificationType.UPDATE_ROUND_START, roundBody(round, global));
+        OffsetDateTime now = OffsetDateTime.now();
+        OffsetDateTime due = options.timeoutMillis() == null ? null : now.plus(Duration.ofMillis(options.timeoutMillis()));
+        em.persist(new CollectionPhase(training.getId(), round, kind, expected.stream().map(User::getId).toList(),
+                now, due));
+        em.flush();
+        if (due != null) {
+            deadlineSet.fire(new DeadlineSet(due));
+        }
+    }
+
+    /** The stored phase of a training, round and kind, or null (a training without round options). */
+    private CollectionPhase phase(UUID trainingId, int round, RoundPhase kind) {
+        return em.createQuery("SELECT p FROM CollectionPhase p WHERE p.trainingId = :training AND p.round = :round"
+                        + " AND p.phase = :phase", CollectionPhase.class)
+                .setParameter("training", trainingId).setParameter("round", round).setParameter("phase", kind)
+                .getResultList().stream().findFirst().orElse(null);
+    }
+
+    /**
+     * Closes an open phase as COMPLETE when every participant it still expects delivered; true
+     * then. A phase whose expected participants have all been removed fails the training (no one
+     * is left to deliver what it waits for).
+     */
+    private boolean closedComplete(Training training, CollectionPhase phase, Set<UUID> deliveredIds) {
+        if (phase.getStatus() != Status.OPEN) {
+            return false;
+        }
+        Set<UUID> expected = expectedNow(training, phase);
+        if (expected.isEmpty()) {
+            phase.close(Status.ENDED, List.of(), List.of(), "no participant expected in this phase is left");
+            fail(training, "no participant expected in " + describe(phase) + " is left");
+            return false;
+        }
+        if (!deliveredIds.containsAll(expected)) {
+            return false;
+        }
+        phase.close(Status.COMPLETE, expected.stream().toList(), List.of(), null);
+        return true;
+    }
+
+    /** The participants a phase invited that are still participants, in invitation order. */
+    private static Set<UUID> expectedNow(Training training, CollectionPhase phase) {
+        Set<UUID> current = training.getParticipants().stream().map(User::getId).collect(Collectors.toSet());
+        Set<UUID> expected = new LinkedHashSet<>(phase.getExpected());
+        expected.retainAll(current);
+        return expected;
+    }
+
+    /** Who delivered what a phase waits for (any user; callers keep the expected ones), in arrival order. */
+    private List<UUID> deliveredIds(Training training, CollectionPhase phase) {
+        String query = switch (phase.getPhase()) {
+            case UPDATES -> "SELECT l.owner.id, l.createdAt FROM LocalModel l WHERE l.baseModel = :model"
+                    + " AND l.round = :round ORDER BY l.createdAt";
+            case SWAG -> "SELECT s.owner.id, s.createdAt FROM SwagStatistics s WHERE s.model = :model"
+                    + " AND s.round = :round ORDER BY s.createdAt";
+            // first report of each reporter (a grouped query: a test round may bring many metric rows)
+            case TESTING -> "SELECT m.reporter.id, MIN(m.id) FROM Metric m WHERE m.model = :model AND m.step = :round"
+                    + " GROUP BY m.reporter.id";
+            default -> throw new IllegalStateException("not a collection phase: " + phase.getPhase());
+        };
+        List<Object[]> rows = new ArrayList<>(em.createQuery(query, Object[].class)
+                .setParameter("model", training.getModel()).setParameter("round", phase.getRound())
+                .getResultList());
+        if (phase.getPhase() == RoundPhase.TESTING) {
+            rows.sort(java.util.Comparator.comparingLong(row -> ((Number) row[1]).longValue()));
+        }
+        return rows.stream().map(row -> (UUID) row[0]).distinct().toList();
+    }
+
+    private static String describe(CollectionPhase phase) {
+        return switch (phase.getPhase()) {
+            case UPDATES -> "the updates of round " + phase.getRound();
+            case SWAG -> "the SWAG moments of round " + phase.getRound();
+            default -> "the test round " + phase.getRound();
+        };
+    }
+
+    /** User names for a reason text: current participants by name, anyone else (removed meanwhile) by id. */
+    private String names(Training training, List<UUID> ids) {
+        if (ids.isEmpty()) {
+            return "none";
+        }
+        return ids.stream().map(id -> training.getParticipants().stream().filter(u -> u.getId().equals(id))
+                        .map(User::getUsername).findFirst().orElseGet(() -> {
+                            User u = em.find(User.class, id);
+                            return u == null ? id.toString() : u.getUsername();
+                        }))
+                .collect(Collectors.joining(", "));
     }
 
     private void finish(Training training, TrainingRound state) {
@@ -352,6 +572,12 @@ public class RoundEngine {
         if (state != null) {
             state.moveTo(state.getRound(), RoundPhase.FAILED);
         }
+        em.flush(); // a phase closed in this transaction must be written before the bulk update below
+        em.createQuery("UPDATE CollectionPhase p SET p.status = :ended, p.closedAt = :now, p.reason = :reason"
+                        + " WHERE p.trainingId = :training AND p.status = :open")
+                .setParameter("ended", Status.ENDED).setParameter("now", OffsetDateTime.now())
+                .setParameter("reason", reason.length() > 2000 ? reason.substring(0, 2000) : reason)
+                .setParameter("training", training.getId()).setParameter("open", Status.OPEN).executeUpdate();
         outbox.cancelAll(training.getId());
     }
 

@@ -7,6 +7,7 @@ import jakarta.persistence.LockModeType;
 import jakarta.persistence.PersistenceContext;
 import jakarta.persistence.PersistenceException;
 import java.util.List;
+import java.util.Optional;
 import java.util.UUID;
 import org.flserver.model.GlobalModel;
 import org.flserver.model.LocalModel;
@@ -50,6 +51,9 @@ public class UpdateService implements ParticipantUploads {
 
     @Inject
     RoundEngine engine;
+
+    @Inject
+    RoundQueries rounds;
 
     /**
      * The metrics a local update may carry (docs/api.md §5.7): used only when both fields are
@@ -146,6 +150,19 @@ public class UpdateService implements ParticipantUploads {
         }
         if (training.getParticipants().stream().noneMatch(u -> u.getId().equals(callerId))) {
             throw ApiException.forbidden("You are not a participant of training " + training.getId() + "!");
+        }
+        // trainings with round options (design.md §5.4): a closed phase takes nothing more, and
+        // only the participants the phase invited deliver to it
+        Optional<CollectionPhase> phase = rounds.phase(training.getId(), round,
+                expected == TrainingState.SWAG_ROUND ? RoundPhase.SWAG : RoundPhase.UPDATES);
+        if (phase.isPresent()) {
+            if (phase.get().getStatus() != CollectionPhase.Status.OPEN) {
+                throw ApiException.detail(409, "Round " + round + " is closed.");
+            }
+            if (!phase.get().getExpected().contains(callerId)) {
+                throw ApiException.forbidden("You were not invited to round " + round + " of training "
+                        + training.getId() + ".");
+            }
         }
         if (training.getState() != expected) {
             throw ApiException.list(400, "Training with ID " + training.getId() + " is in state "

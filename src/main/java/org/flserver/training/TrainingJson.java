@@ -4,6 +4,7 @@ import jakarta.json.JsonArray;
 import jakarta.json.JsonArrayBuilder;
 import jakarta.json.JsonObject;
 import jakarta.json.JsonObjectBuilder;
+import java.time.OffsetDateTime;
 import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
 import java.util.List;
@@ -30,10 +31,21 @@ public final class TrainingJson {
 
     /** {@code GET /trainings/<id>/}: the training plus the progress of its current round. */
     public static JsonObject detail(TrainingService.TrainingDetail detail) {
-        return base(detail.training())
+        JsonObjectBuilder out = base(detail.training())
                 .add("local_models_arrived", detail.localModelsArrived())
-                .add("local_models_expected", detail.localModelsExpected())
-                .build();
+                .add("local_models_expected", detail.localModelsExpected());
+        if (detail.roundOptions()) {
+            // additive fields of trainings with round options (api.md §6.4); others answer as before
+            JsonArrayBuilder expected = Jsonp.createArrayBuilder();
+            detail.expectedParticipants().forEach(id -> expected.add(id.toString()));
+            if (detail.roundDeadline() == null) {
+                out.addNull("round_deadline");
+            } else {
+                out.add("round_deadline", iso(detail.roundDeadline()));
+            }
+            out.add("expected_participants", expected);
+        }
+        return out.build();
     }
 
     private static JsonObjectBuilder base(Training training) {
@@ -61,7 +73,11 @@ public final class TrainingJson {
      * leaves out when they are zero.
      */
     private static String lastUpdate(Training training) {
-        return training.getLastUpdate().atZoneSameInstant(ZoneId.systemDefault()).toOffsetDateTime()
+        return iso(training.getLastUpdate());
+    }
+
+    private static String iso(OffsetDateTime time) {
+        return time.atZoneSameInstant(ZoneId.systemDefault()).toOffsetDateTime()
                 .format(DateTimeFormatter.ISO_OFFSET_DATE_TIME);
     }
 }

@@ -8,15 +8,18 @@ import jakarta.json.JsonValue;
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.LockModeType;
 import jakarta.persistence.PersistenceContext;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.UUID;
 import org.flserver.model.GlobalModel;
 import org.flserver.model.LocalModel;
 import org.flserver.model.Model;
 import org.flserver.platform.ApiException;
+import org.flserver.round.CollectionPhase;
 import org.flserver.round.RoundEngine;
 import org.flserver.round.RoundQueries;
 import org.flserver.user.User;
@@ -53,10 +56,16 @@ public class TrainingService {
     @Inject
     ModelTrainings modelTrainings;
 
-    /** A training with what {@code GET /trainings/<id>/} reports about the current round. */
-    public record TrainingDetail(Training training, long localModelsArrived) {
+    /**
+     * A training with what {@code GET /trainings/<id>/} reports about the current round. For a
+     * training with round options (api.md §6.4) also the deadline of the open phase (or null) and
+     * the participants the current phase expects; without them the expected set is every
+     * participant, and the JSON stays as it was.
+     */
+    public record TrainingDetail(Training training, long localModelsArrived, boolean roundOptions,
+                                 OffsetDateTime roundDeadline, List<UUID> expectedParticipants) {
         public int localModelsExpected() {
-            return training.getParticipants().size();
+            return roundOptions ? expectedParticipants.size() : training.getParticipants().size();
         }
     }
 
@@ -107,6 +116,7 @@ public class TrainingService {
         if (options.toString().length() > MAX_OPTIONS_CHARS) {
             throw ApiException.field("options", "At most " + MAX_OPTIONS_CHARS + " characters of JSON.");
         }
+        RoundOptions.parse(options); // round_timeout_seconds, min_participants, clients_per_round (api.md §6.4)
         JsonValue period = options.get("daisy_chain_period");
         if (period == null || period.getValueType() == JsonValue.ValueType.NULL) {
             return;
@@ -155,8 +165,18 @@ public class TrainingService {
                 .setParameter("model", training.getModel()).getSingleResult();
         // what the JSON shows, loaded while the transaction is open
         training.getActor().getId();
-        training.getParticipants().size();
-        return new TrainingDetail(training, arrived);
+        List<UUID> participants = training.getParticipants().stream().map(User::getId).toList();
+        if (!RoundOptions.of(training).controlsPhases()) {
+            return new TrainingDetail(training, arrived, false, null, participants);
+        }
+        // the phase opened last is the current one; before the start (or for a training whose
+        // phases were never stored) every participant is expected
+        Optional<CollectionPhase> phase = rounds.latestPhase(trainingId);
+        List<UUID> expected = phase.map(p -> p.getExpected().stream().filter(participants::contains).toList())
+                .orElse(participants);
+        OffsetDateTime deadline = phase.filter(p -> p.getStatus() == CollectionPhase.Status.OPEN)
+                .map(CollectionPhase::getDueAt).orElse(null);
+        return new TrainingDetail(training, arrived, true, deadline, expected);
     }
 
     /**
@@ -227,6 +247,7 @@ public class TrainingService {
         if (training.getState() != TrainingState.INITIAL) {
             throw ApiException.badRequest("Training " + training.getId() + " is not in state INITIAL!");
         }
+        RoundOptions.of(training).checkAtStart(training.getParticipants().size());
         training.setState(TrainingState.ONGOING);
         training.touch();
         engine.trainingStarted(training);

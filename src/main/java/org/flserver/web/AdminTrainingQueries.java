@@ -4,6 +4,8 @@ import jakarta.ejb.EJB;
 import jakarta.ejb.Stateless;
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.PersistenceContext;
+import java.time.Duration;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -18,13 +20,17 @@ import org.flserver.metric.Metric;
 import org.flserver.model.LocalModel;
 import org.flserver.model.SwagStatistics;
 import org.flserver.notification.NotificationLog;
+import org.flserver.round.CollectionPhase;
 import org.flserver.round.RoundPhase;
 import org.flserver.round.RoundQueries;
 import org.flserver.round.TrainingRound;
 import org.flserver.training.Training;
+import org.flserver.user.User;
+import org.flserver.web.TrainingProgressView.Deadline;
 import org.flserver.web.TrainingProgressView.Job;
 import org.flserver.web.TrainingProgressView.MetricMean;
 import org.flserver.web.TrainingProgressView.NotificationLine;
+import org.flserver.web.TrainingProgressView.PhaseLine;
 import org.flserver.web.TrainingProgressView.ParticipantStatus;
 import org.flserver.web.TrainingProgressView.Version;
 import org.flserver.web.TrainingProgressView.Update;
@@ -80,19 +86,72 @@ public class AdminTrainingQueries {
                 .map(j -> new Job(j.getId(), j.getKind().name(), j.getRound(), j.getStatus().name(), j.getAttempts(),
                         j.getLeaseOwner() == null ? "" : j.getLeaseOwner(), j.getError() == null ? "" : j.getError()))
                 .toList();
-        List<NotificationLine> notifications = notificationLog.forTraining(trainingId).stream()
-                .map(n -> new NotificationLine(n.id(), n.type().name(), n.receiverUsername(), n.status().name(),
-                        n.attempts(), n.httpStatus() == null ? "" : "HTTP " + n.httpStatus(), Times.text(n.createdAt()),
-                        n.lastError() == null ? "" : n.lastError()))
-                .toList();
+        List<CollectionPhase> phases = rounds.phases(trainingId);
+        Map<UUID, String> names = new HashMap<>();
+        List<PhaseLine> phaseLines = phases.stream().map(p -> new PhaseLine(p.getRound(), p.getPhase().name(),
+                p.getStatus().name(), Times.text(p.getOpenedAt()), p.getDueAt() == null ? "" : Times.text(p.getDueAt()),
+                p.getClosedAt() == null ? "" : Times.text(p.getClosedAt()), usernames(p.getDelivered(), names),
+                usernames(p.getMissing(), names), p.getReason() == null ? "" : p.getReason())).toList();
+        List<NotificationLine> notifications = notificationLog(trainingId, phases);
         if (state.isEmpty()) {
             return new TrainingProgressView(null, "", "", "", List.of(), MetricChart.svg(series), means, versions,
-                    jobs, notifications);
+                    jobs, notifications, null, phaseLines);
         }
         TrainingRound r = state.get();
+        Optional<CollectionPhase> open = phases.stream()
+                .filter(p -> p.getStatus() == CollectionPhase.Status.OPEN).reduce((a, b) -> b);
+        Deadline deadline = open.filter(p -> p.getDueAt() != null).map(p -> new Deadline(Times.text(p.getDueAt()),
+                remaining(p.getDueAt()))).orElse(null);
         return new TrainingProgressView(r.getRound(), r.getPhase().name(), Times.text(r.getPhaseStarted()),
-                waitingFor(r.getPhase()), participantStatus(training, r), MetricChart.svg(series), means, versions,
-                jobs, notifications);
+                waitingFor(r.getPhase()), participantStatus(training, r, phases), MetricChart.svg(series), means,
+                versions, jobs, notifications, deadline, phaseLines);
+    }
+
+    /**
+     * The training's outbox in queue order, with a line of the server's own at the moment a phase
+     * closed at its deadline or failed below the quorum (design.md §5.4): why the next notifications
+     * went to fewer participants, or why no TRAINING_FINISHED followed.
+     */
+    private List<NotificationLine> notificationLog(UUID trainingId, List<CollectionPhase> phases) {
+        record Timed(OffsetDateTime at, NotificationLine line) {
+        }
+        List<Timed> lines = new ArrayList<>();
+        notificationLog.forTraining(trainingId).forEach(n -> lines.add(new Timed(n.createdAt(),
+                new NotificationLine(n.id(), n.type().name(), n.receiverUsername(), n.status().name(), n.attempts(),
+                        n.httpStatus() == null ? "" : "HTTP " + n.httpStatus(), Times.text(n.createdAt()),
+                        n.lastError() == null ? "" : n.lastError()))));
+        for (CollectionPhase p : phases) {
+            if (p.getStatus() == CollectionPhase.Status.DEADLINE || p.getStatus() == CollectionPhase.Status.BELOW_QUORUM) {
+                String type = p.getStatus() == CollectionPhase.Status.DEADLINE ? "PHASE_CLOSED_AT_DEADLINE"
+                        : "TRAINING_FAILED_BELOW_QUORUM";
+                lines.add(new Timed(p.getClosedAt(), new NotificationLine(0, type, "(server)", p.getStatus().name(), 0,
+                        "", Times.text(p.getClosedAt()), p.getReason() == null ? "" : p.getReason())));
+            }
+        }
+        // stable: a server line closes a phase before the notifications its transaction queued
+        lines.sort(Comparator.comparing(Timed::at, Comparator.nullsLast(Comparator.naturalOrder())));
+        return lines.stream().map(Timed::line).toList();
+    }
+
+    private static String remaining(OffsetDateTime due) {
+        long millis = Duration.between(OffsetDateTime.now(), due).toMillis();
+        return millis >= 0 ? String.format(Locale.ROOT, "%.1f s left", millis / 1000.0)
+                : String.format(Locale.ROOT, "passed %.1f s ago, closing", -millis / 1000.0);
+    }
+
+    private String usernames(List<UUID> ids, Map<UUID, String> cache) {
+        if (ids.isEmpty()) {
+            return "";
+        }
+        StringBuilder out = new StringBuilder();
+        for (UUID id : ids) {
+            String name = cache.computeIfAbsent(id, k -> {
+                User u = em.find(User.class, k);
+                return u == null ? k.toString() : u.getUsername();
+            });
+            out.append(out.length() == 0 ? "" : ", ").append(name);
+        }
+        return out.toString();
     }
 
     private static String waitingFor(RoundPhase phase) {
@@ -106,8 +165,20 @@ public class AdminTrainingQueries {
         };
     }
 
-    /** Per participant, whether what the phase waits for has arrived for the current round. */
-    private List<ParticipantStatus> participantStatus(Training training, TrainingRound r) {
+    /**
+     * Per participant, whether what the phase waits for has arrived for the current round. With
+     * round options only the participants the phase invited are expected; the others are listed
+     * as not invited.
+     */
+    private List<ParticipantStatus> participantStatus(Training training, TrainingRound r, List<CollectionPhase> phases) {
+        RoundPhase kind = switch (r.getPhase()) {
+            case AGGREGATING -> RoundPhase.UPDATES;
+            case SWAG_AGGREGATING -> RoundPhase.SWAG;
+            default -> r.getPhase();
+        };
+        Optional<List<UUID>> invited = phases.stream()
+                .filter(p -> p.getRound() == r.getRound() && p.getPhase() == kind)
+                .findFirst().map(CollectionPhase::getExpected);
         Map<UUID, String> delivered = new HashMap<>();
         int round = r.getRound();
         switch (r.getPhase()) {
@@ -133,7 +204,9 @@ public class AdminTrainingQueries {
             }
         }
         return training.getParticipants().stream()
-                .map(u -> new ParticipantStatus(u.getUsername(), delivered.containsKey(u.getId()),
+                .map(u -> invited.isPresent() && !invited.get().contains(u.getId())
+                        ? new ParticipantStatus(u.getUsername(), false, "not invited to this round")
+                        : new ParticipantStatus(u.getUsername(), delivered.containsKey(u.getId()),
                         delivered.getOrDefault(u.getId(), "missing")))
                 .sorted(Comparator.comparing(ParticipantStatus::username))
                 .toList();

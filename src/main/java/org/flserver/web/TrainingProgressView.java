@@ -6,13 +6,30 @@ import java.util.List;
  * Where a training stands, for the admin detail page: the current round and what
  * the engine waits for, who has delivered and who is missing, the metrics of the test rounds (as a
  * chart and a table of means), every version of the global model with the updates it was built
- * from, the aggregation jobs, and the notification log. Plain values copied inside the query's
+ * from, the aggregation jobs, the notification log, and for trainings with round options the
+ * running deadline and the phases that closed by deadline. Plain values copied inside the query's
  * transaction, so the page never loads lazily.
  */
 public record TrainingProgressView(Integer round, String phase, String phaseStarted, String waitingFor,
                                    List<ParticipantStatus> participants, String metricChartSvg,
                                    List<MetricMean> metricMeans, List<Version> versions, List<Job> jobs,
-                                   List<NotificationLine> notifications) {
+                                   List<NotificationLine> notifications, Deadline deadline, List<PhaseLine> phases) {
+
+    /**
+     * The open phase's deadline (trainings with {@code round_timeout_seconds}, design.md §5.4): when,
+     * and how far away at the moment the page was rendered (the page reloads itself every second
+     * while a deadline runs, so the figure counts down without any script).
+     */
+    public record Deadline(String at, String remaining) {
+    }
+
+    /** A stored collection phase: how it closed, who delivered, who was missing, and why. */
+    public record PhaseLine(int round, String phase, String status, String openedAt, String dueAt, String closedAt,
+                            String delivered, String missing, String reason) {
+        public boolean isByDeadline() {
+            return "DEADLINE".equals(status) || "BELOW_QUORUM".equals(status);
+        }
+    }
 
     /** A participant and whether it delivered what the current phase waits for. */
     public record ParticipantStatus(String username, boolean delivered, String detail) {
@@ -43,5 +60,14 @@ public record TrainingProgressView(Integer round, String phase, String phaseStar
 
     public boolean isStarted() {
         return round != null;
+    }
+
+    public boolean isDeadlineRunning() {
+        return deadline != null;
+    }
+
+    /** The phases that closed at their deadline (with the quorum or below it). */
+    public List<PhaseLine> getPhasesClosedByDeadline() {
+        return phases.stream().filter(PhaseLine::isByDeadline).toList();
     }
 }
