@@ -140,7 +140,8 @@ class FederatedTrainingIT {
         assertFalse(done.getBoolean("locked"));
         for (Participant c : clients) {
             assertEquals(List.of("TRAINING_START", "UPDATE_ROUND_START:0", "MODEL_TEST_ROUND:1",
-                    "UPDATE_ROUND_START:1", "MODEL_TEST_ROUND:2", "TRAINING_FINISHED"), c.endpoint().labels());
+                    "UPDATE_ROUND_START:1", "MODEL_TEST_ROUND:2", "TRAINING_FINISHED"),
+                    c.endpoint().labels(), () -> TrainingDriver.notificationRows(training));
             assertTrue(c.endpoint().received().stream().allMatch(r -> r.contentLength() && !r.chunked()),
                     "every notification carries a Content-Length and no chunked encoding");
             assertTrue(c.endpoint().received().stream().allMatch(r -> r.trainingId().equals(training)
@@ -227,7 +228,7 @@ class FederatedTrainingIT {
         for (Participant c : clients) {
             assertEquals(List.of("TRAINING_START", "UPDATE_ROUND_START:0", "UPDATE_ROUND_START:1",
                     "UPDATE_ROUND_START:2", "UPDATE_ROUND_START:3", "MODEL_TEST_ROUND:4", "TRAINING_FINISHED"),
-                    c.endpoint().labels());
+                    c.endpoint().labels(), () -> TrainingDriver.notificationRows(training));
         }
         // two aggregations: at the boundaries after rounds 1 and 3, from those rounds' updates
         JsonArray history = driver.provenance(actor, training);
@@ -280,7 +281,8 @@ class FederatedTrainingIT {
         assertEquals("C", driver.trainingJson(actor, training).getString("state"));
         for (Participant c : clients) {
             assertEquals(List.of("TRAINING_START", "UPDATE_ROUND_START:0", "SWAG_ROUND_START:1",
-                    "MODEL_TEST_ROUND:1", "TRAINING_FINISHED"), c.endpoint().labels());
+                    "MODEL_TEST_ROUND:1", "TRAINING_FINISHED"),
+                    c.endpoint().labels(), () -> TrainingDriver.notificationRows(training));
         }
         JsonArray history = driver.provenance(actor, training);
         assertEquals(2, history.size());

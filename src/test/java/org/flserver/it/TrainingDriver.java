@@ -279,6 +279,31 @@ public final class TrainingDriver implements AutoCloseable {
         return p;
     }
 
+    /**
+     * The training's outbox as the database has it, one line per notification, for the message of a
+     * failed assertion about what a participant received (e.g. to tell a second row from a second
+     * delivery of one row).
+     */
+    static String notificationRows(String training) {
+        StringBuilder rows = new StringBuilder("notification rows of training " + training + ":");
+        try (Connection c = DriverManager.getConnection(IntegrationEnvironment.jdbcUrl(), "fl", "fl");
+             PreparedStatement s = c.prepareStatement("SELECT id, receiver_id, type, status, attempts, lease_owner,"
+                     + " created_at, finished_at, payload FROM notification WHERE training_id = ? ORDER BY id")) {
+            s.setObject(1, UUID.fromString(training));
+            try (ResultSet r = s.executeQuery()) {
+                while (r.next()) {
+                    rows.append("\n  ");
+                    for (int i = 1; i <= 9; i++) {
+                        rows.append(i > 1 ? " | " : "").append(r.getString(i));
+                    }
+                }
+            }
+        } catch (Exception e) {
+            rows.append(" (not readable: ").append(e).append(')');
+        }
+        return rows.toString();
+    }
+
     static long count(String sql, String id) throws Exception {
         try (Connection c = DriverManager.getConnection(IntegrationEnvironment.jdbcUrl(), "fl", "fl");
              PreparedStatement s = c.prepareStatement(sql)) {
