@@ -9,6 +9,7 @@ import jakarta.json.JsonArray;
 import jakarta.json.JsonObject;
 import jakarta.json.JsonString;
 import jakarta.json.JsonValue;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -25,6 +26,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
+import java.util.stream.Stream;
 import org.flserver.it.ApiClient.Reply;
 import org.flserver.it.TrainingDriver.Participant;
 import org.junit.jupiter.api.AfterEach;
@@ -91,9 +93,9 @@ class DeadlineRestartIT {
         long bootStarted = System.nanoTime();
         PayaraMicroProcess first = start("first");
         long bootSeconds = (System.nanoTime() - bootStarted) / 1_000_000_000L;
-        // B's deadline must lie beyond the restart (A's deadline, then a boot): generous, from this
-        // machine's own boot time, so that a slow machine does not turn "before" into "after".
-        long timeoutB = Math.max(45, 3 * bootSeconds + 20);
+        // B's deadline must lie beyond the restart (A's deadline, then a boot): from this machine's own
+        // boot time, twice over, so that a slow or busy machine does not turn "before" into "after".
+        long timeoutB = Math.max(60, 2 * bootSeconds + 30);
         try (TrainingDriver driver = new TrainingDriver(new ApiClient(first.baseUrl()))) {
             Participant actor = driver.participant("actor");
             Run a = open(driver, actor, "a", 15);
@@ -126,6 +128,10 @@ class DeadlineRestartIT {
             // A: its deadline passed while no server ran; the restarted one closes it once
             TrainingDriver.awaitAll(a.clients, "MODEL_TEST_ROUND", 1);
             a.checkClosedWithTheTwoUpdates(driver, actor);
+            // A goes on (its test round has a deadline too): every participant, the one that missed the
+            // round too, reports, and the training finishes
+            driver.reportMetrics(a.clients, a.model, "0.5");
+            a.checkFinished(driver, actor);
             assertEquals(List.of(), jobs(b.training), "B's phase is still open");
 
             // B: closes at its deadline, not before
@@ -138,12 +144,10 @@ class DeadlineRestartIT {
             assertFalse(closedB.isBefore(deadlineB), "B closed at " + closedB + ", before its deadline " + deadlineB);
             b.checkClosedWithTheTwoUpdates(driver, actor);
 
-            // both go on: every participant, the one that missed the round too, reports; both finish
+            driver.reportMetrics(b.clients, b.model, "0.5");
+            b.checkFinished(driver, actor);
             for (Run r : List.of(a, b)) {
-                driver.reportMetrics(r.clients, r.model, "0.5");
-            }
-            for (Run r : List.of(a, b)) {
-                r.checkFinished(driver, actor);
+                assertEquals(List.of("second"), r.closedBy(List.of("first", "second")), "who closed " + r.training);
             }
             System.out.println("deadline restart test: A (deadline " + deadlineA + ") closed after the restart at "
                     + up + ", B closed at " + closedB + " (deadline " + deadlineB + ")");
@@ -162,7 +166,7 @@ class DeadlineRestartIT {
             Participant actor = driver.participant("actor");
             List<Run> runs = new ArrayList<>();
             for (int i = 0; i < 3; i++) {
-                runs.add(open(driver, actor, "t" + i, 8));
+                runs.add(open(driver, actor, "t" + i, 20));
             }
             Instant latest = Instant.MIN;
             for (int i = 0; i < runs.size(); i++) {
@@ -188,7 +192,14 @@ class DeadlineRestartIT {
             for (Run r : runs) {
                 r.checkFinished(driver, actor);
             }
-            System.out.println("deadline test with two instances: 3 phases closed once each, last deadline " + latest);
+            List<String> closers = new ArrayList<>();
+            for (Run r : runs) {
+                List<String> closed = r.closedBy(List.of("first", "second"));
+                assertEquals(1, closed.size(), "one instance logs the closing of " + r.training + ": " + closed);
+                closers.addAll(closed);
+            }
+            System.out.println("deadline test with two instances: 3 phases closed once each, last deadline " + latest
+                    + ", closed by " + closers);
         }
     }
 
@@ -249,6 +260,15 @@ class DeadlineRestartIT {
             assertEquals(List.of(clients.get(0).account().username(), clients.get(1).account().username()), owners,
                     "provenance lists the updates used, and only them");
             assertEquals(List.of("0 DONE 1"), jobs(training), "one aggregation job, run once");
+            // the deadline row: one, closed by its deadline, with who delivered and who did not
+            assertEquals(List.of("UPDATES 0 DEADLINE"), column("SELECT phase || ' ' || round || ' ' || status"
+                    + " FROM collection_phase WHERE training_id = ? AND phase = 'UPDATES' ORDER BY round", training));
+            assertEquals(List.of(clients.get(0).account().id() + "," + clients.get(1).account().id() + " "
+                    + clients.get(2).account().id()), column("SELECT delivered || ' ' || missing FROM collection_phase"
+                    + " WHERE training_id = ? AND phase = 'UPDATES'", training));
+            assertEquals(List.of("TESTING 1 OPEN"), column("SELECT phase || ' ' || round || ' ' || status"
+                    + " FROM collection_phase WHERE training_id = ? AND phase <> 'UPDATES'", training),
+                    "the test round opened once");
             assertEquals(List.of(0, 1), versionRounds(model));
             assertEquals(3, count("SELECT COUNT(*) FROM notification WHERE training_id = ? AND type = 'MODEL_TEST_ROUND'",
                     training), "one MODEL_TEST_ROUND per participant");
@@ -274,6 +294,23 @@ class DeadlineRestartIT {
             }
             assertEquals(List.of("0 DONE 1"), jobs(training));
             assertEquals(List.of(0, 1), versionRounds(model));
+            assertEquals(List.of("UPDATES 0 DEADLINE", "TESTING 1 COMPLETE"), column("SELECT phase || ' ' || round"
+                    + " || ' ' || status FROM collection_phase WHERE training_id = ? ORDER BY opened_at", training));
+        }
+
+        /**
+         * The servers whose log says that they closed the update phase at its deadline (the round
+         * engine logs each closing once, at INFO; the database keeps no trace of who closed it).
+         */
+        List<String> closedBy(List<String> servers) throws Exception {
+            String line = "the updates of round 0 of training " + training + " closed at its deadline";
+            List<String> closers = new ArrayList<>();
+            for (String server : servers) {
+                try (Stream<String> log = Files.lines(work.resolve(server + "-server.log"), StandardCharsets.ISO_8859_1)) {
+                    log.filter(l -> l.contains(line)).forEach(l -> closers.add(server));
+                }
+            }
+            return closers;
         }
     }
 

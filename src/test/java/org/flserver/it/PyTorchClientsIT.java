@@ -45,7 +45,9 @@ import org.junit.jupiter.api.Test;
  * better model. Three Python processes ({@code src/test/python/fl_client.py}) act like the DLR client:
  * each has its own notification endpoint on loopback, trains a TorchScript MLP on a disjoint shard of
  * scikit-learn's digits and reports test metrics. The test then loads the initial and the final
- * global model in PyTorch and requires the final one to be more accurate on held-out digits.
+ * global model in PyTorch and requires the final one to be more accurate on held-out digits. A second
+ * training (issue #13) has a deadline and a quorum of two: one client hangs in round 1 and is killed with
+ * SIGKILL, and the two others must still complete the training with a better model.
  *
  * <p>It needs Debian's {@code python3-torch} and {@code python3-sklearn} for {@code /usr/bin/python3}
  * ({@code .ci/run} installs them); without them it fails and says how to install them. Properties:
