@@ -63,7 +63,7 @@ public class MetricService {
         });
         int step = model.getRound();
         if (training.isPresent() && rounds.missedTestRound(training.get().getId(), step, callerId)) {
-            // a late report for a test round that closed at its deadline without it (api.md §6.4)
+            // a late report for a test round that closed at its deadline without it (api.md §6.6)
             throw ApiException.detail(409, "Round " + step + " is closed.");
         }
         attach(model, em.getReference(User.class, callerId), step, values);

@@ -49,7 +49,7 @@ public class RoundQueries {
     }
 
     /**
-     * Whether {@code userId} is refused as late for the test round {@code step} (api.md §6.4): the
+     * Whether {@code userId} is refused as late for the test round {@code step} (api.md §6.6): the
      * phase is stored, closed, and expected this user, who did not report in time.
      */
     public boolean missedTestRound(UUID trainingId, int step, UUID userId) {

@@ -7,7 +7,7 @@ import java.math.BigDecimal;
 import org.flserver.platform.ApiException;
 
 /**
- * The round settings a training's free {@code options} JSON may carry (issue #13, api.md §6.4,
+ * The round settings a training's free {@code options} JSON may carry (issue #13, api.md §6.6,
  * design.md §5.4): {@code round_timeout_seconds} (a collection phase closes at the latest this long
  * after it opened), {@code min_participants} (the quorum at the deadline) and
  * {@code clients_per_round} (how many participants each training round invites). They live in the
@@ -30,9 +30,20 @@ public record RoundOptions(Long timeoutMillis, Integer minParticipants, Integer 
     /** A year: long enough for any real round, short enough that the deadline never overflows. */
     static final long MAX_TIMEOUT_SECONDS = 366L * 24 * 3600;
 
-    /** The settings of a stored training (its options were checked when it was created). */
+    private static final RoundOptions NONE = new RoundOptions(null, null, null);
+
+    /**
+     * The settings of a stored training. Its options were checked when it was created and again at
+     * its start; a training stored before these keys were checked may carry values that fail the
+     * check, and it keeps running as it did then, without round options (never a failure inside
+     * the round engine).
+     */
     public static RoundOptions of(Training training) {
-        return parse(training.optionsJson());
+        try {
+            return parse(training.optionsJson(), CREATION);
+        } catch (ApiException e) {
+            return NONE;
+        }
     }
 
     /** Whether the training uses any of the settings: only then are phases stored and counted per phase. */
@@ -41,35 +52,56 @@ public record RoundOptions(Long timeoutMillis, Integer minParticipants, Integer 
     }
 
     /**
-     * Reads and checks the three keys (at creation, api.md §6.4): a clear message naming the key and
+     * Reads and checks the three keys (at creation, api.md §6.6): a clear message naming the key and
      * saying that creation refused it; nothing is stored then.
      */
     static RoundOptions parse(JsonObject options) {
+        return parse(options, CREATION);
+    }
+
+    /** How a refusal says when it was checked (api.md §6.6). */
+    private static final String CREATION = "checked when the training is created";
+    private static final String START = "checked at start";
+
+    private static RoundOptions parse(JsonObject options, String when) {
         Long timeout = null;
         JsonValue t = options.get(TIMEOUT);
         if (present(t)) {
             if (!(t instanceof JsonNumber n) || n.bigDecimalValue().signum() <= 0
                     || n.bigDecimalValue().compareTo(BigDecimal.valueOf(MAX_TIMEOUT_SECONDS)) > 0) {
                 throw refused(TIMEOUT + " must be a number greater than 0 and at most " + MAX_TIMEOUT_SECONDS
-                        + " (seconds).");
+                        + " (seconds).", when);
             }
             // at least one millisecond: a positive timeout never rounds to "already due"
             timeout = Math.max(1, n.bigDecimalValue().movePointRight(3).longValue());
         }
-        Integer min = positiveInt(options.get(MIN_PARTICIPANTS), MIN_PARTICIPANTS);
-        Integer perRound = positiveInt(options.get(CLIENTS_PER_ROUND), CLIENTS_PER_ROUND);
+        Integer min = positiveInt(options.get(MIN_PARTICIPANTS), MIN_PARTICIPANTS, when);
+        Integer perRound = positiveInt(options.get(CLIENTS_PER_ROUND), CLIENTS_PER_ROUND, when);
         if (min != null && perRound != null && min > perRound) {
             throw refused(MIN_PARTICIPANTS + " (" + min + ") must not exceed " + CLIENTS_PER_ROUND + " (" + perRound
-                    + "): a round invites only that many.");
+                    + "): a round invites only that many.", when);
         }
         return new RoundOptions(timeout, min, perRound);
     }
 
     /**
-     * What can only be checked when the participants are known (api.md §6.4): the quorum must be
+     * What can only be checked when the participants are known (api.md §6.6): the quorum must be
      * reachable. Refused with 400 at start; the training stays in {@code I}.
      */
-    void checkAtStart(int participants) {
+    static void checkAtStart(Training training) {
+        JsonObject options = training.optionsJson();
+        RoundOptions checked;
+        try {
+            checked = parse(options, START);
+        } catch (ApiException e) {
+            // a training stored before these keys were checked: refused now, and saying so
+            throw ApiException.badRequest("The training cannot start: options." + e.getMessage()
+                    .substring("options: ".length()));
+        }
+        checked.checkQuorum(training.getParticipants().size());
+    }
+
+    private void checkQuorum(int participants) {
         if (minParticipants != null && minParticipants > participants) {
             throw ApiException.badRequest("The training cannot start (options checked at start): "
                     + MIN_PARTICIPANTS + " is " + minParticipants + " but the training has " + participants
@@ -86,18 +118,18 @@ public record RoundOptions(Long timeoutMillis, Integer minParticipants, Integer 
         return v != null && v.getValueType() != JsonValue.ValueType.NULL;
     }
 
-    private static Integer positiveInt(JsonValue v, String key) {
+    private static Integer positiveInt(JsonValue v, String key, String when) {
         if (!present(v)) {
             return null;
         }
         if (!(v instanceof JsonNumber n) || !n.isIntegral() || n.bigIntegerValue().signum() <= 0
                 || n.bigIntegerValue().bitLength() > 31) {
-            throw refused(key + " must be an integer of at least 1.");
+            throw refused(key + " must be an integer of at least 1.", when);
         }
         return n.intValue();
     }
 
-    private static ApiException refused(String text) {
-        return ApiException.field("options", text + " (checked when the training is created)");
+    private static ApiException refused(String text, String when) {
+        return ApiException.field("options", text + " (" + when + ")");
     }
 }

@@ -35,7 +35,7 @@ public final class TrainingJson {
                 .add("local_models_arrived", detail.localModelsArrived())
                 .add("local_models_expected", detail.localModelsExpected());
         if (detail.roundOptions()) {
-            // additive fields of trainings with round options (api.md §6.4); others answer as before
+            // additive fields of trainings with round options (api.md §6.6); others answer as before
             JsonArrayBuilder expected = Jsonp.createArrayBuilder();
             detail.expectedParticipants().forEach(id -> expected.add(id.toString()));
             if (detail.roundDeadline() == null) {

@@ -58,7 +58,7 @@ public class TrainingService {
 
     /**
      * A training with what {@code GET /trainings/<id>/} reports about the current round. For a
-     * training with round options (api.md §6.4) also the deadline of the open phase (or null) and
+     * training with round options (api.md §6.6) also the deadline of the open phase (or null) and
      * the participants the current phase expects; without them the expected set is every
      * participant, and the JSON stays as it was.
      */
@@ -116,7 +116,7 @@ public class TrainingService {
         if (options.toString().length() > MAX_OPTIONS_CHARS) {
             throw ApiException.field("options", "At most " + MAX_OPTIONS_CHARS + " characters of JSON.");
         }
-        RoundOptions.parse(options); // round_timeout_seconds, min_participants, clients_per_round (api.md §6.4)
+        RoundOptions.parse(options); // round_timeout_seconds, min_participants, clients_per_round (api.md §6.6)
         JsonValue period = options.get("daisy_chain_period");
         if (period == null || period.getValueType() == JsonValue.ValueType.NULL) {
             return;
@@ -247,7 +247,7 @@ public class TrainingService {
         if (training.getState() != TrainingState.INITIAL) {
             throw ApiException.badRequest("Training " + training.getId() + " is not in state INITIAL!");
         }
-        RoundOptions.of(training).checkAtStart(training.getParticipants().size());
+        RoundOptions.checkAtStart(training);
         training.setState(TrainingState.ONGOING);
         training.touch();
         engine.trainingStarted(training);

@@ -263,12 +263,8 @@ class FederatedTrainingIT {
         List<float[]> firsts = new ArrayList<>();
         List<float[]> seconds = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
-            float[] first = new float[parameters];
-            float[] second = new float[parameters];
-            for (int j = 0; j < parameters; j++) {
-                first[j] = (i + 1) * 0.5f + j * 1e-3f;
-                second[j] = first[j] * first[j] + 0.25f * (i + 1);
-            }
+            float[] first = TrainingDriver.firstMoment(parameters, i);
+            float[] second = TrainingDriver.secondMoment(first, i);
             firsts.add(first);
             seconds.add(second);
             Reply r = driver.uploadMoments(clients.get(i), model, 1, first, second, SIZES[i]);

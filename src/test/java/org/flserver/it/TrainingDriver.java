@@ -259,6 +259,24 @@ public final class TrainingDriver implements AutoCloseable {
         return Math.toIntExact(n);
     }
 
+    /** Client {@code i}'s made-up first moment vector: distinct per client and per element. */
+    static float[] firstMoment(int parameters, int i) {
+        float[] first = new float[parameters];
+        for (int j = 0; j < parameters; j++) {
+            first[j] = (i + 1) * 0.5f + j * 1e-3f;
+        }
+        return first;
+    }
+
+    /** Client {@code i}'s second moment to go with {@code first} (its square plus a client offset). */
+    static float[] secondMoment(float[] first, int i) {
+        float[] second = new float[first.length];
+        for (int j = 0; j < first.length; j++) {
+            second[j] = first[j] * first[j] + 0.25f * (i + 1);
+        }
+        return second;
+    }
+
     static void assertMomentMean(Path file, List<float[]> vectors, int[] sizes) throws IOException {
         WeightFile stored = WeightFiles.open(file);
         assertEquals(1, stored.tensors().size());
