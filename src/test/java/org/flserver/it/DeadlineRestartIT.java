@@ -274,7 +274,8 @@ class DeadlineRestartIT {
                     training), "one MODEL_TEST_ROUND per participant");
             for (Participant c : clients) {
                 assertEquals(1, c.endpoint().labels().stream().filter("MODEL_TEST_ROUND:1"::equals).count(),
-                        c.account().username() + " got " + c.endpoint().labels());
+                        () -> c.account().username() + " got " + c.endpoint().labels() + "; "
+                                + TrainingDriver.notificationRows(jdbcUrl, training));
             }
             // the straggler's update for the closed round is refused, and changes nothing
             Reply late = driver.uploadUpdate(clients.get(2), model, 0, SET.resolve("client2.torchscript.pt"), SIZES[2]);
@@ -290,7 +291,8 @@ class DeadlineRestartIT {
             assertEquals("C", driver.trainingJson(actor, training).getString("state"));
             for (Participant c : clients) {
                 assertEquals(List.of("TRAINING_START", "UPDATE_ROUND_START:0", "MODEL_TEST_ROUND:1", "TRAINING_FINISHED"),
-                        c.endpoint().labels(), "the straggler too stays in the training, every notification once");
+                        c.endpoint().labels(), () -> "the straggler too stays in the training, every notification once"
+                                + " (" + c.account().username() + "); " + TrainingDriver.notificationRows(jdbcUrl, training));
             }
             assertEquals(List.of("0 DONE 1"), jobs(training));
             assertEquals(List.of(0, 1), versionRounds(model));
