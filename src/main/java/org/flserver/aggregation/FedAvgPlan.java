@@ -5,12 +5,16 @@ import org.flserver.tensor.IncompatibleWeightsException;
 import org.flserver.tensor.StorageInfo;
 import org.flserver.tensor.WeightFile;
 import org.flserver.tensor.WeightFileException;
+import org.flserver.tensor.WeightFiles;
+import org.flserver.tensor.pytorch.PicklePolicy;
 
 import java.io.IOException;
 import java.math.BigInteger;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -108,6 +112,38 @@ final class FedAvgPlan {
             }
         }
         channels = new FileChannel[n];
+    }
+
+    /**
+     * Opens the template and the clients' files (each checked by the reader and against the
+     * template) and plans their average.
+     *
+     * @throws IllegalArgumentException     when there are no clients or the total weight is zero
+     * @throws IncompatibleWeightsException when a client's kind or architecture differs from the template
+     * @throws WeightFileException          when any file is refused by the reader
+     */
+    static FedAvgPlan of(List<WeightedFile> clients, Path template, PicklePolicy policy, int threads, int block,
+            boolean mapping) throws IOException {
+        if (clients.isEmpty()) {
+            throw new IllegalArgumentException("no client files to average");
+        }
+        double total = 0;
+        boolean integral = true;
+        for (WeightedFile c : clients) {
+            total += c.weight();
+            integral &= c.weight() == Math.rint(c.weight()) && c.weight() <= (1L << 53);
+        }
+        if (!(total > 0)) {
+            throw new IllegalArgumentException("the total weight of the clients is zero");
+        }
+        WeightFile tpl = WeightFiles.open(template, policy);
+        List<WeightFile> files = new ArrayList<>();
+        for (WeightedFile c : clients) {
+            WeightFile f = WeightFiles.open(c.path(), policy);
+            tpl.requireCompatible(f);
+            files.add(f);
+        }
+        return new FedAvgPlan(tpl, files, clients, total, integral, threads, block, mapping);
     }
 
     /** Complex storages are averaged as pairs of their real components. */

@@ -7,7 +7,6 @@ import org.flserver.tensor.StorageInfo;
 import org.flserver.tensor.TemplateRewrite;
 import org.flserver.tensor.WeightFile;
 import org.flserver.tensor.WeightFileException;
-import org.flserver.tensor.WeightFiles;
 import org.flserver.tensor.pytorch.PicklePolicy;
 
 import java.io.IOException;
@@ -15,7 +14,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Weighted federated averaging over N weight files of one architecture, streaming: memory is a few
@@ -106,30 +104,31 @@ public final class StreamingFedAvg {
      * @throws WeightFileException           when any file is refused by the reader
      */
     public Result aggregate(List<WeightedFile> clients, Path template, Path out) throws IOException {
-        if (clients.isEmpty()) {
-            throw new IllegalArgumentException("no client files to average");
-        }
-        double total = 0;
-        boolean integral = true;
-        for (WeightedFile c : clients) {
-            total += c.weight();
-            integral &= c.weight() == Math.rint(c.weight()) && c.weight() <= (1L << 53);
-        }
-        if (!(total > 0)) {
-            throw new IllegalArgumentException("the total weight of the clients is zero");
-        }
-        WeightFile tpl = WeightFiles.open(template, policy);
-        List<WeightFile> files = new ArrayList<>();
-        for (WeightedFile c : clients) {
-            WeightFile f = WeightFiles.open(c.path(), policy);
-            tpl.requireCompatible(f);
-            files.add(f);
-        }
-        FedAvgPlan plan = new FedAvgPlan(tpl, files, clients, total, integral, threads, block, mapping);
+        return aggregate(clients, template, out, null);
+    }
+
+    /**
+     * Makes the fold of one thread for floating-point storages in place of the mean's folds; the
+     * integer and bool storages keep the mean's. Used by {@link RobustAggregation} for the
+     * coordinate-wise rules (median, trimmed mean) and central DP, which read every client's slice
+     * with positional reads (no mapping windows).
+     */
+    interface FloatKernels {
+        FoldKernel create(FedAvgPlan plan, ClientSlices slices, TemplateRewrite rewrite);
+    }
+
+    /**
+     * As {@link #aggregate(List, Path, Path)}, with {@code floats} folding the floating-point
+     * storages when it is not null (then no client file is mapped).
+     */
+    Result aggregate(List<WeightedFile> clients, Path template, Path out, FloatKernels floats) throws IOException {
+        FedAvgPlan plan = FedAvgPlan.of(clients, template, policy, threads, block, mapping && floats == null);
+        WeightFile tpl = plan.template;
+        double total = plan.total;
         try (TemplateRewrite rewrite = TemplateRewrite.begin(tpl, out)) {
             plan.open();
             try {
-                run(plan, rewrite);
+                run(plan, rewrite, floats);
             } finally {
                 plan.close();
             }
@@ -142,46 +141,19 @@ public final class StreamingFedAvg {
      * Runs the plan's units on {@code threads} threads (this one and the others), each taking the
      * next unit until none is left or one failed, then sets every record's CRC-32 from its units'.
      */
-    private void run(FedAvgPlan plan, TemplateRewrite rewrite) throws IOException {
+    private void run(FedAvgPlan plan, TemplateRewrite rewrite, FloatKernels floatKernels) throws IOException {
         AtomicInteger next = new AtomicInteger();
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        Runnable work = () -> {
-            Worker w = new Worker(plan, rewrite);
-            try {
-                for (int u = next.getAndIncrement(); u < plan.unitStorage.length && failure.get() == null;
+        List<WorkerThreads.Share> shares = new ArrayList<>();
+        for (int i = 0; i < threads; i++) {
+            shares.add(failed -> {
+                Worker w = new Worker(plan, rewrite, floatKernels);
+                for (int u = next.getAndIncrement(); u < plan.unitStorage.length && !failed.getAsBoolean();
                      u = next.getAndIncrement()) {
                     plan.unitCrc[u] = w.unit(plan.unitStorage[u], plan.unitStart[u], plan.unitCount[u]);
                 }
-            } catch (Throwable t) {
-                failure.compareAndSet(null, t);
-            }
-        };
-        List<Thread> pool = new ArrayList<>();
-        for (int i = 1; i < threads; i++) {
-            Thread t = new Thread(work, "fedavg-" + i);
-            t.setDaemon(true);
-            t.start();
-            pool.add(t);
+            });
         }
-        work.run();
-        for (Thread t : pool) {
-            try {
-                t.join();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                failure.compareAndSet(null, e);
-            }
-        }
-        Throwable f = failure.get();
-        if (f instanceof IOException io) {
-            throw io;
-        } else if (f instanceof RuntimeException re) {
-            throw re;
-        } else if (f instanceof Error err) {
-            throw err;
-        } else if (f != null) {
-            throw new IOException("aggregation interrupted", f);
-        }
+        WorkerThreads.run("fedavg", shares);
         // Each record's CRC-32 from its blocks' CRCs, in order.
         List<StorageInfo> st = plan.template.storages();
         int[] crc = new int[st.size()];
@@ -204,14 +176,17 @@ public final class StreamingFedAvg {
         final FedAvgPlan plan;
         final TemplateRewrite rewrite;
         final ClientSlices slices;
+        final FloatKernels floatKernels;
+        private FoldKernel custom;
         private Float32Fold float32;
         private FloatFold floats;
         private IntegerFold integers;
         private BoolFold bools;
 
-        Worker(FedAvgPlan plan, TemplateRewrite rewrite) {
+        Worker(FedAvgPlan plan, TemplateRewrite rewrite, FloatKernels floatKernels) {
             this.plan = plan;
             this.rewrite = rewrite;
+            this.floatKernels = floatKernels;
             this.slices = new ClientSlices(plan);
         }
 
@@ -222,6 +197,12 @@ public final class StreamingFedAvg {
         }
 
         private FoldKernel kernel(int s, DType t) {
+            if (floatKernels != null && t.isFloatingPoint()) {
+                if (custom == null) {
+                    custom = floatKernels.create(plan, slices, rewrite);
+                }
+                return custom;
+            }
             if (plan.fast[s]) {
                 if (float32 == null) {
                     float32 = new Float32Fold(plan, slices, rewrite, vector);

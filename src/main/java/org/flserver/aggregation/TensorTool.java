@@ -20,7 +20,12 @@ import java.util.List;
  * <pre>
  * java -cp CLASSES org.flserver.aggregation.TensorTool inspect FILE
  * java -cp CLASSES org.flserver.aggregation.TensorTool fedavg --out OUT [--template FILE] FILE:WEIGHT ...
+ * java -cp CLASSES org.flserver.aggregation.TensorTool aggregate --rule median|trimmed_mean|krum|multi_krum|mean
+ *     [--trim-fraction B] [--byzantine F] [--select M] [--report] --out OUT [--template FILE] FILE:WEIGHT ...
  * </pre>
+ *
+ * <p>{@code aggregate} runs {@link RobustAggregation}; with {@code --report} it prints the
+ * {@link AggregationReport} as JSON on stdout (Krum scores and selected files, trimmed counts).
  *
  * <p>Exit codes: 0 success; 2 a file was refused or the files do not fit together (one line on
  * stderr, no stack trace); 1 usage or I/O errors.
@@ -45,7 +50,11 @@ public final class TensorTool {
             if (args.length >= 1 && args[0].equals("fedavg")) {
                 return fedavg(args, out, err);
             }
-            err.println("usage: TensorTool inspect FILE | fedavg --out OUT [--template FILE] FILE:WEIGHT ...");
+            if (args.length >= 1 && args[0].equals("aggregate")) {
+                return aggregate(args, out, err);
+            }
+            err.println("usage: TensorTool inspect FILE | fedavg --out OUT [--template FILE] FILE:WEIGHT ... | "
+                    + AGGREGATE_USAGE);
             return 1;
         } catch (WeightFileException e) {
             err.println("refused: " + e.getMessage());
@@ -59,6 +68,9 @@ public final class TensorTool {
         }
     }
 
+    private static final String AGGREGATE_USAGE = "aggregate --rule median|trimmed_mean|krum|multi_krum|mean "
+            + "[--trim-fraction B] [--byzantine F] [--select M] [--report] --out OUT [--template FILE] FILE:WEIGHT ...";
+
     private static int fedavg(String[] args, PrintStream out, PrintStream err) throws IOException {
         Path outPath = null;
         Path template = null;
@@ -69,20 +81,8 @@ public final class TensorTool {
                 outPath = Path.of(args[++i]);
             } else if (a.equals("--template") && i + 1 < args.length) {
                 template = Path.of(args[++i]);
-            } else {
-                int colon = a.lastIndexOf(':');
-                if (colon <= 0) {
-                    err.println("expected FILE:WEIGHT, got " + a);
-                    return 1;
-                }
-                double w;
-                try {
-                    w = Double.parseDouble(a.substring(colon + 1));
-                } catch (NumberFormatException e) {
-                    err.println("expected FILE:WEIGHT, got " + a);
-                    return 1;
-                }
-                clients.add(new WeightedFile(Path.of(a.substring(0, colon)), w));
+            } else if (!addClient(a, clients, err)) {
+                return 1;
             }
         }
         if (outPath == null || clients.isEmpty()) {
@@ -91,6 +91,76 @@ public final class TensorTool {
         }
         new StreamingFedAvg().aggregate(clients, template != null ? template : clients.get(0).path(), outPath);
         return 0;
+    }
+
+    private static int aggregate(String[] args, PrintStream out, PrintStream err) throws IOException {
+        Path outPath = null;
+        Path template = null;
+        String rule = null;
+        double beta = 0;
+        int byzantine = 0;
+        int select = 0;
+        boolean report = false;
+        List<WeightedFile> clients = new ArrayList<>();
+        try {
+            for (int i = 1; i < args.length; i++) {
+                String a = args[i];
+                boolean value = i + 1 < args.length;
+                if (a.equals("--out") && value) {
+                    outPath = Path.of(args[++i]);
+                } else if (a.equals("--template") && value) {
+                    template = Path.of(args[++i]);
+                } else if (a.equals("--rule") && value) {
+                    rule = args[++i];
+                } else if (a.equals("--trim-fraction") && value) {
+                    beta = Double.parseDouble(args[++i]);
+                } else if (a.equals("--byzantine") && value) {
+                    byzantine = Integer.parseInt(args[++i]);
+                } else if (a.equals("--select") && value) {
+                    select = Integer.parseInt(args[++i]);
+                } else if (a.equals("--report")) {
+                    report = true;
+                } else if (a.startsWith("--") || !addClient(a, clients, err)) {
+                    err.println("usage: TensorTool " + AGGREGATE_USAGE);
+                    return 1;
+                }
+            }
+        } catch (NumberFormatException e) {
+            err.println("usage: TensorTool " + AGGREGATE_USAGE + " (" + e.getMessage() + ")");
+            return 1;
+        }
+        if (outPath == null || rule == null || clients.isEmpty()) {
+            err.println("usage: TensorTool " + AGGREGATE_USAGE);
+            return 1;
+        }
+        AggregationRule.Name name = AggregationRule.Name.of(rule);
+        AggregationRule r = new AggregationRule(name, beta, byzantine,
+                name == AggregationRule.Name.KRUM ? 1 : select);
+        AggregationReport result = new RobustAggregation().aggregate(r, clients,
+                template != null ? template : clients.get(0).path(), outPath);
+        if (report) {
+            out.println(result.toJson());
+            out.flush();
+        }
+        return 0;
+    }
+
+    /** Adds FILE:WEIGHT to clients; false (after a message) when it is not of that form. */
+    private static boolean addClient(String a, List<WeightedFile> clients, PrintStream err) {
+        int colon = a.lastIndexOf(':');
+        if (colon <= 0) {
+            err.println("expected FILE:WEIGHT, got " + a);
+            return false;
+        }
+        double w;
+        try {
+            w = Double.parseDouble(a.substring(colon + 1));
+        } catch (NumberFormatException e) {
+            err.println("expected FILE:WEIGHT, got " + a);
+            return false;
+        }
+        clients.add(new WeightedFile(Path.of(a.substring(0, colon)), w));
+        return true;
     }
 
     /** The inspect output: format, tensor table and storage table as one JSON object. */
@@ -122,7 +192,8 @@ public final class TensorTool {
         return b.append("]}").toString();
     }
 
-    private static String q(String s) {
+    /** A JSON string literal of s, in ASCII (other characters escaped). */
+    static String q(String s) {
         StringBuilder b = new StringBuilder("\"");
         for (char c : s.toCharArray()) {
             if (c == '"' || c == '\\') {

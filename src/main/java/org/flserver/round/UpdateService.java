@@ -18,6 +18,7 @@ import org.flserver.model.StoredFile;
 import org.flserver.model.SwagStatistics;
 import org.flserver.model.UploadForm;
 import org.flserver.platform.ApiException;
+import org.flserver.training.RoundOptions;
 import org.flserver.training.Training;
 import org.flserver.training.TrainingState;
 import org.flserver.user.User;
@@ -163,6 +164,11 @@ public class UpdateService implements ParticipantUploads {
                 throw ApiException.forbidden("You were not invited to round " + round + " of training "
                         + training.getId() + ".");
             }
+        } else if (RoundOptions.of(training).controlsPhases()) {
+            // The phase of this round has not opened yet (its test round runs): no one knows yet who
+            // will be invited, so an early update would bypass the draw and the deadline.
+            throw ApiException.list(400, "Training with ID " + training.getId() + " is not currently in round "
+                    + round);
         }
         if (training.getState() != expected) {
             throw ApiException.list(400, "Training with ID " + training.getId() + " is in state "

@@ -1,4 +1,4 @@
--- Collection phases with their deadlines (issue #13, design.md §5.4), PostgreSQL. Keep in step
+-- Collection phases with their deadlines (design.md §5.4), PostgreSQL. Keep in step
 -- with ../h2/V5__collection_phases.sql. Only trainings whose options set round_timeout_seconds,
 -- min_participants or clients_per_round get rows; the others run exactly as before.
 

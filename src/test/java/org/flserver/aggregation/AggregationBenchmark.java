@@ -247,7 +247,8 @@ public final class AggregationBenchmark {
         return b.toString();
     }
 
-    private static void resetPeakRss() {
+    /** Resets the process's peak RSS (VmHWM) where Linux allows it; also used by the robust-rules benchmark. */
+    public static void resetPeakRss() {
         try {
             Files.writeString(Path.of("/proc/self/clear_refs"), "5");
         } catch (IOException | UnsupportedOperationException e) {
@@ -255,7 +256,7 @@ public final class AggregationBenchmark {
         }
     }
 
-    private static String loadAverage() {
+    public static String loadAverage() {
         try {
             return Files.readString(Path.of("/proc/loadavg")).split(" ")[0];
         } catch (IOException e) {
@@ -264,7 +265,7 @@ public final class AggregationBenchmark {
     }
 
     /** A size line of /proc/self/status ("VmHWM:", "VmRSS:") in bytes, -1 where there is none. */
-    private static long statusBytes(String key) {
+    public static long statusBytes(String key) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
                 if (line.startsWith(key)) {

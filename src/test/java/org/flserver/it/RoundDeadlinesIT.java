@@ -226,14 +226,7 @@ class RoundDeadlinesIT {
                 + " AND type = 'TRAINING_FINISHED'", s.training()));
         assertEquals(0, TrainingDriver.count("SELECT COUNT(*) FROM aggregation_job WHERE training_id = ?", s.training()));
 
-        try (WebClient browser = new WebClient()) {
-            browser.getOptions().setJavaScriptEnabled(false);
-            browser.getOptions().setCssEnabled(false);
-            HtmlPage login = browser.getPage(IntegrationEnvironment.baseUrl() + "/admin/login.xhtml");
-            HtmlForm form = login.getFormByName("login");
-            form.getInputByName("login:username").setValue("admin");
-            form.getInputByName("login:password").setValue("admin-password");
-            form.getInputByName("login:submit").click();
+        try (WebClient browser = adminBrowser()) {
             HtmlPage detail = browser.getPage(IntegrationEnvironment.baseUrl() + "/admin/training.xhtml?id="
                     + s.training());
             String phases = detail.getHtmlElementById("deadlinePhases").asNormalizedText();
@@ -287,6 +280,57 @@ class RoundDeadlinesIT {
         }
     }
 
+    /** A browser logged in to the admin pages (the shared server's superuser). */
+    private static WebClient adminBrowser() throws Exception {
+        WebClient browser = new WebClient();
+        browser.getOptions().setJavaScriptEnabled(false);
+        browser.getOptions().setCssEnabled(false);
+        // the detail page reloads itself while a deadline runs; the test reads it when it chooses
+        browser.setRefreshHandler((page, url, seconds) -> { });
+        HtmlPage login = browser.getPage(IntegrationEnvironment.baseUrl() + "/admin/login.xhtml");
+        HtmlForm form = login.getFormByName("login");
+        form.getInputByName("login:username").setValue("admin");
+        form.getInputByName("login:password").setValue("admin-password");
+        form.getInputByName("login:submit").click();
+        return browser;
+    }
+
+    @Test
+    void theAdminPageShowsTheRunningDeadlineAndWhoTheRoundExpects() throws Exception {
+        // a deadline far away, one of two drawn: the page is read while the phase is surely open
+        Started s = started(1, "FedAvg", null, "{\"round_timeout_seconds\": 600, \"clients_per_round\": 1}", 2);
+        JsonObject t = driver.trainingJson(s.actor(), s.training());
+        String drawnId = t.getJsonArray("expected_participants").getString(0);
+        Participant drawn = s.clients().stream().filter(c -> c.account().id().toString().equals(drawnId))
+                .findFirst().orElseThrow();
+        Participant other = s.clients().stream().filter(c -> c != drawn).findFirst().orElseThrow();
+        drawn.endpoint().await("UPDATE_ROUND_START", 0, TrainingDriver.WAIT);
+        try (WebClient browser = adminBrowser()) {
+            HtmlPage page = browser.getPage(IntegrationEnvironment.baseUrl() + "/admin/training.xhtml?id="
+                    + s.training());
+            String deadline = page.getHtmlElementById("deadline").asNormalizedText();
+            String due = java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss 'UTC'").format(
+                    OffsetDateTime.parse(t.getString("round_deadline")).atZoneSameInstant(java.time.ZoneOffset.UTC));
+            assertTrue(deadline.startsWith(due), due + " / " + deadline);
+            assertTrue(page.getHtmlElementById("countdown").asNormalizedText().matches("\\d+\\.\\d s left"),
+                    deadline);
+            assertNotNull(page.getFirstByXPath("//meta[@http-equiv='refresh']"), "the countdown reloads the page");
+            String deliveries = page.getHtmlElementById("deliveries").asNormalizedText();
+            assertTrue(deliveries.matches("(?s).*" + drawn.account().username() + "\\s+missing.*"), deliveries);
+            assertTrue(deliveries.matches("(?s).*" + other.account().username() + "\\s+not invited to this round.*"),
+                    deliveries);
+
+            assertEquals(201, driver.uploadUpdate(drawn, s.model(), 0, clientFile(0), 10).status());
+            TrainingDriver.awaitAll(s.clients(), "MODEL_TEST_ROUND", 1);
+            HtmlPage testing = browser.getPage(IntegrationEnvironment.baseUrl() + "/admin/training.xhtml?id="
+                    + s.training());
+            assertEquals("TESTING", testing.getHtmlElementById("phase").asNormalizedText());
+            assertNotNull(testing.getElementById("deadline"), "the test round has its own deadline");
+            // the updates closed because everyone expected delivered, not by deadline
+            assertEquals(null, testing.getElementById("deadlinePhases"));
+        }
+    }
+
     // ---------------------------------------------------------------------------------------------
     // C. Client sampling
 
@@ -326,6 +370,12 @@ class RoundDeadlinesIT {
             TrainingDriver.awaitAll(clients, "MODEL_TEST_ROUND", round + 1);
             TrainingDriver.assertWeightedMean(download(s.actor(), s.model()),
                     List.of(clientFile(round), clientFile(1 + round)), sizes);
+            if (round == 0) {
+                // an update for the next round before its draw (its test round runs): refused, and it
+                // does not slip into the next aggregation, whoever the draw then picks
+                Reply early = driver.uploadUpdate(clients.get(0), s.model(), 1, clientFile(4), 7);
+                assertEquals(400, early.status(), early.toString());
+            }
             JsonArray updates = driver.provenance(s.actor(), s.training()).getJsonObject(round + 1)
                     .getJsonArray("updates");
             assertEquals(expected, updates.stream().map(u -> u.asJsonObject().getString("owner"))

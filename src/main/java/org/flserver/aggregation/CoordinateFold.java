@@ -1,0 +1,175 @@
+package org.flserver.aggregation;
+
+import org.flserver.tensor.DType;
+import org.flserver.tensor.StorageInfo;
+import org.flserver.tensor.TemplateRewrite;
+
+import java.io.IOException;
+import java.util.Arrays;
+
+/**
+ * The coordinate-wise robust rules on floating-point storages: per component, the N clients'
+ * values (unweighted, as in Flower) are sorted and reduced to their median (the mean of the two
+ * middle values for even N, like {@code np.median}) or their trimmed mean (the ⌊βN⌋ lowest and
+ * highest dropped, the rest summed in ascending order in double precision and divided by
+ * N − 2⌊βN⌋). The result is rounded once to the storage's dtype ({@link FloatBlocks#store}).
+ *
+ * <p>Memory: the N clients' slices of one block as doubles (N × block × 8 bytes) and one column of
+ * N values, per thread. For the trimmed mean it also counts, per client, the components where the
+ * client's value lay strictly below or above every kept value (trimmed whatever the order of ties).
+ */
+final class CoordinateFold extends FoldKernel {
+
+    private final FloatBlocks blocks;
+    private final boolean median;
+    private final int trim;
+    private final double[] col;
+    private final double[] result;
+    /** Per client: components trimmed low / high (this thread's share). */
+    final long[] trimmedLow;
+    final long[] trimmedHigh;
+
+    CoordinateFold(FedAvgPlan plan, ClientSlices slices, TemplateRewrite rewrite, boolean median, int trim) {
+        super(plan, slices, rewrite);
+        this.blocks = new FloatBlocks(plan, slices);
+        this.median = median;
+        this.trim = trim;
+        int n = plan.files.size();
+        col = new double[n];
+        result = new double[block];
+        trimmedLow = new long[n];
+        trimmedHigh = new long[n];
+    }
+
+    @Override
+    int unit(StorageInfo target, int s, long start, int n) throws IOException {
+        DType t = FedAvgPlan.componentType(target.dtype());
+        double[][] x = blocks.load(s, start, n);
+        int clients = x.length;
+        double[] v = col;
+        for (int j = 0; j < n; j++) {
+            for (int c = 0; c < clients; c++) {
+                v[c] = x[c][j];
+            }
+            if (median) {
+                result[j] = median(v, clients);
+            } else {
+                sort(v, clients);
+                double sum = 0;
+                for (int k = trim; k < clients - trim; k++) {
+                    sum += v[k];
+                }
+                result[j] = sum / (clients - 2 * trim);
+                if (trim > 0) {
+                    double lo = v[trim];
+                    double hi = v[clients - trim - 1];
+                    for (int c = 0; c < clients; c++) {
+                        double y = x[c][j];
+                        if (y < lo) {
+                            trimmedLow[c]++;
+                        } else if (y > hi) {
+                            trimmedHigh[c]++;
+                        }
+                    }
+                }
+            }
+        }
+        out.clear().order(target.byteOrder());
+        blocks.store(out, t, result, n);
+        return writeBlock(target, start * t.size());
+    }
+
+    /**
+     * The median of v[0, n) (reordering v): the middle value for odd n, the mean of the two middle
+     * values for even n. Small n are sorted; larger ones use a selection (expected O(n) instead of
+     * the sort's O(n²) insertions): the order statistics, and so the result, are the same.
+     */
+    static double median(double[] v, int n) {
+        int h = n >> 1;
+        if (n <= 16) {
+            sort(v, n);
+            return (n & 1) == 1 ? v[h] : (v[h - 1] + v[h]) / 2;
+        }
+        double upper = select(v, n, h);
+        if ((n & 1) == 1) {
+            return upper;
+        }
+        double lower = v[0]; // the largest of v[0, h), all <= v[h] after the selection
+        for (int i = 1; i < h; i++) {
+            lower = Math.max(lower, v[i]);
+        }
+        return (lower + upper) / 2;
+    }
+
+    /**
+     * The k-th smallest of v[0, n) (k from 0), leaving v[0, k) &lt;= v[k] &lt;= v[k + 1, n):
+     * quickselect with a median-of-three pivot and Hoare partitioning, insertion sort below 16.
+     */
+    static double select(double[] v, int n, int k) {
+        int lo = 0;
+        int hi = n; // exclusive
+        while (hi - lo > 16) {
+            int mid = (lo + hi - 1) >>> 1;
+            double a = v[lo];
+            double b = v[mid];
+            double c = v[hi - 1];
+            double p = a < b ? (b < c ? b : Math.max(a, c)) : (a < c ? a : Math.max(b, c));
+            int i = lo;
+            int j = hi - 1;
+            while (i <= j) {
+                while (v[i] < p) {
+                    i++;
+                }
+                while (v[j] > p) {
+                    j--;
+                }
+                if (i <= j) {
+                    double t = v[i];
+                    v[i] = v[j];
+                    v[j] = t;
+                    i++;
+                    j--;
+                }
+            }
+            if (k <= j) {
+                hi = j + 1;
+            } else if (k >= i) {
+                lo = i;
+            } else {
+                return v[k]; // between the two parts: equal to the pivot
+            }
+        }
+        for (int i = lo + 1; i < hi; i++) {
+            double y = v[i];
+            int m = i - 1;
+            while (m >= lo && v[m] > y) {
+                v[m + 1] = v[m];
+                m--;
+            }
+            v[m + 1] = y;
+        }
+        return v[k];
+    }
+
+    /**
+     * Sorts v[0, n) ascending: insertion sort for the small N of most rounds (no allocation, few
+     * branches), the JDK's sort beyond. Values are finite ({@link FloatBlocks} refuses others), so
+     * -0.0 and 0.0 are the only equal values with different bits, and either order gives the same
+     * sums and the same median up to the sign of a zero.
+     */
+    static void sort(double[] v, int n) {
+        if (n > 24) {
+            Arrays.sort(v, 0, n);
+            return;
+        }
+        for (int i = 1; i < n; i++) {
+            double y = v[i];
+            int k = i - 1;
+            while (k >= 0 && v[k] > y) {
+                v[k + 1] = v[k];
+                k--;
+            }
+            v[k + 1] = y;
+        }
+    }
+}
