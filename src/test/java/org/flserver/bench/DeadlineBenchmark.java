@@ -14,15 +14,12 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.stream.Stream;
-import org.flserver.aggregation.SyntheticTorchFiles;
 import org.flserver.it.ApiClient;
 import org.flserver.it.ApiClient.Reply;
 import org.flserver.it.IntegrationEnvironment;
@@ -72,17 +69,9 @@ public final class DeadlineBenchmark {
         List<Double> updateFigures = new ArrayList<>();
         List<Double> testFigures = new ArrayList<>();
         try (TrainingDriver driver = new TrainingDriver(new ApiClient())) {
-            List<Path> files = new ArrayList<>();
-            for (int i = 0; i <= delivering; i++) {
-                Path f = dir.resolve("client" + i + ".pt");
-                SyntheticTorchFiles.write(f, "archive", params, i);
-                files.add(f);
-            }
+            List<Path> files = BenchData.clientFiles(dir, delivering, params);
             Participant actor = driver.participant("actor");
-            List<Participant> participants = new ArrayList<>();
-            for (int i = 0; i < clients; i++) {
-                participants.add(driver.participant("c" + i));
-            }
+            List<Participant> participants = BenchData.participants(driver, clients);
             UUID model = driver.uploadGlobal(actor.account(), files.get(delivering));
             String training = driver.createTraining(actor.account(), model, rounds, "FedAvg", null,
                     "{\"round_timeout_seconds\": " + timeout + ", \"min_participants\": " + delivering + "}",
@@ -146,11 +135,7 @@ public final class DeadlineBenchmark {
         } finally {
             pool.shutdownNow();
             environment.launcherSessionClosed(null);
-            try (Stream<Path> s = Files.walk(dir)) {
-                for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-                    Files.deleteIfExists(p);
-                }
-            }
+            BenchData.delete(dir);
         }
     }
 

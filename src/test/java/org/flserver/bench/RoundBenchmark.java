@@ -10,15 +10,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.stream.Stream;
-import org.flserver.aggregation.SyntheticTorchFiles;
 import org.flserver.it.ApiClient;
 import org.flserver.it.IntegrationEnvironment;
 import org.flserver.it.TrainingDriver;
@@ -63,17 +60,9 @@ public final class RoundBenchmark {
         ExecutorService pool = Executors.newFixedThreadPool(parallel);
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         try (TrainingDriver driver = new TrainingDriver(new ApiClient())) {
-            List<Path> files = new ArrayList<>();
-            for (int i = 0; i <= clients; i++) {
-                Path f = dir.resolve("client" + i + ".pt");
-                SyntheticTorchFiles.write(f, "archive", params, i);
-                files.add(f);
-            }
+            List<Path> files = BenchData.clientFiles(dir, clients, params);
             Participant actor = driver.participant("actor");
-            List<Participant> participants = new ArrayList<>();
-            for (int i = 0; i < clients; i++) {
-                participants.add(driver.participant("c" + i));
-            }
+            List<Participant> participants = BenchData.participants(driver, clients);
             UUID model = driver.uploadGlobal(actor.account(), files.get(clients));
             String training = driver.createTraining(actor.account(), model, 1, "FedAvg", null, "{}", participants);
             driver.start(actor.account(), training);
@@ -120,11 +109,7 @@ public final class RoundBenchmark {
         } finally {
             pool.shutdownNow();
             environment.launcherSessionClosed(null);
-            try (Stream<Path> s = Files.walk(dir)) {
-                for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-                    Files.deleteIfExists(p);
-                }
-            }
+            BenchData.delete(dir);
         }
     }
 

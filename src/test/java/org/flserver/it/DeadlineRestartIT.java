@@ -17,7 +17,6 @@ import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeFormatter;
@@ -65,13 +64,7 @@ class DeadlineRestartIT {
     void ownSchemaAndDataDirectory(org.junit.jupiter.api.TestInfo test) throws Exception {
         String name = test.getTestMethod().orElseThrow().getName();
         work = Files.createDirectories(Path.of("target", "it", "deadline-" + name).toAbsolutePath());
-        String schema = "deadline_" + UUID.randomUUID().toString().substring(0, 8);
-        try (Connection c = DriverManager.getConnection(IntegrationEnvironment.jdbcUrl(), "fl", "fl");
-             Statement s = c.createStatement()) {
-            s.execute("CREATE SCHEMA " + schema);
-        }
-        String shared = IntegrationEnvironment.jdbcUrl();
-        jdbcUrl = shared + (shared.contains("?") ? "&" : "?") + "currentSchema=" + schema;
+        jdbcUrl = IntegrationEnvironment.newSchema("deadline");
         properties = new ArrayList<>(IntegrationEnvironment.serverProperties(
                 IntegrationEnvironment.freshDirectory(work.resolve("data"))));
         properties.add("-Dfl.db.url=" + jdbcUrl); // a later -D wins
@@ -321,12 +314,7 @@ class DeadlineRestartIT {
     }
 
     private PayaraMicroProcess start(String name) throws Exception {
-        List<String> jvm = new ArrayList<>(List.of("-Xmx768m", IntegrationEnvironment.VECTOR_API_OPTION));
-        jvm.addAll(properties);
-        List<String> micro = new ArrayList<>(List.of("--contextroot", "/", "--rootdir",
-                IntegrationEnvironment.freshDirectory(work.resolve("root-" + name)).toString()));
-        micro.addAll(IntegrationEnvironment.preBootOptions());
-        PayaraMicroProcess server = PayaraMicroProcess.start(work, jvm, micro, work.resolve(name + "-server.log"));
+        PayaraMicroProcess server = IntegrationEnvironment.startOwnServer(work, properties, name);
         servers.add(server);
         return server;
     }

@@ -102,35 +102,14 @@ class PyTorchClientsIT {
 
     @Test
     void threeTorchClientsImproveTheModelWithFedAvg() throws Exception {
-        Path work = Files.createDirectories(Path.of("target", "it", "pytorch-" + UUID.randomUUID().toString()
-                .substring(0, 8)).toAbsolutePath());
-        List<Notification> actorInbox = new CopyOnWriteArrayList<>();
-        HttpServer actorEndpoint = recordingEndpoint(actorInbox);
-        List<PythonClient> clients = new ArrayList<>();
-        try {
-            Account actor = api.createUser("torch-actor", endpointUrl(actorEndpoint.getAddress().getPort()));
+        withClients("pytorch-", (work, actor, clients, actorInbox) -> {
             startClients(work, clients, null);
             Path initial = work.resolve("initial.pt");
             String model = uploadInitialModel(actor, initial);
             String training = createAndStart(actor, model, ROUNDS, null, clients);
 
-            JsonObject done = awaitCompletion(training, actor, clients);
-            for (PythonClient c : clients) {
-                c.awaitStatus(s -> s.getBoolean("finished"), Duration.ofSeconds(120), "TRAINING_FINISHED");
-            }
-            awaitActorNotification(actorInbox, Duration.ofSeconds(120));
-
-            Path fin = work.resolve("final.pt");
-            HttpResponse<byte[]> download = api.download("/api/models/" + model + "/", actor);
-            assertEquals(200, download.statusCode(), "final model download");
-            Files.write(fin, download.body());
-            JsonObject before = evaluate(initial);
-            JsonObject after = evaluate(fin);
-            System.out.printf("PyTorchClientsIT: held-out accuracy %.4f -> %.4f (loss %.4f -> %.4f) after %d rounds%n",
-                    before.getJsonNumber("accuracy").doubleValue(), after.getJsonNumber("accuracy").doubleValue(),
-                    before.getJsonNumber("loss").doubleValue(), after.getJsonNumber("loss").doubleValue(), ROUNDS);
-            assertTrue(after.getJsonNumber("accuracy").doubleValue() > before.getJsonNumber("accuracy").doubleValue(),
-                    "the final global model must beat the initial one on held-out data: " + before + " vs " + after);
+            JsonObject done = awaitFinished(training, actor, clients, actorInbox);
+            assertBetterThanInitial(model, actor, work, initial, "after " + ROUNDS + " rounds");
 
             assertEquals(ROUNDS, api.get("/api/models/" + model + "/metadata/", actor).json().getInt("round"),
                     "the final global model's round");
@@ -141,19 +120,7 @@ class PyTorchClientsIT {
             checkStoredMetrics(model, actor, clients);
             assertEquals(List.of(new Notification("TRAINING_FINISHED", training, model)), actorInbox,
                     "the actor (not a participant) gets TRAINING_FINISHED only");
-        } catch (Throwable t) {
-            System.out.println("PyTorchClientsIT failed (" + t + "); the clients' logs follow.");
-            for (PythonClient c : clients) {
-                c.printLogs();
-            }
-            System.out.println("actor endpoint received: " + actorInbox);
-            throw t;
-        } finally {
-            for (PythonClient c : clients) {
-                c.stop();
-            }
-            actorEndpoint.stop(0);
-        }
+        });
     }
 
     /**
@@ -164,13 +131,7 @@ class PyTorchClientsIT {
      */
     @Test
     void aClientKilledInTheMiddleOfATrainingWithADeadlineDoesNotStopIt() throws Exception {
-        Path work = Files.createDirectories(Path.of("target", "it", "pytorch-killed-" + UUID.randomUUID().toString()
-                .substring(0, 8)).toAbsolutePath());
-        List<Notification> actorInbox = new CopyOnWriteArrayList<>();
-        HttpServer actorEndpoint = recordingEndpoint(actorInbox);
-        List<PythonClient> clients = new ArrayList<>();
-        try {
-            Account actor = api.createUser("torch-actor", endpointUrl(actorEndpoint.getAddress().getPort()));
+        withClients("pytorch-killed-", (work, actor, clients, actorInbox) -> {
             startClients(work, clients, KILLED_IN_ROUND);
             PythonClient killed = clients.get(CLIENTS - 1);
             List<PythonClient> live = clients.subList(0, CLIENTS - 1);
@@ -185,25 +146,10 @@ class PyTorchClientsIT {
                     "the server records the delivery of UPDATE_ROUND_START " + KILLED_IN_ROUND);
             killed.kill();
 
-            JsonObject done = awaitCompletion(training, actor, live);
-            for (PythonClient c : live) {
-                c.awaitStatus(s -> s.getBoolean("finished"), Duration.ofSeconds(120), "TRAINING_FINISHED");
-            }
-            awaitActorNotification(actorInbox, Duration.ofSeconds(120));
-
-            Path fin = work.resolve("final.pt");
-            HttpResponse<byte[]> download = api.download("/api/models/" + model + "/", actor);
-            assertEquals(200, download.statusCode(), "final model download");
-            Files.write(fin, download.body());
-            JsonObject before = evaluate(initial);
-            JsonObject after = evaluate(fin);
-            System.out.printf("PyTorchClientsIT: one of %d clients killed in round %d (deadline %d s, quorum %d):"
-                    + " held-out accuracy %.4f -> %.4f (loss %.4f -> %.4f) after %d rounds%n", CLIENTS, KILLED_IN_ROUND,
-                    DEADLINE_SECONDS, CLIENTS - 1, before.getJsonNumber("accuracy").doubleValue(),
-                    after.getJsonNumber("accuracy").doubleValue(), before.getJsonNumber("loss").doubleValue(),
-                    after.getJsonNumber("loss").doubleValue(), DEADLINE_ROUNDS);
-            assertTrue(after.getJsonNumber("accuracy").doubleValue() > before.getJsonNumber("accuracy").doubleValue(),
-                    "the final global model must beat the initial one on held-out data: " + before + " vs " + after);
+            JsonObject done = awaitFinished(training, actor, live, actorInbox);
+            assertBetterThanInitial(model, actor, work, initial, "after " + DEADLINE_ROUNDS + " rounds, one of "
+                    + CLIENTS + " clients killed in round " + KILLED_IN_ROUND + " (deadline " + DEADLINE_SECONDS
+                    + " s, quorum " + (CLIENTS - 1) + ")");
             assertEquals("C", done.getString("state"));
             assertEquals(DEADLINE_ROUNDS, api.get("/api/models/" + model + "/metadata/", actor).json().getInt("round"),
                     "the final global model's round");
@@ -235,6 +181,27 @@ class PyTorchClientsIT {
             }
             assertEquals(List.of(new Notification("TRAINING_FINISHED", training, model)), actorInbox,
                     "the actor (not a participant) gets TRAINING_FINISHED only");
+        });
+    }
+
+    /** What a test does with its folder, its actor, the Python clients it starts and the actor's inbox. */
+    private interface Scenario {
+        void run(Path work, Account actor, List<PythonClient> clients, List<Notification> actorInbox) throws Exception;
+    }
+
+    /**
+     * Runs a scenario with a fresh folder and an actor whose endpoint records its notifications; on a
+     * failure it prints the clients' logs, and it always stops the clients and the endpoint.
+     */
+    private void withClients(String folderPrefix, Scenario scenario) throws Exception {
+        Path work = Files.createDirectories(Path.of("target", "it", folderPrefix + UUID.randomUUID().toString()
+                .substring(0, 8)).toAbsolutePath());
+        List<Notification> actorInbox = new CopyOnWriteArrayList<>();
+        HttpServer actorEndpoint = recordingEndpoint(actorInbox);
+        List<PythonClient> clients = new ArrayList<>();
+        try {
+            Account actor = api.createUser("torch-actor", endpointUrl(actorEndpoint.getAddress().getPort()));
+            scenario.run(work, actor, clients, actorInbox);
         } catch (Throwable t) {
             System.out.println("PyTorchClientsIT failed (" + t + "); the clients' logs follow.");
             for (PythonClient c : clients) {
@@ -248,6 +215,33 @@ class PyTorchClientsIT {
             }
             actorEndpoint.stop(0);
         }
+    }
+
+    /** Waits until the training completed, the clients had TRAINING_FINISHED and the actor its notification. */
+    private JsonObject awaitFinished(String training, Account actor, List<PythonClient> clients,
+                                     List<Notification> actorInbox) throws Exception {
+        JsonObject done = awaitCompletion(training, actor, clients);
+        for (PythonClient c : clients) {
+            c.awaitStatus(s -> s.getBoolean("finished"), Duration.ofSeconds(120), "TRAINING_FINISHED");
+        }
+        awaitActorNotification(actorInbox, Duration.ofSeconds(120));
+        return done;
+    }
+
+    /** Loads the initial and the final global model in PyTorch; the final one must be more accurate. */
+    private void assertBetterThanInitial(String model, Account actor, Path work, Path initial, String what)
+            throws Exception {
+        Path fin = work.resolve("final.pt");
+        HttpResponse<byte[]> download = api.download("/api/models/" + model + "/", actor);
+        assertEquals(200, download.statusCode(), "final model download");
+        Files.write(fin, download.body());
+        JsonObject before = evaluate(initial);
+        JsonObject after = evaluate(fin);
+        System.out.printf("PyTorchClientsIT: held-out accuracy %.4f -> %.4f (loss %.4f -> %.4f) %s%n",
+                before.getJsonNumber("accuracy").doubleValue(), after.getJsonNumber("accuracy").doubleValue(),
+                before.getJsonNumber("loss").doubleValue(), after.getJsonNumber("loss").doubleValue(), what);
+        assertTrue(after.getJsonNumber("accuracy").doubleValue() > before.getJsonNumber("accuracy").doubleValue(),
+                "the final global model must beat the initial one on held-out data: " + before + " vs " + after);
     }
 
     /** Starts the Python clients and waits until they listen; the last one stalls in {@code stallAtRound} if set. */
