@@ -27,7 +27,7 @@ event with the notifications received, the uploads and metric reports with their
 any error, so that the Java test can check what happened and fail early on an error.
 
 usage: fl_client.py --server ROOT --username U --password P --port N --shard I --shards K --dir DIR
-                    [--user-id ID] [--epochs E] [--exit-on-stdin-eof] [--max-seconds S]
+                    [--user-id ID] [--epochs E] [--exit-on-stdin-eof] [--max-seconds S] [--stall-at-round R]
 """
 
 import argparse
@@ -66,7 +66,7 @@ class Status:
         self._path = path
         self._lock = threading.Lock()
         self._data = dict(identity, ready=False, notifications=[], uploads=[], metrics=[], errors=[],
-                          finished=False)
+                          finished=False, stalled=False)
         self._write()
 
     def update(self, change):
@@ -220,7 +220,12 @@ def handler_for(client, status):
             if kind == "TRAINING_START":
                 answer = 200
             elif kind == "UPDATE_ROUND_START":
-                client.submit(client.train_round, training_id, int(round_), str(uuid.UUID(model_id)))
+                if client.args.stall_at_round is not None and int(round_) == client.args.stall_at_round:
+                    # a fault for the tests: accepted like any round, then never worked on
+                    log.info("stalling in round %d (--stall-at-round): no training, no upload", int(round_))
+                    status.update(lambda d: d.update(stalled=True))
+                else:
+                    client.submit(client.train_round, training_id, int(round_), str(uuid.UUID(model_id)))
                 answer = 202
             elif kind == "MODEL_TEST_ROUND":
                 client.submit(client.test_round, training_id, int(round_), str(uuid.UUID(model_id)))
@@ -260,6 +265,9 @@ def parse_args(argv):
     parser.add_argument("--exit-on-stdin-eof", action="store_true",
                         help="exit when standard input closes (the parent process died)")
     parser.add_argument("--max-seconds", type=float, default=3600, help="exit after this long in any case")
+    parser.add_argument("--stall-at-round", type=int,
+                        help="a fault for the tests: accept UPDATE_ROUND_START of this round (202) but never train"
+                             " or upload, as a client that hangs; the test then kills the process")
     return parser.parse_args(argv)
 
 

@@ -10,15 +10,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.stream.Stream;
-import org.flserver.aggregation.SyntheticTorchFiles;
 import org.flserver.it.ApiClient;
 import org.flserver.it.IntegrationEnvironment;
 import org.flserver.it.TrainingDriver;
@@ -63,17 +60,9 @@ public final class RoundBenchmark {
         ExecutorService pool = Executors.newFixedThreadPool(parallel);
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         try (TrainingDriver driver = new TrainingDriver(new ApiClient())) {
-            List<Path> files = new ArrayList<>();
-            for (int i = 0; i <= clients; i++) {
-                Path f = dir.resolve("client" + i + ".pt");
-                SyntheticTorchFiles.write(f, "archive", params, i);
-                files.add(f);
-            }
+            List<Path> files = BenchData.clientFiles(dir, clients, params);
             Participant actor = driver.participant("actor");
-            List<Participant> participants = new ArrayList<>();
-            for (int i = 0; i < clients; i++) {
-                participants.add(driver.participant("c" + i));
-            }
+            List<Participant> participants = BenchData.participants(driver, clients);
             UUID model = driver.uploadGlobal(actor.account(), files.get(clients));
             String training = driver.createTraining(actor.account(), model, 1, "FedAvg", null, "{}", participants);
             driver.start(actor.account(), training);
@@ -88,7 +77,7 @@ public final class RoundBenchmark {
                 int c = i;
                 uploads.add(pool.submit(() -> {
                     HttpResponse<String> r = uploadStreaming(http, driver.api().base(), participants.get(c), model,
-                            files.get(c), 1 + c % 7);
+                            0, files.get(c), 1 + c % 7);
                     if (r.statusCode() != 201) {
                         throw new IllegalStateException("upload " + c + " failed: " + r.statusCode() + " " + r.body());
                     }
@@ -120,11 +109,7 @@ public final class RoundBenchmark {
         } finally {
             pool.shutdownNow();
             environment.launcherSessionClosed(null);
-            try (Stream<Path> s = Files.walk(dir)) {
-                for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-                    Files.deleteIfExists(p);
-                }
-            }
+            BenchData.delete(dir);
         }
     }
 
@@ -132,10 +117,10 @@ public final class RoundBenchmark {
      * A local update as the DLR client sends it (multipart: round, sample_size, model_file), with the
      * file streamed from disk: 50 clients in one JVM cannot each hold their model in memory.
      */
-    private static HttpResponse<String> uploadStreaming(HttpClient http, String base, Participant client, UUID model,
-                                                        Path file, int sampleSize) throws Exception {
+    static HttpResponse<String> uploadStreaming(HttpClient http, String base, Participant client, UUID model,
+                                                int round, Path file, int sampleSize) throws Exception {
         String boundary = "bench" + UUID.randomUUID();
-        String head = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"round\"\r\n\r\n0\r\n"
+        String head = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"round\"\r\n\r\n" + round + "\r\n"
                 + "--" + boundary + "\r\nContent-Disposition: form-data; name=\"sample_size\"\r\n\r\n" + sampleSize
                 + "\r\n--" + boundary + "\r\nContent-Disposition: form-data; name=\"model_file\"; filename=\"model.pt\""
                 + "\r\nContent-Type: application/octet-stream\r\n\r\n";

@@ -11,7 +11,6 @@ import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -41,20 +40,14 @@ class CrashRecoveryIT {
         Path work = Files.createDirectories(Path.of("target", "it", "crash").toAbsolutePath());
         // A schema of its own in the test database, and a data directory of its own: the other test
         // servers keep running on the shared schema, and their workers must not take this job.
-        String schema = "crash_" + UUID.randomUUID().toString().substring(0, 8);
-        try (Connection c = DriverManager.getConnection(IntegrationEnvironment.jdbcUrl(), "fl", "fl");
-             Statement s = c.createStatement()) {
-            s.execute("CREATE SCHEMA " + schema);
-        }
-        String shared = IntegrationEnvironment.jdbcUrl();
-        jdbcUrl = shared + (shared.contains("?") ? "&" : "?") + "currentSchema=" + schema;
+        jdbcUrl = IntegrationEnvironment.newSchema("crash");
         List<String> properties = new ArrayList<>(IntegrationEnvironment.serverProperties(work.resolve("data")));
         properties.add("-Dfl.db.url=" + jdbcUrl); // a later -D wins
         properties.add("-Dfl.jobs.lease-seconds=5");
         List<String> holding = new ArrayList<>(properties);
         holding.add("-Dfl.jobs.hold-after-claim-seconds=600");
 
-        PayaraMicroProcess first = start(work, holding, "first");
+        PayaraMicroProcess first = IntegrationEnvironment.startOwnServer(work, holding, "first");
         PayaraMicroProcess second = null;
         try (TrainingDriver driver = new TrainingDriver(new ApiClient(first.baseUrl()))) {
             Participant actor = driver.participant("actor");
@@ -77,7 +70,7 @@ class CrashRecoveryIT {
             assertEquals(List.of("0 PENDING 1"), jobs(training));
             first.kill();
 
-            second = start(work, properties, "second");
+            second = IntegrationEnvironment.startOwnServer(work, properties, "second");
             driver.useServer(second.baseUrl());
             TrainingDriver.awaitAll(clients, "MODEL_TEST_ROUND", 1);
             assertArrayEquals(Files.readAllBytes(SET.resolve("expected.torchscript.pt")),
@@ -111,15 +104,6 @@ class CrashRecoveryIT {
                 second.close();
             }
         }
-    }
-
-    private static PayaraMicroProcess start(Path work, List<String> properties, String name) throws Exception {
-        List<String> jvm = new ArrayList<>(List.of("-Xmx768m", IntegrationEnvironment.VECTOR_API_OPTION));
-        jvm.addAll(properties);
-        List<String> micro = new ArrayList<>(List.of("--contextroot", "/", "--rootdir",
-                IntegrationEnvironment.freshDirectory(work.resolve("root-" + name)).toString()));
-        micro.addAll(IntegrationEnvironment.preBootOptions());
-        return PayaraMicroProcess.start(work, jvm, micro, work.resolve(name + "-server.log"));
     }
 
     private long claimedJobs(String training) {

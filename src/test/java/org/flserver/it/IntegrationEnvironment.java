@@ -6,9 +6,12 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.UUID;
 import org.junit.platform.launcher.LauncherSession;
 import org.junit.platform.launcher.LauncherSessionListener;
 
@@ -139,6 +142,32 @@ public class IntegrationEnvironment implements LauncherSessionListener {
                 "-Dfl.notification.retry-delays-seconds=0.2,0.2,0.2,0.2",
                 // A web frontend on another origin may call the API (CorsIT).
                 "-Dfl.cors.allowed-origins=" + CORS_ORIGIN);
+    }
+
+    /**
+     * For a test that runs servers of its own on the test database: a new schema there, as the JDBC
+     * URL that makes it the current one. The shared server stays on its own schema, so its workers
+     * never take such a test's jobs or deadlines.
+     */
+    static String newSchema(String prefix) throws SQLException {
+        String schema = prefix + "_" + UUID.randomUUID().toString().substring(0, 8);
+        try (Connection c = DriverManager.getConnection(jdbcUrl, "fl", "fl"); Statement s = c.createStatement()) {
+            s.execute("CREATE SCHEMA " + schema);
+        }
+        return jdbcUrl + (jdbcUrl.contains("?") ? "&" : "?") + "currentSchema=" + schema;
+    }
+
+    /**
+     * A server of a test's own ({@code name}, log {@code work/<name>-server.log}) with these -D
+     * properties, a fresh Payara root directory and the run command's pre-boot commands.
+     */
+    static PayaraMicroProcess startOwnServer(Path work, List<String> properties, String name) throws Exception {
+        List<String> jvm = new ArrayList<>(List.of("-Xmx768m", VECTOR_API_OPTION));
+        jvm.addAll(properties);
+        List<String> micro = new ArrayList<>(List.of("--contextroot", "/", "--rootdir",
+                freshDirectory(work.resolve("root-" + name)).toString()));
+        micro.addAll(preBootOptions());
+        return PayaraMicroProcess.start(work, jvm, micro, work.resolve(name + "-server.log"));
     }
 
     /** The one origin the test servers allow browsers to call the API from. */

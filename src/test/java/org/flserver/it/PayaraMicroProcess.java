@@ -134,6 +134,11 @@ public final class PayaraMicroProcess implements AutoCloseable {
         throw new IllegalStateException("Payara Micro printed no ready line in 5 minutes; see " + log.toAbsolutePath());
     }
 
+    /** Whether the server's process still runs. */
+    public boolean isAlive() {
+        return process.isAlive();
+    }
+
     /** Kills the server the way a crash does: SIGKILL, no shutdown hooks, no undeploy, nothing flushed. */
     public void kill() throws InterruptedException {
         process.destroyForcibly();

@@ -30,6 +30,7 @@ import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import java.util.stream.IntStream;
 import org.flserver.it.ApiClient.Account;
 import org.flserver.it.ApiClient.Reply;
 import org.junit.jupiter.api.BeforeAll;
@@ -44,7 +45,9 @@ import org.junit.jupiter.api.Test;
  * better model. Three Python processes ({@code src/test/python/fl_client.py}) act like the DLR client:
  * each has its own notification endpoint on loopback, trains a TorchScript MLP on a disjoint shard of
  * scikit-learn's digits and reports test metrics. The test then loads the initial and the final
- * global model in PyTorch and requires the final one to be more accurate on held-out digits.
+ * global model in PyTorch and requires the final one to be more accurate on held-out digits. A second
+ * training (issue #13) has a deadline and a quorum of two: one client hangs in round 1 and is killed with
+ * SIGKILL, and the two others must still complete the training with a better model.
  *
  * <p>It needs Debian's {@code python3-torch} and {@code python3-sklearn} for {@code /usr/bin/python3}
  * ({@code .ci/run} installs them); without them it fails and says how to install them. Properties:
@@ -64,6 +67,14 @@ class PyTorchClientsIT {
     private static final int CLIENTS = 3;
     private static final int ROUNDS = 3;
     private static final int EPOCHS = 5;
+    /**
+     * The training with a killed client (issue #13): two rounds, the last client killed in round 1, each
+     * phase closing at the latest 15 s after it opened — ample for a live client's round on a busy machine
+     * (about a second), and paid twice: the updates of round 1 and the metrics of test round 2 wait for it.
+     */
+    private static final int DEADLINE_ROUNDS = 2;
+    private static final int KILLED_IN_ROUND = 1;
+    private static final int DEADLINE_SECONDS = 15;
 
     private final ApiClient api = new ApiClient();
 
@@ -91,72 +102,106 @@ class PyTorchClientsIT {
 
     @Test
     void threeTorchClientsImproveTheModelWithFedAvg() throws Exception {
-        Path work = Files.createDirectories(Path.of("target", "it", "pytorch-" + UUID.randomUUID().toString()
+        withClients("pytorch-", (work, actor, clients, actorInbox) -> {
+            startClients(work, clients, null);
+            Path initial = work.resolve("initial.pt");
+            String model = uploadInitialModel(actor, initial);
+            String training = createAndStart(actor, model, ROUNDS, null, clients);
+
+            JsonObject done = awaitFinished(training, actor, clients, actorInbox);
+            assertBetterThanInitial(model, actor, work, initial, "after " + ROUNDS + " rounds");
+
+            assertEquals(ROUNDS, api.get("/api/models/" + model + "/metadata/", actor).json().getInt("round"),
+                    "the final global model's round");
+            assertEquals(model, done.getString("model"), "the training runs on the uploaded model (no clone)");
+            for (PythonClient c : clients) {
+                checkClientHistory(c, training, model, ROUNDS);
+            }
+            checkStoredMetrics(model, actor, clients);
+            assertEquals(List.of(new Notification("TRAINING_FINISHED", training, model)), actorInbox,
+                    "the actor (not a participant) gets TRAINING_FINISHED only");
+        });
+    }
+
+    /**
+     * Issue #13, acceptance D: one client hangs in round 1 (it accepts the round and never uploads) and is
+     * then killed with SIGKILL, in a training with a deadline and a quorum below the participant count.
+     * Round 1 and test round 2 close at their deadlines with the two live clients' updates and metrics,
+     * and the training completes with a model better than the initial one.
+     */
+    @Test
+    void aClientKilledInTheMiddleOfATrainingWithADeadlineDoesNotStopIt() throws Exception {
+        withClients("pytorch-killed-", (work, actor, clients, actorInbox) -> {
+            startClients(work, clients, KILLED_IN_ROUND);
+            PythonClient killed = clients.get(CLIENTS - 1);
+            List<PythonClient> live = clients.subList(0, CLIENTS - 1);
+            Path initial = work.resolve("initial.pt");
+            String model = uploadInitialModel(actor, initial);
+            String training = createAndStart(actor, model, DEADLINE_ROUNDS, "{\"round_timeout_seconds\": "
+                    + DEADLINE_SECONDS + ", \"min_participants\": " + (CLIENTS - 1) + "}", clients);
+
+            killed.awaitStatus(s -> s.getBoolean("stalled"), TIMEOUT, "the client to stall in round " + KILLED_IN_ROUND);
+            // the server has recorded the client's 202 for that round: it was invited, accepted, then died
+            TrainingDriver.awaitCondition(() -> sentRoundStarts(killed) == KILLED_IN_ROUND + 1,
+                    "the server records the delivery of UPDATE_ROUND_START " + KILLED_IN_ROUND);
+            killed.kill();
+
+            JsonObject done = awaitFinished(training, actor, live, actorInbox);
+            assertBetterThanInitial(model, actor, work, initial, "after " + DEADLINE_ROUNDS + " rounds, one of "
+                    + CLIENTS + " clients killed in round " + KILLED_IN_ROUND + " (deadline " + DEADLINE_SECONDS
+                    + " s, quorum " + (CLIENTS - 1) + ")");
+            assertEquals("C", done.getString("state"));
+            assertEquals(DEADLINE_ROUNDS, api.get("/api/models/" + model + "/metadata/", actor).json().getInt("round"),
+                    "the final global model's round");
+
+            for (PythonClient c : live) {
+                checkClientHistory(c, training, model, DEADLINE_ROUNDS);
+            }
+            JsonObject last = killed.status();
+            List<String> received = new ArrayList<>();
+            for (JsonValue v : last.getJsonArray("notifications")) {
+                Notification n = Notification.of(v.asJsonObject());
+                received.add(n.round() == null ? n.type() : n.type() + ":" + n.round());
+            }
+            assertEquals(List.of("TRAINING_START", "UPDATE_ROUND_START:0", "MODEL_TEST_ROUND:1",
+                    "UPDATE_ROUND_START:" + KILLED_IN_ROUND), received, "what the killed client received before it died");
+            assertEquals(1, last.getJsonArray("uploads").size(), "the killed client's uploads");
+
+            // provenance: round 0's version has all three updates, the rounds after the kill only the live ones
+            JsonArray history = api.get("/api/trainings/" + training + "/provenance/", actor).array();
+            assertEquals(DEADLINE_ROUNDS + 1, history.size(), history.toString());
+            for (int version = 1; version <= DEADLINE_ROUNDS; version++) {
+                List<String> owners = new ArrayList<>();
+                for (JsonValue u : history.getJsonObject(version).getJsonArray("updates")) {
+                    owners.add(u.asJsonObject().getString("owner_username"));
+                }
+                List<PythonClient> used = version <= KILLED_IN_ROUND ? clients : live;
+                assertEquals(used.stream().map(c -> c.account.username()).sorted().toList(),
+                        owners.stream().sorted().toList(), "the updates of version " + version);
+            }
+            assertEquals(List.of(new Notification("TRAINING_FINISHED", training, model)), actorInbox,
+                    "the actor (not a participant) gets TRAINING_FINISHED only");
+        });
+    }
+
+    /** What a test does with its folder, its actor, the Python clients it starts and the actor's inbox. */
+    private interface Scenario {
+        void run(Path work, Account actor, List<PythonClient> clients, List<Notification> actorInbox) throws Exception;
+    }
+
+    /**
+     * Runs a scenario with a fresh folder and an actor whose endpoint records its notifications; on a
+     * failure it prints the clients' logs, and it always stops the clients and the endpoint.
+     */
+    private void withClients(String folderPrefix, Scenario scenario) throws Exception {
+        Path work = Files.createDirectories(Path.of("target", "it", folderPrefix + UUID.randomUUID().toString()
                 .substring(0, 8)).toAbsolutePath());
         List<Notification> actorInbox = new CopyOnWriteArrayList<>();
         HttpServer actorEndpoint = recordingEndpoint(actorInbox);
         List<PythonClient> clients = new ArrayList<>();
         try {
             Account actor = api.createUser("torch-actor", endpointUrl(actorEndpoint.getAddress().getPort()));
-            for (int i = 0; i < CLIENTS; i++) {
-                int port = freePort();
-                Account user = api.createUser("torch-client" + i, endpointUrl(port));
-                clients.add(PythonClient.start(user, port, i, work.resolve("client-" + i), api.base()));
-            }
-            for (PythonClient c : clients) {
-                c.awaitStatus(s -> s.getBoolean("ready"), Duration.ofSeconds(120), "the client to listen");
-            }
-
-            Path initial = work.resolve("initial.pt");
-            Run made = python(Duration.ofSeconds(120), SCRIPTS, "make_initial_model.py", initial.toString());
-            assertEquals(0, made.exit(), made.output());
-            Multipart upload = new Multipart().field("name", "digits-mlp")
-                    .field("description", "TorchScript MLP 64-32-10 for scikit-learn's digits")
-                    .file("model_file", "digits-mlp.pt", Files.readAllBytes(initial));
-            Reply uploaded = api.sendBytes("POST", "/api/models/", actor.tokenHeader(), upload.contentType(),
-                    upload.bytes());
-            assertEquals(201, uploaded.status(), uploaded.toString());
-            String model = uploaded.json().getString("model_id");
-
-            StringBuilder ids = new StringBuilder();
-            for (PythonClient c : clients) {
-                ids.append(ids.length() > 0 ? ", " : "").append('"').append(c.account.id()).append('"');
-            }
-            Reply created = api.postJson("/api/trainings/", actor, "{\"model_id\": \"" + model + "\","
-                    + " \"target_num_updates\": " + ROUNDS + ", \"metric_names\": [\"accuracy\"],"
-                    + " \"aggregation_method\": \"FedAvg\", \"clients\": [" + ids + "]}");
-            assertEquals(201, created.status(), created.toString());
-            String training = created.json().getString("training_id");
-            Reply started = api.postJson("/api/trainings/" + training + "/start/", actor, null);
-            assertEquals(202, started.status(), started.toString());
-
-            JsonObject done = awaitCompletion(training, actor, clients);
-            for (PythonClient c : clients) {
-                c.awaitStatus(s -> s.getBoolean("finished"), Duration.ofSeconds(120), "TRAINING_FINISHED");
-            }
-            awaitActorNotification(actorInbox, Duration.ofSeconds(120));
-
-            Path fin = work.resolve("final.pt");
-            HttpResponse<byte[]> download = api.download("/api/models/" + model + "/", actor);
-            assertEquals(200, download.statusCode(), "final model download");
-            Files.write(fin, download.body());
-            JsonObject before = evaluate(initial);
-            JsonObject after = evaluate(fin);
-            System.out.printf("PyTorchClientsIT: held-out accuracy %.4f -> %.4f (loss %.4f -> %.4f) after %d rounds%n",
-                    before.getJsonNumber("accuracy").doubleValue(), after.getJsonNumber("accuracy").doubleValue(),
-                    before.getJsonNumber("loss").doubleValue(), after.getJsonNumber("loss").doubleValue(), ROUNDS);
-            assertTrue(after.getJsonNumber("accuracy").doubleValue() > before.getJsonNumber("accuracy").doubleValue(),
-                    "the final global model must beat the initial one on held-out data: " + before + " vs " + after);
-
-            assertEquals(ROUNDS, api.get("/api/models/" + model + "/metadata/", actor).json().getInt("round"),
-                    "the final global model's round");
-            assertEquals(model, done.getString("model"), "the training runs on the uploaded model (no clone)");
-            for (PythonClient c : clients) {
-                checkClientHistory(c, training, model);
-            }
-            checkStoredMetrics(model, actor, clients);
-            assertEquals(List.of(new Notification("TRAINING_FINISHED", training, model)), actorInbox,
-                    "the actor (not a participant) gets TRAINING_FINISHED only");
+            scenario.run(work, actor, clients, actorInbox);
         } catch (Throwable t) {
             System.out.println("PyTorchClientsIT failed (" + t + "); the clients' logs follow.");
             for (PythonClient c : clients) {
@@ -169,6 +214,86 @@ class PyTorchClientsIT {
                 c.stop();
             }
             actorEndpoint.stop(0);
+        }
+    }
+
+    /** Waits until the training completed, the clients had TRAINING_FINISHED and the actor its notification. */
+    private JsonObject awaitFinished(String training, Account actor, List<PythonClient> clients,
+                                     List<Notification> actorInbox) throws Exception {
+        JsonObject done = awaitCompletion(training, actor, clients);
+        for (PythonClient c : clients) {
+            c.awaitStatus(s -> s.getBoolean("finished"), Duration.ofSeconds(120), "TRAINING_FINISHED");
+        }
+        awaitActorNotification(actorInbox, Duration.ofSeconds(120));
+        return done;
+    }
+
+    /** Loads the initial and the final global model in PyTorch; the final one must be more accurate. */
+    private void assertBetterThanInitial(String model, Account actor, Path work, Path initial, String what)
+            throws Exception {
+        Path fin = work.resolve("final.pt");
+        HttpResponse<byte[]> download = api.download("/api/models/" + model + "/", actor);
+        assertEquals(200, download.statusCode(), "final model download");
+        Files.write(fin, download.body());
+        JsonObject before = evaluate(initial);
+        JsonObject after = evaluate(fin);
+        System.out.printf("PyTorchClientsIT: held-out accuracy %.4f -> %.4f (loss %.4f -> %.4f) %s%n",
+                before.getJsonNumber("accuracy").doubleValue(), after.getJsonNumber("accuracy").doubleValue(),
+                before.getJsonNumber("loss").doubleValue(), after.getJsonNumber("loss").doubleValue(), what);
+        assertTrue(after.getJsonNumber("accuracy").doubleValue() > before.getJsonNumber("accuracy").doubleValue(),
+                "the final global model must beat the initial one on held-out data: " + before + " vs " + after);
+    }
+
+    /** Starts the Python clients and waits until they listen; the last one stalls in {@code stallAtRound} if set. */
+    private void startClients(Path work, List<PythonClient> clients, Integer stallAtRound) throws Exception {
+        for (int i = 0; i < CLIENTS; i++) {
+            int port = freePort();
+            Account user = api.createUser("torch-client" + i, endpointUrl(port));
+            clients.add(PythonClient.start(user, port, i, work.resolve("client-" + i), api.base(),
+                    i == CLIENTS - 1 ? stallAtRound : null));
+        }
+        for (PythonClient c : clients) {
+            c.awaitStatus(s -> s.getBoolean("ready"), Duration.ofSeconds(120), "the client to listen");
+        }
+    }
+
+    /** Writes the initial TorchScript MLP with PyTorch into {@code initial} and uploads it; the model's id. */
+    private String uploadInitialModel(Account actor, Path initial) throws Exception {
+        Run made = python(Duration.ofSeconds(120), SCRIPTS, "make_initial_model.py", initial.toString());
+        assertEquals(0, made.exit(), made.output());
+        Multipart upload = new Multipart().field("name", "digits-mlp")
+                .field("description", "TorchScript MLP 64-32-10 for scikit-learn's digits")
+                .file("model_file", "digits-mlp.pt", Files.readAllBytes(initial));
+        Reply uploaded = api.sendBytes("POST", "/api/models/", actor.tokenHeader(), upload.contentType(),
+                upload.bytes());
+        assertEquals(201, uploaded.status(), uploaded.toString());
+        return uploaded.json().getString("model_id");
+    }
+
+    /** Creates a FedAvg training of the clients with these options (null: none) and starts it; the training's id. */
+    private String createAndStart(Account actor, String model, int rounds, String options, List<PythonClient> clients) {
+        StringBuilder ids = new StringBuilder();
+        for (PythonClient c : clients) {
+            ids.append(ids.length() > 0 ? ", " : "").append('"').append(c.account.id()).append('"');
+        }
+        Reply created = api.postJson("/api/trainings/", actor, "{\"model_id\": \"" + model + "\","
+                + " \"target_num_updates\": " + rounds + ", \"metric_names\": [\"accuracy\"],"
+                + " \"aggregation_method\": \"FedAvg\"" + (options == null ? "" : ", \"options\": " + options)
+                + ", \"clients\": [" + ids + "]}");
+        assertEquals(201, created.status(), created.toString());
+        String training = created.json().getString("training_id");
+        Reply started = api.postJson("/api/trainings/" + training + "/start/", actor, null);
+        assertEquals(202, started.status(), started.toString());
+        return training;
+    }
+
+    /** How many UPDATE_ROUND_START notifications the client answered with a 2xx, as the server recorded them. */
+    private static long sentRoundStarts(PythonClient c) {
+        try {
+            return TrainingDriver.count("SELECT COUNT(*) FROM notification WHERE receiver_id = ?"
+                    + " AND type = 'UPDATE_ROUND_START' AND status = 'SENT'", c.account.id().toString());
+        } catch (Exception e) {
+            throw new AssertionError(e);
         }
     }
 
@@ -212,11 +337,11 @@ class PyTorchClientsIT {
      * The notifications of docs/api.md §8 in the order of §7.2 (with TRAINING_START first, §15.8), and every
      * update and metric report answered with 201.
      */
-    private static void checkClientHistory(PythonClient c, String training, String model) {
+    private static void checkClientHistory(PythonClient c, String training, String model, int rounds) {
         JsonObject s = c.status();
         List<Notification> expected = new ArrayList<>();
         expected.add(new Notification("TRAINING_START", training, model));
-        for (int r = 0; r < ROUNDS; r++) {
+        for (int r = 0; r < rounds; r++) {
             expected.add(new Notification("UPDATE_ROUND_START", training, model, r));
             expected.add(new Notification("MODEL_TEST_ROUND", training, model, r + 1));
         }
@@ -232,13 +357,14 @@ class PyTorchClientsIT {
             assertEquals(201, v.asJsonObject().getInt("status"));
             uploadRounds.add(v.asJsonObject().getInt("round"));
         }
-        assertEquals(List.of(0, 1, 2), uploadRounds, c.account.username() + "'s uploads");
+        assertEquals(IntStream.range(0, rounds).boxed().toList(), uploadRounds, c.account.username() + "'s uploads");
         List<Integer> testRounds = new ArrayList<>();
         for (JsonValue v : s.getJsonArray("metrics")) {
             assertEquals(201, v.asJsonObject().getInt("status"));
             testRounds.add(v.asJsonObject().getInt("round"));
         }
-        assertEquals(List.of(1, 2, 3), testRounds, c.account.username() + "'s metric reports");
+        assertEquals(IntStream.rangeClosed(1, rounds).boxed().toList(), testRounds,
+                c.account.username() + "'s metric reports");
     }
 
     /** What the clients reported in the test rounds is stored on the global model, one per client and step. */
@@ -380,17 +506,27 @@ class PyTorchClientsIT {
             this.process = process;
         }
 
-        static PythonClient start(Account account, int port, int shard, Path dir, String server) throws IOException {
+        static PythonClient start(Account account, int port, int shard, Path dir, String server, Integer stallAtRound)
+                throws IOException {
             Files.createDirectories(dir);
-            Process p = pythonProcess(SCRIPTS, List.of("fl_client.py", "--server", server,
+            List<String> args = new ArrayList<>(List.of("fl_client.py", "--server", server,
                     "--username", account.username(), "--password", account.password(),
                     "--user-id", account.id().toString(), "--port", Integer.toString(port),
                     "--shard", Integer.toString(shard), "--shards", Integer.toString(CLIENTS),
                     "--epochs", Integer.toString(EPOCHS), "--dir", dir.toString(),
                     // stdin stays a pipe: if this JVM dies, the client sees EOF and exits.
-                    "--exit-on-stdin-eof", "--max-seconds", Long.toString(TIMEOUT.toSeconds() + 600)))
-                    .redirectOutput(dir.resolve("output.log").toFile()).start();
+                    "--exit-on-stdin-eof", "--max-seconds", Long.toString(TIMEOUT.toSeconds() + 600)));
+            if (stallAtRound != null) {
+                args.addAll(List.of("--stall-at-round", stallAtRound.toString()));
+            }
+            Process p = pythonProcess(SCRIPTS, args).redirectOutput(dir.resolve("output.log").toFile()).start();
             return new PythonClient(account, dir, p);
+        }
+
+        /** Kills the client the way a crash does: SIGKILL, its notification endpoint gone with it. */
+        void kill() throws InterruptedException {
+            process.destroyForcibly();
+            assertTrue(process.waitFor(30, TimeUnit.SECONDS), account.username() + " did not die");
         }
 
         JsonObject status() {

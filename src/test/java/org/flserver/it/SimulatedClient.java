@@ -11,6 +11,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Predicate;
@@ -24,9 +25,9 @@ import java.util.function.Predicate;
  */
 public final class SimulatedClient implements AutoCloseable {
 
-    /** One notification as received. */
+    /** One notification as received, and when (this JVM's clock, once its body was read). */
     public record Received(String type, int round, String modelId, String trainingId, boolean contentLength,
-                    boolean chunked) {
+                    boolean chunked, Instant at) {
         /** {@code TYPE} or {@code TYPE:round} for round-type notifications, for readable assertions. */
         String label() {
             return round < 0 ? type : type + ":" + round;
@@ -46,6 +47,7 @@ public final class SimulatedClient implements AutoCloseable {
             try (InputStream in = exchange.getRequestBody()) {
                 body = in.readAllBytes();
             }
+            Instant at = Instant.now();
             int answer = status;
             try (JsonReader reader = Json.createReader(new StringReader(new String(body, StandardCharsets.UTF_8)))) {
                 JsonObject json = reader.readObject();
@@ -53,7 +55,7 @@ public final class SimulatedClient implements AutoCloseable {
                 Received r = new Received(json.getString("notification_type"),
                         b.containsKey("round") ? b.getInt("round") : -1,
                         b.getString("global_model_uuid", null), json.getString("training_uuid"),
-                        length != null, encoding != null && encoding.toLowerCase().contains("chunked"));
+                        length != null, encoding != null && encoding.toLowerCase().contains("chunked"), at);
                 synchronized (received) {
                     received.add(r);
                     received.notifyAll();

@@ -303,8 +303,13 @@ public final class TrainingDriver implements AutoCloseable {
      * delivery of one row).
      */
     static String notificationRows(String training) {
+        return notificationRows(IntegrationEnvironment.jdbcUrl(), training);
+    }
+
+    /** The same from the database at {@code jdbcUrl} (a test's own schema, as servers of its own use). */
+    static String notificationRows(String jdbcUrl, String training) {
         StringBuilder rows = new StringBuilder("notification rows of training " + training + ":");
-        try (Connection c = DriverManager.getConnection(IntegrationEnvironment.jdbcUrl(), "fl", "fl");
+        try (Connection c = DriverManager.getConnection(jdbcUrl, "fl", "fl");
              PreparedStatement s = c.prepareStatement("SELECT id, receiver_id, type, status, attempts, lease_owner,"
                      + " created_at, finished_at, payload FROM notification WHERE training_id = ? ORDER BY id")) {
             s.setObject(1, UUID.fromString(training));
