@@ -44,8 +44,8 @@ final class FloatBlocks {
             switch (t) {
                 case FLOAT32 -> {
                     in.asFloatBuffer().get(f, 0, n);
-                    for (int j = 0; j < n; j++) {
-                        d[j] = f[j];
+                    if (RobustKernels.widen(f, d, n)) {
+                        continue; // widened and found finite in one pass; else the check below names the culprit
                     }
                 }
                 case FLOAT64 -> in.asDoubleBuffer().get(d, 0, n);

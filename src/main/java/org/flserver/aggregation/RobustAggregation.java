@@ -269,13 +269,7 @@ public final class RobustAggregation {
                 for (int a = 0; a < n; a++) {
                     double[] xa = x[a];
                     for (int b = a + 1; b < n; b++) {
-                        double[] xb = x[b];
-                        double s = 0;
-                        for (int j = t0; j < t1; j++) {
-                            double e = xa[j] - xb[j];
-                            s += e * e;
-                        }
-                        partial[p++] += s;
+                        partial[p++] += RobustKernels.squaredDistance(xa, x[b], t0, t1);
                     }
                 }
             }
