@@ -48,9 +48,10 @@ public final class RobustAggregation {
     }
 
     /**
-     * @param blockElements elements per block, or 0 to choose per N: about 256 KiB of doubles over all
-     *                      clients, between 1024 and {@link StreamingFedAvg#DEFAULT_BLOCK} elements,
-     *                      so that a block of every client stays in the core's cache while it is sorted
+     * @param blockElements elements per block, or 0 to choose per N: 2^20 elements over all clients
+     *                      (4 MiB of float32), between 1024 and {@link StreamingFedAvg#DEFAULT_BLOCK}
+     *                      elements: reads of tens of KiB per client, while the kernels work on tiles
+     *                      of the block that stay in the core's cache
      */
     public RobustAggregation(int threads, int blockElements, PicklePolicy policy) {
         if (threads < 1 || blockElements < 0 || blockElements > (1 << 24)) {
@@ -62,7 +63,7 @@ public final class RobustAggregation {
     }
 
     int blockFor(int clients) {
-        return block > 0 ? block : Math.max(1024, Math.min(StreamingFedAvg.DEFAULT_BLOCK, (1 << 15) / clients));
+        return block > 0 ? block : Math.max(1024, Math.min(StreamingFedAvg.DEFAULT_BLOCK, (1 << 20) / clients));
     }
 
     /**
@@ -264,14 +265,7 @@ public final class RobustAggregation {
         return orderedScan(clients, template, pairs, (partial, x, len) -> {
             // Tiles of 512 components: the pair loops then run on data in the core's cache.
             for (int t0 = 0; t0 < len; t0 += 512) {
-                int t1 = Math.min(len, t0 + 512);
-                int p = 0;
-                for (int a = 0; a < n; a++) {
-                    double[] xa = x[a];
-                    for (int b = a + 1; b < n; b++) {
-                        partial[p++] += RobustKernels.squaredDistance(xa, x[b], t0, t1);
-                    }
-                }
+                RobustKernels.pairDistances(x, n, t0, Math.min(len, t0 + 512), partial);
             }
         });
     }

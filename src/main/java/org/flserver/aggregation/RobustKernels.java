@@ -160,6 +160,20 @@ final class RobustKernels {
         return VECTOR ? VectorRobustKernels.squaredDistance(a, b, from, to) : scalarSquaredDistance(a, b, from, to);
     }
 
+    /** partial[p] += squared distance of rows a &lt; b over [from, to), pairs row by row (upper triangle). */
+    static void pairDistances(double[][] x, int rows, int from, int to, double[] partial) {
+        if (VECTOR) {
+            VectorRobustKernels.pairDistances(x, rows, from, to, partial);
+        } else {
+            int p = 0;
+            for (int a = 0; a < rows; a++) {
+                for (int b = a + 1; b < rows; b++) {
+                    partial[p++] += scalarSquaredDistance(x[a], x[b], from, to);
+                }
+            }
+        }
+    }
+
     // ---- scalar forms ----
 
     static int key(float x) {
