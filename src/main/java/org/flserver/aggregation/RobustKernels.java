@@ -60,7 +60,7 @@ final class RobustKernels {
         int[][] kv = new int[rows][n];
         int[][] ks = new int[rows][n];
         for (int c = 0; c < rows; c++) {
-            if (!VectorRobustKernels.toKeys(x[c], kv[c], n) || !scalarToKeys(x[c], ks[c], n)) {
+            if (!VectorRobustKernels.toKeys(x[c], kv[c], 0, n) || !scalarToKeys(x[c], ks[c], 0, n)) {
                 return false;
             }
         }
@@ -79,9 +79,9 @@ final class RobustKernels {
             }
             VectorRobustKernels.fromKeys(kv[c], fv, 0, n);
             scalarFromKeys(ks[c], fs, 0, n);
-            VectorRobustKernels.addWidened(av, c == 0, fv, n);
-            scalarAddWidened(as, c == 0, fs, n);
-            if (VectorRobustKernels.countBelow(x[c], fv, n) != scalarCountBelow(x[c], fs, n)
+            VectorRobustKernels.addWidened(av, c == 0, fv, 1, n);
+            scalarAddWidened(as, c == 0, fs, 1, n);
+            if (VectorRobustKernels.countBelow(x[c], fv, 1, n) != scalarCountBelow(x[c], fs, 1, n)
                     || VectorRobustKernels.widen(x[c], dv, n) != scalarWiden(x[c], ds, n)
                     || Double.doubleToRawLongBits(VectorRobustKernels.squaredDistance(dv, as, 2, n))
                     != Double.doubleToRawLongBits(scalarSquaredDistance(ds, as, 2, n))) {
@@ -90,16 +90,18 @@ final class RobustKernels {
         }
         x[3][n - 20] = Float.NaN;
         x[4][n - 1] = Float.NEGATIVE_INFINITY;
-        return java.util.Arrays.equals(av, as) && !VectorRobustKernels.toKeys(x[3], kv[3], n)
-                && !VectorRobustKernels.toKeys(x[4], kv[4], n) && !VectorRobustKernels.widen(x[3], dv, n)
+        VectorRobustKernels.divide(fv, av, 7, 1, n);
+        scalarDivide(fs, as, 7, 1, n);
+        return java.util.Arrays.equals(av, as) && java.util.Arrays.equals(fv, fs) && !VectorRobustKernels.toKeys(x[3], kv[3], 0, n)
+                && !VectorRobustKernels.toKeys(x[4], kv[4], 0, n) && !VectorRobustKernels.widen(x[3], dv, n)
                 && !VectorRobustKernels.widen(x[4], dv, n);
     }
 
     // ---- dispatch ----
 
-    /** k[j] = key of x[j] for j &lt; n; false when some x[j] is NaN or infinite. */
-    static boolean toKeys(float[] x, int[] k, int n) {
-        return VECTOR ? VectorRobustKernels.toKeys(x, k, n) : scalarToKeys(x, k, n);
+    /** k[j] = key of x[j] for j in [from, to); false when some x[j] is NaN or infinite. */
+    static boolean toKeys(float[] x, int[] k, int from, int to) {
+        return VECTOR ? VectorRobustKernels.toKeys(x, k, from, to) : scalarToKeys(x, k, from, to);
     }
 
     /** f[j] = the float of key k[j], j in [from, to). */
@@ -120,34 +122,32 @@ final class RobustKernels {
         }
     }
 
-    /** a[j] = (first ? 0.0 : a[j]) + (double) x[j], j &lt; n. */
-    static void addWidened(double[] a, boolean first, float[] x, int n) {
+    /** a[j] = (first ? 0.0 : a[j]) + (double) x[j], j in [from, to). */
+    static void addWidened(double[] a, boolean first, float[] x, int from, int to) {
         if (VECTOR) {
-            VectorRobustKernels.addWidened(a, first, x, n);
+            VectorRobustKernels.addWidened(a, first, x, from, to);
         } else {
-            scalarAddWidened(a, first, x, n);
+            scalarAddWidened(a, first, x, from, to);
         }
     }
 
-    /** f[j] = (float) (a[j] / count), j &lt; n. */
-    static void divide(float[] f, double[] a, double count, int n) {
+    /** f[j] = (float) (a[j] / count), j in [from, to). */
+    static void divide(float[] f, double[] a, double count, int from, int to) {
         if (VECTOR) {
-            VectorFloat32Kernels.finish(f, a, count, n);
+            VectorRobustKernels.divide(f, a, count, from, to);
         } else {
-            for (int j = 0; j < n; j++) {
-                f[j] = (float) (a[j] / count);
-            }
+            scalarDivide(f, a, count, from, to);
         }
     }
 
-    /** The number of j &lt; n with x[j] &lt; lo[j] (as floats: -0.0 is not below 0.0). */
-    static int countBelow(float[] x, float[] lo, int n) {
-        return VECTOR ? VectorRobustKernels.countBelow(x, lo, n) : scalarCountBelow(x, lo, n);
+    /** The number of j in [from, to) with x[j] &lt; lo[j] (as floats: -0.0 is not below 0.0). */
+    static int countBelow(float[] x, float[] lo, int from, int to) {
+        return VECTOR ? VectorRobustKernels.countBelow(x, lo, from, to) : scalarCountBelow(x, lo, from, to);
     }
 
-    /** The number of j &lt; n with x[j] &gt; hi[j]. */
-    static int countAbove(float[] x, float[] hi, int n) {
-        return VECTOR ? VectorRobustKernels.countBelow(hi, x, n) : scalarCountBelow(hi, x, n);
+    /** The number of j in [from, to) with x[j] &gt; hi[j]. */
+    static int countAbove(float[] x, float[] hi, int from, int to) {
+        return VECTOR ? VectorRobustKernels.countBelow(hi, x, from, to) : scalarCountBelow(hi, x, from, to);
     }
 
     /** d[j] = x[j] widened, j &lt; n; false when some x[j] is NaN or infinite. */
@@ -185,9 +185,9 @@ final class RobustKernels {
         return Float.intBitsToFloat(k ^ ((k >> 31) & 0x7fffffff));
     }
 
-    static boolean scalarToKeys(float[] x, int[] k, int n) {
+    static boolean scalarToKeys(float[] x, int[] k, int from, int to) {
         int max = 0;
-        for (int j = 0; j < n; j++) {
+        for (int j = from; j < to; j++) {
             int b = Float.floatToRawIntBits(x[j]);
             max = Math.max(max, b & 0x7fffffff);
             k[j] = b ^ ((b >> 31) & 0x7fffffff);
@@ -216,15 +216,21 @@ final class RobustKernels {
         }
     }
 
-    static void scalarAddWidened(double[] a, boolean first, float[] x, int n) {
-        for (int j = 0; j < n; j++) {
+    static void scalarAddWidened(double[] a, boolean first, float[] x, int from, int to) {
+        for (int j = from; j < to; j++) {
             a[j] = (first ? 0.0 : a[j]) + (double) x[j];
         }
     }
 
-    static int scalarCountBelow(float[] x, float[] lo, int n) {
+    static void scalarDivide(float[] f, double[] a, double count, int from, int to) {
+        for (int j = from; j < to; j++) {
+            f[j] = (float) (a[j] / count);
+        }
+    }
+
+    static int scalarCountBelow(float[] x, float[] lo, int from, int to) {
         int count = 0;
-        for (int j = 0; j < n; j++) {
+        for (int j = from; j < to; j++) {
             count += x[j] < lo[j] ? 1 : 0;
         }
         return count;

@@ -36,10 +36,10 @@ final class VectorRobustKernels {
                 && DoubleVector.SPECIES_PREFERRED.vectorBitSize() >= 256;
     }
 
-    static boolean toKeys(float[] x, int[] k, int n) {
+    static boolean toKeys(float[] x, int[] k, int from, int n) {
         IntVector max = IntVector.zero(INTS);
-        int bound = n - n % L;
-        int j = 0;
+        int bound = n - (n - from) % L;
+        int j = from;
         for (; j < bound; j += L) {
             IntVector b = FloatVector.fromArray(FLOATS, x, j).reinterpretAsInts();
             max = max.max(b.lanewise(VectorOperators.AND, 0x7fffffff));
@@ -94,10 +94,10 @@ final class VectorRobustKernels {
         return (DoubleVector) FloatVector.fromArray(HALF_FLOATS, x, j).convertShape(VectorOperators.F2D, DOUBLES, 0);
     }
 
-    static void addWidened(double[] a, boolean first, float[] x, int n) {
-        int bound = n - n % DL;
+    static void addWidened(double[] a, boolean first, float[] x, int from, int n) {
+        int bound = n - (n - from) % DL;
         DoubleVector zero = DoubleVector.zero(DOUBLES);
-        int j = 0;
+        int j = from;
         for (; j < bound; j += DL) {
             DoubleVector acc = first ? zero : DoubleVector.fromArray(DOUBLES, a, j);
             acc.add(widened(x, j)).intoArray(a, j);
@@ -107,10 +107,10 @@ final class VectorRobustKernels {
         }
     }
 
-    static int countBelow(float[] x, float[] lo, int n) {
-        int bound = n - n % L;
+    static int countBelow(float[] x, float[] lo, int from, int n) {
+        int bound = n - (n - from) % L;
         int count = 0;
-        int j = 0;
+        int j = from;
         for (; j < bound; j += L) {
             count += FloatVector.fromArray(FLOATS, x, j).lt(FloatVector.fromArray(FLOATS, lo, j)).trueCount();
         }
@@ -118,6 +118,18 @@ final class VectorRobustKernels {
             count += x[j] < lo[j] ? 1 : 0;
         }
         return count;
+    }
+
+    /** f[j] = (float) (a[j] / count): the division, then one rounding to nearest even. */
+    static void divide(float[] f, double[] a, double count, int from, int to) {
+        int j = from;
+        for (; j + DL <= to; j += DL) {
+            DoubleVector mean = DoubleVector.fromArray(DOUBLES, a, j).div(count);
+            ((FloatVector) mean.convertShape(VectorOperators.D2F, HALF_FLOATS, 0)).intoArray(f, j);
+        }
+        for (; j < to; j++) {
+            f[j] = (float) (a[j] / count);
+        }
     }
 
     static boolean widen(float[] x, double[] d, int n) {

@@ -46,10 +46,10 @@ class RobustKernelsTest {
             assertEquals(Float.floatToRawIntBits(v[i]), Float.floatToRawIntBits(RobustKernels.fromKey(RobustKernels.key(v[i]))));
         }
         int[] k = new int[3];
-        assertFalse(RobustKernels.scalarToKeys(new float[] {1, Float.NaN, 2}, k, 3));
-        assertFalse(RobustKernels.scalarToKeys(new float[] {Float.POSITIVE_INFINITY}, k, 1));
+        assertFalse(RobustKernels.scalarToKeys(new float[] {1, Float.NaN, 2}, k, 0, 3));
+        assertFalse(RobustKernels.scalarToKeys(new float[] {Float.POSITIVE_INFINITY}, k, 0, 1));
         assertFalse(RobustKernels.scalarWiden(new float[] {0, Float.NEGATIVE_INFINITY}, new double[2], 2));
-        assertTrue(RobustKernels.scalarToKeys(new float[] {Float.MAX_VALUE, -Float.MAX_VALUE, -0.0f}, k, 3));
+        assertTrue(RobustKernels.scalarToKeys(new float[] {Float.MAX_VALUE, -Float.MAX_VALUE, -0.0f}, k, 0, 3));
     }
 
     /** Every N from 1 to 64 and every range a rule reads: the network's rows equal a sort's rows there. */
@@ -66,7 +66,7 @@ class RobustKernelsTest {
                 float[][] x = randomRows(r, rows, n);
                 int[][] keys = new int[rows][n];
                 for (int c = 0; c < rows; c++) {
-                    RobustKernels.scalarToKeys(x[c], keys[c], n);
+                    RobustKernels.scalarToKeys(x[c], keys[c], 0, n);
                 }
                 RobustKernels.scalarSort(net, keys, 0, n);
                 for (int j = 0; j < n; j++) {
@@ -122,8 +122,8 @@ class RobustKernelsTest {
             double[][] dv = new double[rows][n];
             double[][] ds = new double[rows][n];
             for (int c = 0; c < rows; c++) {
-                assertTrue(VectorRobustKernels.toKeys(x[c], kv[c], n));
-                assertTrue(RobustKernels.scalarToKeys(x[c], ks[c], n));
+                assertTrue(VectorRobustKernels.toKeys(x[c], kv[c], 0, n));
+                assertTrue(RobustKernels.scalarToKeys(x[c], ks[c], 0, n));
                 assertArrayEquals(ks[c], kv[c]);
                 assertTrue(VectorRobustKernels.widen(x[c], dv[c], n));
                 assertTrue(RobustKernels.scalarWiden(x[c], ds[c], n));
@@ -141,12 +141,15 @@ class RobustKernelsTest {
                 VectorRobustKernels.fromKeys(kv[c], fv, 0, n);
                 RobustKernels.scalarFromKeys(ks[c], fs, 0, n);
                 assertArrayEquals(fs, fv);
-                VectorRobustKernels.addWidened(av, c == 0, fv, n);
-                RobustKernels.scalarAddWidened(as, c == 0, fs, n);
-                assertEquals(RobustKernels.scalarCountBelow(x[c], fs, n), VectorRobustKernels.countBelow(x[c], fv, n));
-                assertEquals(RobustKernels.scalarCountBelow(fs, x[c], n), VectorRobustKernels.countBelow(fv, x[c], n));
+                VectorRobustKernels.addWidened(av, c == 0, fv, from, n);
+                RobustKernels.scalarAddWidened(as, c == 0, fs, from, n);
+                assertEquals(RobustKernels.scalarCountBelow(x[c], fs, from, n), VectorRobustKernels.countBelow(x[c], fv, from, n));
+                assertEquals(RobustKernels.scalarCountBelow(fs, x[c], 0, n), VectorRobustKernels.countBelow(fv, x[c], 0, n));
             }
             assertArrayEquals(as, av, "ordered sums, N = " + rows);
+            VectorRobustKernels.divide(fv, av, rows - 2 * trim, from, n);
+            RobustKernels.scalarDivide(fs, as, rows - 2 * trim, from, n);
+            assertArrayEquals(fs, fv, "means, N = " + rows);
             int pairs = rows * (rows - 1) / 2;
             double[] pv = new double[pairs];
             double[] ps = new double[pairs];
@@ -163,11 +166,11 @@ class RobustKernelsTest {
             assertArrayEquals(ps, pv, "pairwise distances, N = " + rows);
         }
         float[] bad = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, Float.NaN, 19, 20};
-        assertFalse(VectorRobustKernels.toKeys(bad, new int[bad.length], bad.length));
+        assertFalse(VectorRobustKernels.toKeys(bad, new int[bad.length], 1, bad.length));
         assertFalse(VectorRobustKernels.widen(bad, new double[bad.length], bad.length));
         bad[17] = 18;
         bad[3] = Float.NEGATIVE_INFINITY;
-        assertFalse(VectorRobustKernels.toKeys(bad, new int[bad.length], bad.length));
+        assertFalse(VectorRobustKernels.toKeys(bad, new int[bad.length], 1, bad.length));
         assertFalse(VectorRobustKernels.widen(bad, new double[bad.length], bad.length));
     }
 

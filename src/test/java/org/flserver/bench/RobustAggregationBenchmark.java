@@ -99,8 +99,11 @@ public final class RobustAggregationBenchmark {
                 System.out.printf(Locale.ROOT, "%4d %11d %-13s %10.2f %12d %12.2f %11.2f %12.0f %8.1fx%n", n, params, name,
                         seconds, rss >> 20, np, field(json, "load_s"), field(json, "peak_rss_mb"), np / seconds);
             }
+            // RobustAggregation's default block: 2^20 float32 elements over all clients (4 MiB), held twice
+            // (values and sort keys) by each of the two threads.
+            long blocks = 2L * 2 * n * Math.max(1024, Math.min(StreamingFedAvg.DEFAULT_BLOCK, (1 << 20) / n)) * 4;
             System.out.printf(Locale.ROOT, "     model %d MB; RSS goal 2 x model + N x block + 256 MB = %d MB; load average %s%n",
-                    params * 4 >> 20, (2 * params * 4 + (256L << 20)) >> 20, AggregationBenchmark.loadAverage());
+                    params * 4 >> 20, (2 * params * 4 + blocks + (256L << 20)) >> 20, AggregationBenchmark.loadAverage());
         } finally {
             try (Stream<Path> s = Files.walk(dir)) {
                 for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
