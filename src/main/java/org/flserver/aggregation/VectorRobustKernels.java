@@ -10,7 +10,8 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * The Vector API forms of {@link RobustKernels}: one lane per coordinate, so a compare-exchange of
  * two clients' rows is an integer min and max over 8 or 16 coordinates at once. Same arithmetic per
- * element as the scalar forms (no fused multiply-add, no reassociation), so the same bits; only
+ * element as the scalar forms (the same operations, fused multiply-adds where they use
+ * {@link Math#fma}, no reassociation), so the same bits; only
  * loaded when {@code jdk.incubator.vector} is in the boot layer.
  */
 final class VectorRobustKernels {
@@ -156,7 +157,7 @@ final class VectorRobustKernels {
             DoubleVector s0 = DoubleVector.zero(DOUBLES);
             for (; j + 8 <= to; j += 8) {
                 DoubleVector e = DoubleVector.fromArray(DOUBLES, a, j).sub(DoubleVector.fromArray(DOUBLES, b, j));
-                s0 = s0.add(e.mul(e));
+                s0 = e.fma(e, s0);
             }
             s0.intoArray(s, 0);
         } else {
@@ -165,8 +166,8 @@ final class VectorRobustKernels {
             for (; j + 8 <= to; j += 8) {
                 DoubleVector e0 = DoubleVector.fromArray(D4, a, j).sub(DoubleVector.fromArray(D4, b, j));
                 DoubleVector e1 = DoubleVector.fromArray(D4, a, j + 4).sub(DoubleVector.fromArray(D4, b, j + 4));
-                s0 = s0.add(e0.mul(e0));
-                s1 = s1.add(e1.mul(e1));
+                s0 = e0.fma(e0, s0);
+                s1 = e1.fma(e1, s1);
             }
             s0.intoArray(s, 0);
             s1.intoArray(s, 4);
@@ -203,8 +204,8 @@ final class VectorRobustKernels {
                     DoubleVector va = DoubleVector.fromArray(DOUBLES, xa, j);
                     DoubleVector e0 = va.sub(DoubleVector.fromArray(DOUBLES, xb, j));
                     DoubleVector e1 = va.sub(DoubleVector.fromArray(DOUBLES, xc, j));
-                    s0 = s0.add(e0.mul(e0));
-                    s1 = s1.add(e1.mul(e1));
+                    s0 = e0.fma(e0, s0);
+                    s1 = e1.fma(e1, s1);
                 }
                 s0.intoArray(s, 0);
                 s1.intoArray(t, 0);

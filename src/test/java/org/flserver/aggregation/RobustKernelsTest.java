@@ -188,7 +188,7 @@ class RobustKernelsTest {
             double[] s = new double[8];
             for (int j = 3; j < len + 3; j++) {
                 double e = a[j] - b[j];
-                s[(j - 3) % 8] += e * e;
+                s[(j - 3) % 8] = Math.fma(e, e, s[(j - 3) % 8]);
             }
             double want = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
             assertEquals(want, RobustKernels.scalarSquaredDistance(a, b, 3, len + 3), 0.0);
