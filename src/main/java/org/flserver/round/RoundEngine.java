@@ -416,7 +416,7 @@ public class RoundEngine {
         }
         state.moveTo(next, RoundPhase.TESTING);
         sendToParticipants(training, NotificationType.MODEL_TEST_ROUND, roundBody(next, model.getId()));
-        // test rounds ask every participant, also with clients_per_round (issue #13)
+        // test rounds ask every participant, also with clients_per_round (api.md §6.6)
         openPhase(training, next, RoundPhase.TESTING, List.copyOf(training.getParticipants()));
     }
 
