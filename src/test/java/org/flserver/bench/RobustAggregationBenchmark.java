@@ -21,7 +21,7 @@ import java.util.stream.Stream;
  * nothing). For each case (N clients × S float32 parameters) src/test/python/robust_bench.py writes
  * N torch.save state_dicts of standard normal values; then, on the same files, this JVM runs
  * {@link StreamingFedAvg} (mean), median, trimmed mean (β = 0.1) and Krum (f = ⌊(N − 3) / 2⌋,
- * at most 10) with {@link RobustAggregation}, each after one untimed warm-up run, measuring wall time
+ * at most 10) with {@link RobustAggregation}, each after two untimed warm-up runs, measuring wall time
  * and the peak RSS of the run (VmHWM reset before it); and robust_bench.py runs numpy's versions
  * (np.median, sort-based trimmed mean, Krum over the stacked arrays, weighted sum), one process per
  * rule, reporting compute time (after loading) and peak RSS.
@@ -80,8 +80,10 @@ public final class RobustAggregationBenchmark {
                 }
                 AggregationRule rule = (AggregationRule) r[1];
                 Path out = dir.resolve("out-" + name + ".pt");
-                ours(rule, clients, out); // warm-up: JIT
-                Files.delete(out);
+                for (int w = 0; w < 2; w++) { // warm-up: the JIT compiles the Vector API loops in steps
+                    ours(rule, clients, out);
+                    Files.delete(out);
+                }
                 System.gc();
                 AggregationBenchmark.resetPeakRss();
                 long t0 = System.nanoTime();
