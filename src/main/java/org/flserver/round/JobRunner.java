@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Logger;
 import org.flserver.aggregation.AggregationReport;
+import org.flserver.aggregation.AggregationRule;
 import org.flserver.aggregation.DpSettings;
 import org.flserver.aggregation.RdpAccountant;
 import org.flserver.aggregation.RobustAggregation;
@@ -118,6 +119,13 @@ public class JobRunner {
         Path state = null;
         try {
             AggregationReport report;
+            AggregationRule rule = options.rule();
+            if (rule.name() == AggregationRule.Name.MULTI_KRUM && rule.selected(clients.size()) > clients.size()
+                    - rule.byzantine()) {
+                // RobustAggregation does not check m against N − f (it would fail with an index error)
+                throw new WeightFileException("multi_krum selects " + rule.select() + " but at most N - f = "
+                        + (clients.size() - rule.byzantine()) + " of " + clients.size() + " updates can be selected");
+            }
             try {
                 // The mean goes through RobustAggregation too: the same bits as StreamingFedAvg, and
                 // an update holding NaN or ±Inf is refused instead of reaching the global model.

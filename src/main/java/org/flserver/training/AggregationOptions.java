@@ -108,6 +108,11 @@ public record AggregationOptions(AggregationRule rule, OptimizerSettings optimiz
         int perRound = round.clientsPerRound() == null ? participants : Math.min(participants, round.clientsPerRound());
         try {
             options.rule.requireClients(perRound);
+            if (options.rule.name() == AggregationRule.Name.MULTI_KRUM && options.rule.select() > 0
+                    && options.rule.select() > perRound - options.rule.byzantine()) {
+                throw new IllegalArgumentException("multi_krum selects " + options.rule.select() + " but at most N - f = "
+                        + (perRound - options.rule.byzantine()) + " can be selected");
+            }
         } catch (IllegalArgumentException e) {
             throw ApiException.badRequest("The training cannot start (options checked at start): options."
                     + AGGREGATION + ": " + e.getMessage() + " (a round brings at most " + perRound + ": "

@@ -324,6 +324,14 @@ class RobustAggregationIT {
             epsilon = Math.min(epsilon, a / (2 * z * z) + Math.log(1 / 1e-5) / (a - 1));
         }
         assertEquals(epsilon, dp.getJsonNumber("epsilon").doubleValue(), 1e-9 * epsilon);
+        // the admin detail page shows the privacy spent
+        try (org.htmlunit.WebClient browser = RoundDeadlinesIT.adminBrowser()) {
+            org.htmlunit.html.HtmlPage detail = browser.getPage(IntegrationEnvironment.baseUrl()
+                    + "/admin/training.xhtml?id=" + s.training());
+            String privacy = detail.getHtmlElementById("privacy").asNormalizedText();
+            assertTrue(privacy.contains(String.format(java.util.Locale.ROOT, "ε = %.4f", epsilon))
+                    && privacy.contains("after 1 DP round"), privacy);
+        }
         System.out.println("DP-FedAvg: largest deviation from the independent computation " + maxDiff
                 + ", ε = " + dp.getJsonNumber("epsilon"));
     }
