@@ -16,7 +16,6 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Logger;
 import org.flserver.aggregation.AggregationReport;
-import org.flserver.aggregation.AggregationRule;
 import org.flserver.aggregation.DpSettings;
 import org.flserver.aggregation.RdpAccountant;
 import org.flserver.aggregation.RobustAggregation;
@@ -119,13 +118,6 @@ public class JobRunner {
         Path state = null;
         try {
             AggregationReport report;
-            AggregationRule rule = options.rule();
-            if (rule.name() == AggregationRule.Name.MULTI_KRUM && rule.selected(clients.size()) > clients.size()
-                    - rule.byzantine()) {
-                // RobustAggregation does not check m against N − f (it would fail with an index error)
-                throw new WeightFileException("multi_krum selects " + rule.select() + " but at most N - f = "
-                        + (clients.size() - rule.byzantine()) + " of " + clients.size() + " updates can be selected");
-            }
             try {
                 // The mean goes through RobustAggregation too: the same bits as StreamingFedAvg, and
                 // an update holding NaN or ±Inf is refused instead of reaching the global model.
@@ -133,8 +125,8 @@ public class JobRunner {
                         ? aggregation.dpFedAvg(options.dp(), job.round(), clients, template, aggregate)
                         : aggregation.aggregate(options.rule(), clients, template, aggregate);
             } catch (IllegalArgumentException e) {
-                // too few updates for Krum (a deadline closed the round with fewer than 2f + 3) or
-                // weights that sum to 0: a retry cannot cure it, the training goes to E with this reason
+                // too few updates for Krum or Multi-Krum's m (a deadline closed the round with fewer
+                // than expected), or weights that sum to 0: a retry cannot cure it, the training goes to E with this reason
                 throw new WeightFileException(e.getMessage(), e);
             }
             if (options.optimizer() == null) {

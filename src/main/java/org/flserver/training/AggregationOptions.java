@@ -107,12 +107,7 @@ public record AggregationOptions(AggregationRule rule, OptimizerSettings optimiz
         int participants = training.getParticipants().size();
         int perRound = round.clientsPerRound() == null ? participants : Math.min(participants, round.clientsPerRound());
         try {
-            options.rule.requireClients(perRound);
-            if (options.rule.name() == AggregationRule.Name.MULTI_KRUM && options.rule.select() > 0
-                    && options.rule.select() > perRound - options.rule.byzantine()) {
-                throw new IllegalArgumentException("multi_krum selects " + options.rule.select() + " but at most N - f = "
-                        + (perRound - options.rule.byzantine()) + " can be selected");
-            }
+            options.rule.requireClients(perRound); // Krum's N > 2f + 2, Multi-Krum's m <= N - f
         } catch (IllegalArgumentException e) {
             throw ApiException.badRequest("The training cannot start (options checked at start): options."
                     + AGGREGATION + ": " + e.getMessage() + " (a round brings at most " + perRound + ": "

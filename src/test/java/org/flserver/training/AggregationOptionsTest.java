@@ -86,7 +86,7 @@ class AggregationOptionsTest {
         Training select = training("{\"aggregation\": {\"rule\": \"multi_krum\", \"byzantine\": 1, \"select\": 5}}", 5);
         ApiException tooMany = assertThrows(ApiException.class, () -> AggregationOptions.checkAtStart(select,
                 RoundOptions.of(select)));
-        assertTrue(tooMany.getMessage().contains("at most N - f = 4"), tooMany.getMessage());
+        assertTrue(tooMany.getMessage().contains("at most N - byzantine = 4"), tooMany.getMessage());
         // other rules need no count
         Training median = training("{\"aggregation\": {\"rule\": \"median\"}}", 1);
         AggregationOptions.checkAtStart(median, RoundOptions.of(median));
