@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A Byzantine participant's update for RobustAggregationIT (issue #14, acceptance B).
+"""A Byzantine participant's update for RobustAggregationIT (api.md §6.7).
 
 Loads robust/mlp/client04.state_dict.pt (written by make_robust_fixtures.py) and saves it with every
 floating-point tensor multiplied by 1000, as torch.save of a state_dict like its source, to

@@ -58,7 +58,7 @@ public final class ProvenanceJson {
     }
 
     /**
-     * What the aggregation decided (issue #14, api.md §6.7), only on versions of trainings with
+     * What the aggregation decided (api.md §6.7), only on versions of trainings with
      * {@code options.aggregation}, {@code server_optimizer} or {@code dp}: {@code aggregation} (the
      * rule's report, files named by SHA-256), {@code server_optimizer} (steps and the state file's
      * SHA-256 and size), {@code dp} (σ, rounds so far, ε so far; null ε when it is unbounded).

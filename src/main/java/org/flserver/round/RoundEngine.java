@@ -160,7 +160,13 @@ public class RoundEngine {
         participantsChanged(training);
     }
 
-    /** A round notification could not be delivered after every retry: the training goes to E. */
+    /**
+     * A round notification could not be delivered after every retry: the training goes to E
+     * (api.md §8.3) — unless it has a round deadline (api.md §6.6). Then the deadline and the
+     * quorum decide the phase without the unreachable participant, which stays in the training and
+     * is invited again next time (a site whose client crashed may come back); the FAILED
+     * notification stays in the training's log.
+     */
     public void receiverUnreachable(UUID trainingId, UUID receiverId, String reason) {
         Training training = em.find(Training.class, trainingId, LockModeType.PESSIMISTIC_WRITE);
         if (training == null || !isRunning(training)) {
@@ -168,6 +174,11 @@ public class RoundEngine {
         }
         if (training.getParticipants().stream().noneMatch(u -> u.getId().equals(receiverId))) {
             return; // removed meanwhile: its silence no longer matters
+        }
+        if (RoundOptions.of(training).timeoutMillis() != null) {
+            LOG.info(() -> "training " + trainingId + ": participant " + receiverId + " is unreachable (" + reason
+                    + "); the round deadline decides without it");
+            return;
         }
         fail(training, "participant " + receiverId + " is unreachable: " + reason);
     }
@@ -408,7 +419,7 @@ public class RoundEngine {
         }
         state.moveTo(next, RoundPhase.TESTING);
         sendToParticipants(training, NotificationType.MODEL_TEST_ROUND, roundBody(next, model.getId()));
-        // test rounds ask every participant, also with clients_per_round (issue #13)
+        // test rounds ask every participant, also with clients_per_round (api.md §6.6)
         openPhase(training, next, RoundPhase.TESTING, List.copyOf(training.getParticipants()));
     }
 

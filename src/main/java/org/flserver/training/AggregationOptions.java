@@ -11,7 +11,7 @@ import org.flserver.aggregation.OptimizerSettings;
 import org.flserver.platform.ApiException;
 
 /**
- * How a training combines the updates of a round (issue #14, api.md §6.7, design.md §4.2–4.4): the
+ * How a training combines the updates of a round (api.md §6.7, design.md §4.2–4.5): the
  * rule of {@code options.aggregation}, the server optimizer of {@code options.server_optimizer} and
  * central DP of {@code options.dp}. They live in the free options, like {@link RoundOptions}, because
  * the Training entity keeps exactly the seed's fields; {@code aggregation_method} keeps meaning

@@ -7,7 +7,7 @@ import java.math.BigDecimal;
 import org.flserver.platform.ApiException;
 
 /**
- * The round settings a training's free {@code options} JSON may carry (issue #13, api.md §6.6,
+ * The round settings a training's free {@code options} JSON may carry (api.md §6.6,
  * design.md §5.4): {@code round_timeout_seconds} (a collection phase closes at the latest this long
  * after it opened), {@code min_participants} (the quorum at the deadline) and
  * {@code clients_per_round} (how many participants each training round invites). They live in the

@@ -68,7 +68,7 @@ public class AdminTrainingQueries {
     }
 
     /** Where the training stands (empty parts before it was started). */
-    /** What the rule, optimizer and DP decided for one version, in one line (issue #14). */
+    /** What the rule, optimizer and DP decided for one version, in one line (api.md §6.7). */
     static String aggregationText(ModelVersion v) {
         List<String> parts = new ArrayList<>();
         if (v.getAggregationReport() != null) {

@@ -1,4 +1,4 @@
--- What the aggregation of a round decided (design.md §4.2-4.4, issue #14), h2. Keep in step with
+-- What the aggregation of a round decided (design.md §4.2-4.5, api.md §6.7), h2. Keep in step with
 -- ../postgresql/V6__aggregation_outcome.sql. Only trainings whose options set aggregation,
 -- server_optimizer or dp fill these columns; the others' rows stay as before (all null).
 --

@@ -28,7 +28,7 @@ import org.flserver.it.TrainingDriver;
 import org.flserver.it.TrainingDriver.Participant;
 
 /**
- * Deadline benchmark (not a test; issue #13, acceptance E): how long after a phase's deadline the
+ * Deadline benchmark (not a test; README, "Benchmarks"): how long after a phase's deadline the
  * participants have the next round's notifications. N simulated participants (default 50, each with
  * its own loopback notification endpoint) are in a training with {@code round_timeout_seconds} and a
  * quorum of N − 1; in every round N − 1 of them upload a local model of S float32 parameters (default

@@ -33,7 +33,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Round deadlines survive the server (issue #13, acceptance B): they are rows in the database, so a
+ * Round deadlines survive the server (design.md §5.4): they are rows in the database, so a
  * server killed with SIGKILL while a phase is open loses nothing, and a server started after the
  * deadline passed closes that phase — once, with exactly the updates that arrived. A server started
  * before a deadline closes the phase at the deadline, not earlier. Two instances on one database,

@@ -46,9 +46,9 @@ import org.junit.jupiter.api.Test;
  * each has its own notification endpoint on loopback, trains a TorchScript MLP on a disjoint shard of
  * scikit-learn's digits and reports test metrics. The test then loads the initial and the final
  * global model in PyTorch and requires the final one to be more accurate on held-out digits. A second
- * training (issue #13) has a deadline and a quorum of two: one client hangs in round 1 and is killed with
- * SIGKILL, and the two others must still complete the training with a better model. Two more (issue
- * #14) aggregate with the trimmed mean and with FedAdam, and must also end better than they began.
+ * training (api.md §6.6) has a deadline and a quorum of two: one client hangs in round 1 and is killed with
+ * SIGKILL, and the two others must still complete the training with a better model. Two more (api.md
+ * §6.7) aggregate with the trimmed mean and with FedAdam, and must also end better than they began.
  *
  * <p>It needs Debian's {@code python3-torch} and {@code python3-sklearn} for {@code /usr/bin/python3}
  * ({@code .ci/run} installs them); without them it fails and says how to install them. Properties:
@@ -69,7 +69,7 @@ class PyTorchClientsIT {
     private static final int ROUNDS = 3;
     private static final int EPOCHS = 5;
     /**
-     * The training with a killed client (issue #13): two rounds, the last client killed in round 1, each
+     * The training with a killed client (round options, api.md §6.6): two rounds, the last client killed in round 1, each
      * phase closing at the latest 15 s after it opened — ample for a live client's round on a busy machine
      * (about a second), and paid twice: the updates of round 1 and the metrics of test round 2 wait for it.
      */
@@ -125,7 +125,7 @@ class PyTorchClientsIT {
     }
 
     /**
-     * Issue #14, acceptance C: the same clients' training aggregated by a robust rule (trimmed mean
+     * Aggregation options (api.md §6.7): the same clients' training aggregated by a robust rule (trimmed mean
      * dropping one update at each end per coordinate, β = 0.34 of three) and by a server optimizer
      * (FedAdam on the mean), each to a model more accurate than the initial one. Two rounds each, to
      * keep the added run time small.
@@ -154,8 +154,8 @@ class PyTorchClientsIT {
     }
 
     /**
-     * Issue #13, acceptance D: one client hangs in round 1 (it accepts the round and never uploads) and is
-     * then killed with SIGKILL, in a training with a deadline and a quorum below the participant count.
+     * A site whose client dies mid-training: one client hangs in round 1 (it accepts the round and
+     * never uploads) and is then killed with SIGKILL, in a training with a deadline and a quorum below the participant count.
      * Round 1 and test round 2 close at their deadlines with the two live clients' updates and metrics,
      * and the training completes with a model better than the initial one.
      */

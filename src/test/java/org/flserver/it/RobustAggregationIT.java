@@ -27,7 +27,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Issue #14, acceptance B, on the shared test server (PostgreSQL, the built WAR) with simulated
+ * Aggregation options (api.md §6.7) on the shared test server (PostgreSQL, the built WAR) with simulated
  * participants: robust rules against a Byzantine participant, DP-FedAvg with a seed, and the options'
  * checks at creation and start. The expected values are computed here, in double precision from the
  * files (never by the server's code): the honest clients' weighted mean and range, and DP-FedAvg with

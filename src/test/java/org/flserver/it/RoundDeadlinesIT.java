@@ -31,7 +31,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Rounds that finish when a participant does not (issue #13, api.md §6.4, design.md §5.4), over
+ * Rounds that finish when a participant does not (api.md §6.6, design.md §5.4), over
  * HTTP against the shared server on PostgreSQL, with simulated participants (loopback endpoints
  * that record the notifications; the test uploads and reports for them):
  *

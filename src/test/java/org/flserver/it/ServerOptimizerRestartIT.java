@@ -18,7 +18,7 @@ import org.flserver.it.TrainingDriver.Participant;
 import org.junit.jupiter.api.Test;
 
 /**
- * Issue #14, acceptance B, server optimizers: two rounds of FedAdam on servers of the test's own
+ * Server optimizers (api.md §6.7, design.md §4.4): two rounds of FedAdam on servers of the test's own
  * (PostgreSQL, its own schema and data directory, like {@link CrashRecoveryIT}), the first server
  * killed with SIGKILL between the rounds and a new one started on the same database and files. The
  * second round's global model can only be right if the optimizer state (m, v) of the first round
