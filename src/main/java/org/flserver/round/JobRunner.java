@@ -126,7 +126,8 @@ public class JobRunner {
                         : aggregation.aggregate(options.rule(), clients, template, aggregate);
             } catch (IllegalArgumentException e) {
                 // too few updates for Krum or Multi-Krum's m (a deadline closed the round with fewer
-                // than expected), or weights that sum to 0: a retry cannot cure it, the training goes to E with this reason
+                // than expected), or weights that sum to 0: a retry cannot cure it, so the training
+                // goes to E with this reason
                 throw new WeightFileException(e.getMessage(), e);
             }
             if (options.optimizer() == null) {
