@@ -38,7 +38,7 @@ class LayeringTest {
             Map.entry("platform", Set.of()),
             Map.entry("user", Set.of("platform")),
             Map.entry("model", Set.of("user", "tensor", "platform")),
-            Map.entry("training", Set.of("model", "user", "platform", "round")),
+            Map.entry("training", Set.of("model", "user", "platform", "round", "aggregation")),
             Map.entry("notification", Set.of("training", "user", "platform")),
             Map.entry("round", Set.of("notification", "training", "model", "user", "aggregation", "tensor",
                     "platform")),

@@ -14,6 +14,8 @@ import java.util.Optional;
 import java.util.UUID;
 import org.flserver.model.LocalModel;
 import org.flserver.model.SwagStatistics;
+import org.flserver.training.AggregationOptions;
+import org.flserver.training.RoundOptions;
 import org.flserver.training.Training;
 
 /**
@@ -31,9 +33,19 @@ import org.flserver.training.Training;
 @TransactionAttribute(TransactionAttributeType.REQUIRES_NEW)
 public class JobQueue {
 
-    /** Claimed job plus everything the aggregation needs, read in the claiming transaction. */
+    /**
+     * Claimed job plus everything the aggregation needs, read in the claiming transaction.
+     *
+     * @param options              the training's rule, optimizer and DP settings
+     * @param optimizerStateSha256 the optimizer state that belongs to the template (the current
+     *                             global model's version), null before the first step
+     * @param dpRoundsBefore       DP-FedAvg rounds recorded up to the template's version
+     * @param samplingRate         q of the RDP accountant: clients_per_round / participants when the
+     *                             training samples, else 1
+     */
     public record ClaimedJob(long id, UUID trainingId, int round, JobKind kind, int attempts, String templateSha256,
-                             List<JobInput> inputs) {
+                             List<JobInput> inputs, AggregationOptions options, String optimizerStateSha256,
+                             int dpRoundsBefore, double samplingRate) {
     }
 
     @PersistenceContext
@@ -75,12 +87,13 @@ public class JobQueue {
     }
 
     /** Records a MODEL job's output; false when someone else completed it first (nothing changes then). */
-    public boolean completeModel(long jobId, String sha256, long size, List<JobInput> inputs) {
+    public boolean completeModel(long jobId, String sha256, long size, List<JobInput> inputs,
+                                 AggregationOutcome outcome) {
         Locked locked = lock(jobId);
         if (locked == null) {
             return false;
         }
-        engine.modelAggregated(locked.training, locked.job, sha256, size, inputs);
+        engine.modelAggregated(locked.training, locked.job, sha256, size, inputs, outcome);
         return true;
     }
 
@@ -152,7 +165,18 @@ public class JobQueue {
                             s.getSampleSize(), s.getFirstMomentSha256(), s.getSecondMomentSha256()))
                     .toList();
         }
+        // The version of the template (the current global model) carries the optimizer state that
+        // belongs to it: the pair was made current together (design.md §4.4).
+        ModelVersion current = em.createQuery("SELECT v FROM ModelVersion v WHERE v.modelId = :model"
+                        + " AND v.weightsSha256 = :sha ORDER BY v.round DESC", ModelVersion.class)
+                .setParameter("model", training.getModel().getId()).setParameter("sha", template)
+                .setMaxResults(1).getResultList().stream().findFirst().orElse(null);
+        String state = current == null ? null : current.getOptimizerStateSha256();
+        int dpRounds = current == null || current.getDpRounds() == null ? 0 : current.getDpRounds();
+        int participants = training.getParticipants().size();
+        Integer perRound = RoundOptions.of(training).clientsPerRound();
+        double q = perRound == null || participants == 0 ? 1.0 : Math.min(1.0, perRound / (double) participants);
         return new ClaimedJob(job.getId(), job.getTrainingId(), job.getRound(), job.getKind(), job.getAttempts(),
-                template, inputs);
+                template, inputs, AggregationOptions.of(training), state, dpRounds, q);
     }
 }

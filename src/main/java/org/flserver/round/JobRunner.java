@@ -15,6 +15,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Logger;
+import org.flserver.aggregation.AggregationReport;
+import org.flserver.aggregation.DpSettings;
+import org.flserver.aggregation.RdpAccountant;
+import org.flserver.aggregation.RobustAggregation;
+import org.flserver.aggregation.ServerOptimizer;
 import org.flserver.aggregation.StreamingFedAvg;
 import org.flserver.aggregation.WeightedFile;
 import org.flserver.model.ModelFiles;
@@ -26,6 +31,7 @@ import org.flserver.tensor.WeightFile;
 import org.flserver.tensor.WeightFileException;
 import org.flserver.tensor.WeightFiles;
 import org.flserver.tensor.safetensors.SafetensorsWriter;
+import org.flserver.training.AggregationOptions;
 
 /**
  * Computes what an aggregation job produces, outside any transaction: files in, a stored file out.
@@ -33,9 +39,12 @@ import org.flserver.tensor.safetensors.SafetensorsWriter;
  * is what makes re-running a job after a crash harmless.
  *
  * <ul>
- * <li>MODEL: weighted FedAvg of the round's local models with {@link StreamingFedAvg}, written into
- *     a copy of the <em>global model's current file</em> — the server-held template that started as
- *     the actor's upload — so no client's pickle ever reaches another client.</li>
+ * <li>MODEL: the round's local models combined by the training's rule ({@link RobustAggregation}:
+ *     weighted FedAvg by default, or {@code options.aggregation}'s rule, or DP-FedAvg under
+ *     {@code options.dp}), written into a copy of the <em>global model's current file</em> — the
+ *     server-held template that started as the actor's upload — so no client's pickle ever reaches
+ *     another client; then, under {@code options.server_optimizer}, one optimizer step from the
+ *     current global model and state to the new global model and state (design.md §4.2-4.4).</li>
  * <li>SWAG_MOMENTS: the sample-size-weighted mean of the participants' first and second moment
  *     vectors (api.md §7.5), each written as a one-tensor safetensors file by our own writer.</li>
  * </ul>
@@ -58,8 +67,11 @@ public class JobRunner {
     @Inject
     ModelFiles files;
 
+    /** Stateless apart from its thread count and block size: one for all jobs. */
+    private final RobustAggregation aggregation = new RobustAggregation();
+
     /** The job's output file(s): one for MODEL, first and second moment for SWAG_MOMENTS. */
-    public record Output(StoredFile first, StoredFile second) {
+    public record Output(StoredFile first, StoredFile second, AggregationOutcome outcome) {
     }
 
     public Output run(JobQueue.ClaimedJob job) throws IOException {
@@ -71,6 +83,9 @@ public class JobRunner {
         List<String> needed = new ArrayList<>();
         if (job.kind() == JobKind.MODEL) {
             needed.add(job.templateSha256());
+            if (job.optimizerStateSha256() != null) {
+                needed.add(job.optimizerStateSha256());
+            }
         }
         for (JobInput input : job.inputs()) {
             needed.add(input.sha256());
@@ -84,10 +99,10 @@ public class JobRunner {
                         + " share one data directory (fl.data.dir)");
             }
         }
-        return job.kind() == JobKind.MODEL ? new Output(aggregateModel(job), null) : aggregateMoments(job);
+        return job.kind() == JobKind.MODEL ? aggregateModel(job) : aggregateMoments(job);
     }
 
-    private StoredFile aggregateModel(JobQueue.ClaimedJob job) throws IOException {
+    private Output aggregateModel(JobQueue.ClaimedJob job) throws IOException {
         boolean noData = totalSampleSize(job.inputs()) == 0;
         List<WeightedFile> clients = new ArrayList<>();
         for (JobInput input : job.inputs()) {
@@ -96,13 +111,76 @@ public class JobRunner {
         if (KERNELS_LOGGED.compareAndSet(false, true)) {
             LOG.info(() -> "FedAvg folds float32 weights with " + StreamingFedAvg.float32Kernels());
         }
-        Path out = files.newTempFile("aggregate");
+        AggregationOptions options = job.options();
+        Path template = files.path(job.templateSha256());
+        Path aggregate = files.newTempFile("aggregate");
+        Path global = null;
+        Path state = null;
         try {
-            new StreamingFedAvg().aggregate(clients, files.path(job.templateSha256()), out);
-            return files.commitFile(out);
+            AggregationReport report;
+            try {
+                // The mean goes through RobustAggregation too: the same bits as StreamingFedAvg, and
+                // an update holding NaN or ±Inf is refused instead of reaching the global model.
+                report = options.dp() != null
+                        ? aggregation.dpFedAvg(options.dp(), job.round(), clients, template, aggregate)
+                        : aggregation.aggregate(options.rule(), clients, template, aggregate);
+            } catch (IllegalArgumentException e) {
+                // too few updates for Krum or Multi-Krum's m (a deadline closed the round with fewer
+                // than expected), or weights that sum to 0: a retry cannot cure it, so the training
+                // goes to E with this reason
+                throw new WeightFileException(e.getMessage(), e);
+            }
+            if (options.optimizer() == null) {
+                StoredFile out = files.commitFile(aggregate);
+                if (options.isDefault()) {
+                    return new Output(out, null, AggregationOutcome.NONE);
+                }
+                return new Output(out, null, outcome(job, report, out, null, null));
+            }
+            // The optimizer writes the new global model before its state; both are committed into
+            // the store, and neither is current until the completion records the pair (design.md §4.4).
+            // A step that throws leaves nothing current: the job fails or is retried.
+            global = files.newTempFile("global");
+            state = files.newTempFile("optimizer");
+            Path stateIn = job.optimizerStateSha256() == null ? null : files.path(job.optimizerStateSha256());
+            ServerOptimizer.Step step = new ServerOptimizer(options.optimizer())
+                    .step(template, aggregate, stateIn, global, state);
+            StoredFile out = files.commitFile(global);
+            StoredFile stateFile = step.state() == null ? null : files.commitFile(state);
+            return new Output(out, null, outcome(job, report, out, stateFile, step.steps()));
         } finally {
-            Files.deleteIfExists(out);
+            Files.deleteIfExists(aggregate);
+            if (global != null) {
+                Files.deleteIfExists(global);
+            }
+            if (state != null) {
+                Files.deleteIfExists(state);
+            }
         }
+    }
+
+    /**
+     * The outcome recorded in provenance: the report with every file named by its SHA-256 instead of
+     * this server's path, the optimizer's state and steps, and for DP σ and the ε spent so far.
+     */
+    private static AggregationOutcome outcome(JobQueue.ClaimedJob job, AggregationReport report, StoredFile out,
+                                              StoredFile state, Long steps) {
+        List<AggregationReport.ClientReport> named = new ArrayList<>();
+        for (int i = 0; i < report.clients().size(); i++) {
+            AggregationReport.ClientReport c = report.clients().get(i);
+            named.add(new AggregationReport.ClientReport(Path.of(job.inputs().get(i).sha256()), c.weight(),
+                    c.krumScore(), c.selected(), c.trimmedLow(), c.trimmedHigh(), c.deltaNorm(), c.clipFactor()));
+        }
+        String json = new AggregationReport(report.rule(), Path.of(out.sha256()), named, report.trimmedPerSide(),
+                report.byzantine(), report.selectCount(), report.noiseStddev()).toJson();
+        DpSettings dp = job.options().dp();
+        if (dp == null) {
+            return new AggregationOutcome(json, state, steps, null, null, null);
+        }
+        int rounds = job.dpRoundsBefore() + 1;
+        // z = 0 (clipping only) gives ε = ∞, recorded as such
+        double epsilon = RdpAccountant.epsilon(job.samplingRate(), dp.noiseMultiplier(), rounds, dp.delta()).epsilon();
+        return new AggregationOutcome(json, state, steps, report.noiseStddev(), rounds, epsilon);
     }
 
     private Output aggregateMoments(JobQueue.ClaimedJob job) throws IOException {
@@ -117,7 +195,7 @@ public class JobRunner {
             weights[i] = noData ? 1 : inputs.get(i).sampleSize();
         }
         return new Output(meanVector(first, weights, "swag_first_moment"),
-                meanVector(second, weights, "swag_second_moment"));
+                meanVector(second, weights, "swag_second_moment"), AggregationOutcome.NONE);
     }
 
     /**

@@ -140,7 +140,8 @@ public class JobWorker {
             long started = System.nanoTime();
             JobRunner.Output output = runner.run(job);
             boolean completed = job.kind() == JobKind.MODEL
-                    ? queue.completeModel(job.id(), output.first().sha256(), output.first().size(), job.inputs())
+                    ? queue.completeModel(job.id(), output.first().sha256(), output.first().size(), job.inputs(),
+                            output.outcome())
                     : queue.completeMoments(job.id(), output.first().sha256(), output.second().sha256(), job.inputs());
             LOG.info(() -> "aggregation job " + job.id() + " (" + job.kind() + ", training " + job.trainingId()
                     + ", round " + job.round() + ", " + job.inputs().size() + " updates) "

@@ -41,6 +41,30 @@ public class ModelVersion {
     @Column(name = "created_at", nullable = false)
     private OffsetDateTime createdAt;
 
+    // What the aggregation decided, for trainings with options.aggregation / server_optimizer / dp
+    // (design.md §4.2-4.4); null for every other version.
+
+    @Column(name = "aggregation_report")
+    private String aggregationReport;
+
+    @Column(name = "optimizer_state_sha256", length = 64)
+    private String optimizerStateSha256;
+
+    @Column(name = "optimizer_state_size")
+    private Long optimizerStateSize;
+
+    @Column(name = "optimizer_steps")
+    private Long optimizerSteps;
+
+    @Column(name = "dp_noise_stddev")
+    private Double dpNoiseStddev;
+
+    @Column(name = "dp_rounds")
+    private Integer dpRounds;
+
+    @Column(name = "dp_epsilon")
+    private Double dpEpsilon;
+
     protected ModelVersion() {
     }
 
@@ -79,5 +103,47 @@ public class ModelVersion {
 
     public OffsetDateTime getCreatedAt() {
         return createdAt;
+    }
+
+    /**
+     * Records what the job decided; called in the transaction that records this version, so the
+     * optimizer state named here becomes current together with the weights (design.md §4.4).
+     */
+    public void recordOutcome(AggregationOutcome outcome) {
+        this.aggregationReport = outcome.reportJson();
+        this.optimizerStateSha256 = outcome.optimizerState() == null ? null : outcome.optimizerState().sha256();
+        this.optimizerStateSize = outcome.optimizerState() == null ? null : outcome.optimizerState().size();
+        this.optimizerSteps = outcome.optimizerSteps();
+        this.dpNoiseStddev = outcome.dpNoiseStddev();
+        this.dpRounds = outcome.dpRounds();
+        this.dpEpsilon = outcome.dpEpsilon();
+    }
+
+    public String getAggregationReport() {
+        return aggregationReport;
+    }
+
+    public String getOptimizerStateSha256() {
+        return optimizerStateSha256;
+    }
+
+    public Long getOptimizerStateSize() {
+        return optimizerStateSize;
+    }
+
+    public Long getOptimizerSteps() {
+        return optimizerSteps;
+    }
+
+    public Double getDpNoiseStddev() {
+        return dpNoiseStddev;
+    }
+
+    public Integer getDpRounds() {
+        return dpRounds;
+    }
+
+    public Double getDpEpsilon() {
+        return dpEpsilon;
     }
 }

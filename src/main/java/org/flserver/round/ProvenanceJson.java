@@ -3,6 +3,8 @@ package org.flserver.round;
 import jakarta.json.JsonArray;
 import jakarta.json.JsonArrayBuilder;
 import jakarta.json.JsonObjectBuilder;
+import jakarta.json.JsonReader;
+import java.io.StringReader;
 import java.util.List;
 import org.flserver.platform.Jsonp;
 
@@ -49,8 +51,42 @@ public final class ProvenanceJson {
             } else {
                 version.addNull("job_id");
             }
+            addOutcome(version, v);
             versions.add(version);
         }
         return versions.build();
+    }
+
+    /**
+     * What the aggregation decided (api.md §6.7), only on versions of trainings with
+     * {@code options.aggregation}, {@code server_optimizer} or {@code dp}: {@code aggregation} (the
+     * rule's report, files named by SHA-256), {@code server_optimizer} (steps and the state file's
+     * SHA-256 and size), {@code dp} (σ, rounds so far, ε so far; null ε when it is unbounded).
+     */
+    private static void addOutcome(JsonObjectBuilder version, ModelVersion v) {
+        if (v.getAggregationReport() != null) {
+            try (JsonReader reader = Jsonp.createReader(new StringReader(v.getAggregationReport()))) {
+                version.add("aggregation", reader.readObject());
+            }
+        }
+        if (v.getOptimizerSteps() != null) {
+            JsonObjectBuilder o = Jsonp.createObjectBuilder().add("steps", v.getOptimizerSteps());
+            if (v.getOptimizerStateSha256() != null) {
+                o.add("state_sha256", v.getOptimizerStateSha256()).add("state_size", v.getOptimizerStateSize());
+            } else {
+                o.addNull("state_sha256");
+            }
+            version.add("server_optimizer", o);
+        }
+        if (v.getDpRounds() != null) {
+            JsonObjectBuilder d = Jsonp.createObjectBuilder().add("noise_stddev", v.getDpNoiseStddev())
+                    .add("rounds", v.getDpRounds());
+            if (v.getDpEpsilon() != null && Double.isFinite(v.getDpEpsilon())) {
+                d.add("epsilon", v.getDpEpsilon());
+            } else {
+                d.addNull("epsilon");
+            }
+            version.add("dp", d);
+        }
     }
 }

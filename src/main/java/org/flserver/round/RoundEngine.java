@@ -188,11 +188,14 @@ public class RoundEngine {
      * round's local models are deleted (their provenance kept), and the next step is announced. The
      * caller has locked the training row and checked that the job is still PENDING.
      */
-    public void modelAggregated(Training training, AggregationJob job, String sha256, long size, List<JobInput> inputs) {
+    public void modelAggregated(Training training, AggregationJob job, String sha256, long size, List<JobInput> inputs,
+                                AggregationOutcome outcome) {
         TrainingRound state = em.find(TrainingRound.class, training.getId());
         GlobalModel model = training.getModel();
         int next = job.getRound() + 1;
         ModelVersion version = recordVersion(model, next, sha256, size, job.getId());
+        // the optimizer state becomes current with the weights, in this transaction (design.md §4.4)
+        version.recordOutcome(outcome);
         recordProvenance(version, JobKind.MODEL, inputs);
         model.setWeights(new StoredFile(sha256, size));
         model.setRound(next);

@@ -117,6 +117,7 @@ public class TrainingService {
             throw ApiException.field("options", "At most " + MAX_OPTIONS_CHARS + " characters of JSON.");
         }
         RoundOptions.parse(options); // round_timeout_seconds, min_participants, clients_per_round (api.md §6.6)
+        AggregationOptions.parse(options); // aggregation, server_optimizer, dp (api.md §6.7)
         JsonValue period = options.get("daisy_chain_period");
         if (period == null || period.getValueType() == JsonValue.ValueType.NULL) {
             return;
@@ -248,6 +249,7 @@ public class TrainingService {
             throw ApiException.badRequest("Training " + training.getId() + " is not in state INITIAL!");
         }
         RoundOptions.checkAtStart(training);
+        AggregationOptions.checkAtStart(training, RoundOptions.of(training));
         training.setState(TrainingState.ONGOING);
         training.touch();
         engine.trainingStarted(training);

@@ -2,8 +2,11 @@ package org.flserver.web;
 
 import jakarta.ejb.EJB;
 import jakarta.ejb.Stateless;
+import jakarta.json.JsonObject;
+import jakarta.json.JsonReader;
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.PersistenceContext;
+import java.io.StringReader;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
@@ -16,14 +19,18 @@ import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.Optional;
 import java.util.UUID;
+import org.flserver.aggregation.DpSettings;
 import org.flserver.metric.Metric;
 import org.flserver.model.LocalModel;
 import org.flserver.model.SwagStatistics;
 import org.flserver.notification.NotificationLog;
+import org.flserver.platform.Jsonp;
 import org.flserver.round.CollectionPhase;
+import org.flserver.round.ModelVersion;
 import org.flserver.round.RoundPhase;
 import org.flserver.round.RoundQueries;
 import org.flserver.round.TrainingRound;
+import org.flserver.training.AggregationOptions;
 import org.flserver.training.Training;
 import org.flserver.user.User;
 import org.flserver.web.TrainingProgressView.Deadline;
@@ -61,6 +68,49 @@ public class AdminTrainingQueries {
     }
 
     /** Where the training stands (empty parts before it was started). */
+    /** What the rule, optimizer and DP decided for one version, in one line (api.md §6.7). */
+    static String aggregationText(ModelVersion v) {
+        List<String> parts = new ArrayList<>();
+        if (v.getAggregationReport() != null) {
+            try (JsonReader reader = Jsonp.createReader(new StringReader(v.getAggregationReport()))) {
+                JsonObject report = reader.readObject();
+                int selected = report.getJsonArray("selected").size();
+                parts.add("rule " + report.getString("rule") + ", " + selected + " of " + report.getInt("clients")
+                        + " updates selected"
+                        + (report.containsKey("trimmed_per_side") ? ", " + report.getInt("trimmed_per_side")
+                        + " trimmed per side" : ""));
+            }
+        }
+        if (v.getOptimizerSteps() != null) {
+            parts.add("optimizer step " + v.getOptimizerSteps() + (v.getOptimizerStateSha256() == null ? ""
+                    : ", state " + v.getOptimizerStateSha256()));
+        }
+        if (v.getDpRounds() != null) {
+            parts.add(String.format(Locale.ROOT, "DP noise σ = %.6g, ε = %s after %d round(s)", v.getDpNoiseStddev(),
+                    epsilonText(v.getDpEpsilon()), v.getDpRounds()));
+        }
+        return String.join("; ", parts);
+    }
+
+    /** ε spent so far for the training's δ (the newest version's), or empty without options.dp. */
+    static String privacy(Training training, List<RoundQueries.VersionHistory> history) {
+        DpSettings dp = AggregationOptions.of(training).dp();
+        if (dp == null) {
+            return "";
+        }
+        ModelVersion last = history.stream().map(RoundQueries.VersionHistory::version)
+                .filter(v -> v.getDpRounds() != null).reduce((a, b) -> b).orElse(null);
+        if (last == null) {
+            return String.format(Locale.ROOT, "ε = 0 for δ = %.3g (no DP round yet)", dp.delta());
+        }
+        return String.format(Locale.ROOT, "ε = %s for δ = %.3g after %d DP round(s) (noise multiplier %.4g, clip norm %.4g)",
+                epsilonText(last.getDpEpsilon()), dp.delta(), last.getDpRounds(), dp.noiseMultiplier(), dp.clipNorm());
+    }
+
+    private static String epsilonText(Double epsilon) {
+        return epsilon == null || !Double.isFinite(epsilon) ? "∞" : String.format(Locale.ROOT, "%.4f", epsilon);
+    }
+
     public TrainingProgressView progress(UUID trainingId) {
         Training training = em.find(Training.class, trainingId);
         Optional<TrainingRound> state = rounds.roundOf(trainingId);
@@ -75,13 +125,15 @@ public class AdminTrainingQueries {
             series.computeIfAbsent((String) row[1], k -> new TreeMap<>()).put(step, mean);
             means.add(new MetricMean(step, (String) row[1], mean, ((Number) row[3]).intValue()));
         }
-        List<Version> versions = rounds.history(training.getModel().getId()).stream()
+        List<RoundQueries.VersionHistory> history = rounds.history(training.getModel().getId());
+        List<Version> versions = history.stream()
                 .map(h -> new Version(h.version().getRound(), h.version().getWeightsSha256(),
                         h.version().getWeightsSize(), Times.text(h.version().getCreatedAt()), h.version().getJobId(),
                         h.updates().stream().map(p -> new Update(p.getKind().name(), p.getOwnerUsername(),
                                 p.getUpdateRound(), p.getSampleSize(), String.format(Locale.ROOT, "%.4f", p.getWeight()),
-                                p.getWeightsSha256())).toList()))
+                                p.getWeightsSha256())).toList(), aggregationText(h.version())))
                 .toList();
+        String privacy = privacy(training, history);
         List<Job> jobs = rounds.jobs(trainingId).stream()
                 .map(j -> new Job(j.getId(), j.getKind().name(), j.getRound(), j.getStatus().name(), j.getAttempts(),
                         j.getLeaseOwner() == null ? "" : j.getLeaseOwner(), j.getError() == null ? "" : j.getError()))
@@ -95,7 +147,7 @@ public class AdminTrainingQueries {
         List<NotificationLine> notifications = notificationLog(trainingId, phases);
         if (state.isEmpty()) {
             return new TrainingProgressView(null, "", "", "", List.of(), MetricChart.svg(series), means, versions,
-                    jobs, notifications, null, phaseLines);
+                    jobs, notifications, null, phaseLines, privacy);
         }
         TrainingRound r = state.get();
         Optional<CollectionPhase> open = phases.stream()
@@ -104,7 +156,7 @@ public class AdminTrainingQueries {
                 remaining(p.getDueAt()))).orElse(null);
         return new TrainingProgressView(r.getRound(), r.getPhase().name(), Times.text(r.getPhaseStarted()),
                 waitingFor(r.getPhase()), participantStatus(training, r, phases), MetricChart.svg(series), means,
-                versions, jobs, notifications, deadline, phaseLines);
+                versions, jobs, notifications, deadline, phaseLines, privacy);
     }
 
     /**

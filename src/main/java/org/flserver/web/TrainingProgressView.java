@@ -7,13 +7,15 @@ import java.util.List;
  * the engine waits for, who has delivered and who is missing, the metrics of the test rounds (as a
  * chart and a table of means), every version of the global model with the updates it was built
  * from, the aggregation jobs, the notification log, and for trainings with round options the
- * running deadline and the phases that closed by deadline. Plain values copied inside the query's
+ * running deadline and the phases that closed by deadline, and for trainings with {@code options.dp}
+ * the privacy spent so far ({@code privacy}: ε for the configured δ, empty otherwise). Plain values copied inside the query's
  * transaction, so the page never loads lazily.
  */
 public record TrainingProgressView(Integer round, String phase, String phaseStarted, String waitingFor,
                                    List<ParticipantStatus> participants, String metricChartSvg,
                                    List<MetricMean> metricMeans, List<Version> versions, List<Job> jobs,
-                                   List<NotificationLine> notifications, Deadline deadline, List<PhaseLine> phases) {
+                                   List<NotificationLine> notifications, Deadline deadline, List<PhaseLine> phases,
+                                   String privacy) {
 
     /**
      * The open phase's deadline (trainings with {@code round_timeout_seconds}, design.md §5.4): when,
@@ -39,9 +41,12 @@ public record TrainingProgressView(Integer round, String phase, String phaseStar
     public record MetricMean(int step, String key, double mean, int reporters) {
     }
 
-    /** One weights file of the global model and the updates that built it. */
+    /**
+     * One weights file of the global model and the updates that built it; {@code aggregation} says
+     * what the rule, optimizer and DP decided (empty for trainings without those options).
+     */
     public record Version(int round, String weightsSha256, long weightsSize, String createdAt, Long jobId,
-                          List<Update> updates) {
+                          List<Update> updates, String aggregation) {
     }
 
     /** One update that went into a version. */

@@ -47,7 +47,8 @@ import org.junit.jupiter.api.Test;
  * scikit-learn's digits and reports test metrics. The test then loads the initial and the final
  * global model in PyTorch and requires the final one to be more accurate on held-out digits. A second
  * training (api.md §6.6) has a deadline and a quorum of two: one client hangs in round 1 and is killed with
- * SIGKILL, and the two others must still complete the training with a better model.
+ * SIGKILL, and the two others must still complete the training with a better model. Two more (api.md
+ * §6.7) aggregate with the trimmed mean and with FedAdam, and must also end better than they began.
  *
  * <p>It needs Debian's {@code python3-torch} and {@code python3-sklearn} for {@code /usr/bin/python3}
  * ({@code .ci/run} installs them); without them it fails and says how to install them. Properties:
@@ -121,6 +122,35 @@ class PyTorchClientsIT {
             assertEquals(List.of(new Notification("TRAINING_FINISHED", training, model)), actorInbox,
                     "the actor (not a participant) gets TRAINING_FINISHED only");
         });
+    }
+
+    /**
+     * Aggregation options (api.md §6.7): the same clients' training aggregated by a robust rule (trimmed mean
+     * dropping one update at each end per coordinate, β = 0.34 of three) and by a server optimizer
+     * (FedAdam on the mean), each to a model more accurate than the initial one. Two rounds each, to
+     * keep the added run time small.
+     */
+    @Test
+    void torchClientsImproveTheModelWithTrimmedMeanAndWithFedAdam() throws Exception {
+        String[][] trainings = {
+            {"trimmed_mean", "{\"aggregation\": {\"rule\": \"trimmed_mean\", \"trim_fraction\": 0.34}}"},
+            {"adam", "{\"server_optimizer\": {\"name\": \"adam\", \"lr\": 0.03, \"tau\": 0.001}}"},
+        };
+        for (String[] t : trainings) {
+            withClients("pytorch-" + t[0] + "-", (work, actor, clients, actorInbox) -> {
+                startClients(work, clients, null);
+                Path initial = work.resolve("initial.pt");
+                String model = uploadInitialModel(actor, initial);
+                String training = createAndStart(actor, model, DEADLINE_ROUNDS, t[1], clients);
+                awaitFinished(training, actor, clients, actorInbox);
+                assertBetterThanInitial(model, actor, work, initial, "after " + DEADLINE_ROUNDS + " rounds with "
+                        + t[0]);
+                JsonArray history = api.get("/api/trainings/" + training + "/provenance/", actor).array();
+                JsonObject last = history.getJsonObject(history.size() - 1);
+                assertTrue(last.containsKey(t[0].equals("adam") ? "server_optimizer" : "aggregation"),
+                        "provenance records what " + t[0] + " did: " + last);
+            });
+        }
     }
 
     /**

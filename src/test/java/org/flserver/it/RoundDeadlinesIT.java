@@ -281,7 +281,8 @@ class RoundDeadlinesIT {
     }
 
     /** A browser logged in to the admin pages (the shared server's superuser). */
-    private static WebClient adminBrowser() throws Exception {
+    /** A browser logged in to the admin pages of the shared server (also RobustAggregationIT). */
+    static WebClient adminBrowser() throws Exception {
         WebClient browser = new WebClient();
         browser.getOptions().setJavaScriptEnabled(false);
         browser.getOptions().setCssEnabled(false);

@@ -16,13 +16,14 @@ import org.junit.jupiter.api.Test;
 /** The round options of api.md §6.6: what creation accepts and refuses, what start checks. */
 class RoundOptionsTest {
 
-    private static JsonObject json(String text) {
+    static JsonObject json(String text) {
         try (var reader = Jsonp.createReader(new StringReader(text))) {
             return reader.readObject();
         }
     }
 
-    private static Training training(String options, int participants) {
+    /** A training with these options and this many participants (shared with AggregationOptionsTest). */
+    static Training training(String options, int participants) {
         User actor = new User("actor", "hash", "t0");
         Training t = new Training(new GlobalModel(actor, 0, "m", "d"), actor, 1);
         t.setOptions(json(options));
