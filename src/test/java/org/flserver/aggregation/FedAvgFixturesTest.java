@@ -24,7 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Acceptance B: for every FedAvg set and every kind, averaging client0..2 with the given sample sizes
+ * FedAvg exactly as PyTorch computes it: for every FedAvg set and every kind, averaging client0..2 with the given sample sizes
  * gives a file byte-identical to {@code expected.<kind>}, with the default settings and with tiny
  * blocks on one and on two threads (so storages are split into many blocks whose CRCs must combine).
  * Also the refusals: mixed kinds, other architectures, zero total weight, a hostile client.

@@ -26,7 +26,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
- * Acceptance A of issue 14: every rule on the first N = 1..12 clients of each set of
+ * The robust rules against numpy: every rule on the first N = 1..12 clients of each set of
  * src/test/resources/robust (written by src/test/python/robust_aggregation/make_robust_fixtures.py,
  * which computes the expected values with numpy in float64) gives exactly the expected values,
  * Krum's scores within 1e-9 relative (numpy sums the distances in another order) and its selection

@@ -23,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Acceptance D: 50 client files of a 16 MB model are averaged in a separate JVM whose heap
+ * Memory bounded by one model, not by the clients: 50 client files of a 16 MB model are averaged in a separate JVM whose heap
  * ({@code -Xmx40m}) is smaller than three copies of one model (48 MB), so an implementation that held
  * clients or whole models in memory would fail with OutOfMemoryError. The child JVM is started by the
  * test itself (so the limit applies to exactly this run); afterwards every output element is checked

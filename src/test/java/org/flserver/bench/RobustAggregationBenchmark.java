@@ -17,7 +17,7 @@ import java.util.Locale;
 import java.util.stream.Stream;
 
 /**
- * Benchmark of the robust rules (issue 14, acceptance D; not a test: it prints figures and asserts
+ * Benchmark of the robust rules (README, "Benchmarks"; not a test: it prints figures and asserts
  * nothing). For each case (N clients × S float32 parameters) src/test/python/robust_bench.py writes
  * N torch.save state_dicts of standard normal values; then, on the same files, this JVM runs
  * {@link StreamingFedAvg} (mean), median, trimmed mean (β = 0.1) and Krum (f = ⌊(N − 3) / 2⌋,

@@ -16,7 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Acceptance C, first half: every hostile and legacy file is refused with the reason
+ * Hostile files (with MutationFuzzTest): every hostile and legacy file is refused with the reason
  * {@code hostile.json} asks for (the reference reader's message), as a {@link WeightFileException}.
  * Nothing can be executed: the reader has no code path that resolves or calls a GLOBAL.
  */

@@ -21,7 +21,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Acceptance A: every file under {@code models/} and {@code fedavg/} is read and matches its
+ * The reader against PyTorch's own account of each fixture: every file under {@code models/} and {@code fedavg/} is read and matches its
  * manifest exactly (tables) and numerically (per-tensor float64 sum and sum of squares within 1e-9
  * relative, integer sums exactly), the numbers being read through the reported views.
  */

@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
- * Acceptance C, second half: 10,000 randomly mutated fixture files (bit flips, truncations, splices
+ * Hostile files (with HostileFilesTest): 10,000 randomly mutated fixture files (bit flips, truncations, splices
  * and targeted changes of ZIP, pickle and safetensors length fields). Each must be either read
  * consistently (every range inside the file, every view inside its storage, the same tables when
  * read again) or refused with {@link WeightFileException}; any other exception fails the test, and
