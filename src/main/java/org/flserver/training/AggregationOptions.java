@@ -33,7 +33,7 @@ public record AggregationOptions(AggregationRule rule, OptimizerSettings optimiz
 
     private static final AggregationOptions DEFAULT = new AggregationOptions(AggregationRule.mean(), null, null);
 
-    /** Largest seed and integer parameter accepted: a JSON number must fit a Java long / int exactly. */
+    /** The keys each of the three objects may hold; any other is refused, not ignored. */
     private static final Set<String> AGGREGATION_KEYS = Set.of("rule", "trim_fraction", "byzantine", "select");
     private static final Set<String> OPTIMIZER_KEYS = Set.of("name", "lr", "beta1", "beta2", "tau");
     private static final Set<String> DP_KEYS = Set.of("clip_norm", "noise_multiplier", "seed", "delta");
