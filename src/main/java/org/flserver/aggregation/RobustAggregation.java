@@ -1,12 +1,11 @@
 package org.flserver.aggregation;
 
+import org.flserver.tensor.DurableMove;
 import org.flserver.tensor.pytorch.PicklePolicy;
 
 import java.io.IOException;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -90,11 +89,7 @@ public final class RobustAggregation {
         try {
             new StreamingFedAvg(threads, StreamingFedAvg.DEFAULT_BLOCK, policy).aggregate(clients, template, temp);
             requireFinite(clients, template, temp);
-            try {
-                Files.move(temp, out, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(temp, out, StandardCopyOption.REPLACE_EXISTING);
-            }
+            DurableMove.replace(temp, out);
         } finally {
             Files.deleteIfExists(temp);
         }

@@ -1,6 +1,7 @@
 package org.flserver.aggregation;
 
 import org.flserver.tensor.DType;
+import org.flserver.tensor.DurableMove;
 import org.flserver.tensor.StorageInfo;
 import org.flserver.tensor.TemplateRewrite;
 import org.flserver.tensor.WeightFileException;
@@ -10,10 +11,8 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Objects;
@@ -100,17 +99,8 @@ public final class ServerOptimizer {
                 outState.force(true);
                 outState.close();
                 outState = null;
-                try {
-                    Files.move(temp, stateOut, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-                } catch (AtomicMoveNotSupportedException e) {
-                    Files.move(temp, stateOut, StandardCopyOption.REPLACE_EXISTING);
-                }
+                DurableMove.replace(temp, stateOut);
                 temp = null;
-                try (FileChannel dir = FileChannel.open(stateOut.toAbsolutePath().getParent(), StandardOpenOption.READ)) {
-                    dir.force(true);
-                } catch (IOException | UnsupportedOperationException e) {
-                    // directory fsync is not possible everywhere; the rename is atomic all the same
-                }
             }
         } finally {
             if (in != null) {

@@ -6,10 +6,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -171,17 +169,8 @@ public final class TemplateRewrite implements Closeable {
         }
         channel.force(true);
         channel.close();
-        try {
-            Files.move(temp, out, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(temp, out, StandardCopyOption.REPLACE_EXISTING);
-        }
+        DurableMove.replace(temp, out);
         committed = true;
-        try (FileChannel dir = FileChannel.open(out.toAbsolutePath().getParent(), StandardOpenOption.READ)) {
-            dir.force(true);
-        } catch (IOException | UnsupportedOperationException e) {
-            // Directory fsync is not possible on every platform; the rename itself is already atomic.
-        }
     }
 
     @Override

@@ -1,0 +1,39 @@
+package org.flserver.tensor;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * Puts a finished, flushed file in its place so that a crash leaves either the old file or the
+ * whole new one: one rename, then the directory's entry flushed. Shared by every writer of weight
+ * and state files, which all write a temporary file beside the target first.
+ */
+public final class DurableMove {
+
+    private DurableMove() {
+    }
+
+    /**
+     * Renames {@code temp} to {@code target} (replacing it), atomically where the file system can,
+     * then flushes the directory so the rename survives a power loss. The caller has already
+     * forced the file's own contents to disk.
+     */
+    public static void replace(Path temp, Path target) throws IOException {
+        try {
+            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING);
+        }
+        try (FileChannel dir = FileChannel.open(target.toAbsolutePath().getParent(), StandardOpenOption.READ)) {
+            dir.force(true);
+        } catch (IOException | UnsupportedOperationException e) {
+            // Deliberately ignored: some platforms cannot open or fsync a directory (Windows); the
+            // rename is atomic all the same, only its durability across a power loss is weaker there.
+        }
+    }
+}
