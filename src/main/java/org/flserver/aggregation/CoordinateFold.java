@@ -14,16 +14,19 @@ import java.util.Arrays;
  * lowest and highest dropped, the rest summed in ascending order in double precision and divided
  * by N − 2⌊βN⌋). The result is rounded once to the storage's dtype.
  *
- * <p>float32 storages (the common case, and the benchmark's) go through {@link RobustKernels}: each
- * client's slice becomes a row of sortable int keys, and a {@link SortingNetwork} pruned to the rows
- * the rule reads orders every column at once with lane-wise integer min/max, tile by tile (about
- * 256 KiB of keys, so every pass stays in the core's L2 cache), without a branch per value. The
+ * <p>float32 storages (the common case, and the benchmark's) go through {@link RobustKernels}, one
+ * tile of {@link RobustKernels#TILE} columns at a time: the N clients' values of the tile become N
+ * rows of sortable int keys in one flat buffer (checked finite on the way), a {@link SortingNetwork}
+ * pruned to the rows the rule reads orders every column at once with lane-wise integer min/max
+ * (the tile's N × 512 bytes stay in the core's L1 cache through the whole network), and the result
+ * is read off the sorted rows: the middle row(s), or the kept rows summed per column in a register
+ * in ascending order. No branch depends on a value. The
  * keys order -0.0 before 0.0; neither the sums nor the mean of two middle values can tell, and a
  * median of ±0 is zero either way. Other floating dtypes are widened to double and sorted per
  * coordinate ({@link FloatBlocks}, {@link #sort}, {@link #median}).
  *
- * <p>Memory per thread: the N clients' slices of one block as floats and as keys (N × block × 8
- * bytes), or as doubles for the other dtypes. For the trimmed mean it also counts, per client, the
+ * <p>Memory per thread: the N clients' slices of one block as floats (N × block × 4 bytes) and one
+ * tile of keys, or the slices as doubles for the other dtypes. For the trimmed mean it also counts, per client, the
  * components where the client's value lay strictly below or above every kept value (compared as
  * floats, so whatever the order of ties).
  */
@@ -37,15 +40,14 @@ final class CoordinateFold extends FoldKernel {
     private FloatBlocks blocks;
     private double[] col;
     private double[] result;
-    /** Float32: the clients' slices, their sortable keys, the network and its tile of columns. */
+    /** Float32: the clients' slices (padded to whole tiles), one tile of keys (and of their floats), the network's row offsets in it (groups, comparators), the result. */
     private final float[][] xf;
-    private final int[][] keys;
-    private final SortingNetwork network;
-    private final int tile;
-    private final float[] lo;
-    private final float[] hi;
+    private final int[] tileKeys;
+    private final float[] tileFloats;
+    private final int[] groups;
+    private final int[] lo;
+    private final int[] hi;
     private final float[] row;
-    private final double[] sums;
     /** Per client: components trimmed low / high (this thread's share). */
     final long[] trimmedLow;
     final long[] trimmedHigh;
@@ -59,26 +61,22 @@ final class CoordinateFold extends FoldKernel {
         this.clients = n;
         trimmedLow = new long[n];
         trimmedHigh = new long[n];
-        xf = new float[n][block];
-        keys = new int[n][block];
+        int padded = padded(block);
+        xf = new float[n][padded];
+        tileKeys = new int[n * RobustKernels.TILE];
+        tileFloats = new float[n * RobustKernels.TILE];
         int h = n >> 1;
-        network = median ? SortingNetwork.sorting(n, (n & 1) == 1 ? h : h - 1, h)
+        SortingNetwork network = median ? SortingNetwork.sorting(n, (n & 1) == 1 ? h : h - 1, h)
                 : SortingNetwork.sorting(n, trim, n - trim - 1);
-        tile = tileFor(n);
-        lo = new float[block];
-        hi = new float[block];
-        row = new float[block];
-        sums = median ? null : new double[block];
+        groups = network.groups(RobustKernels.TILE);
+        lo = network.lo(RobustKernels.TILE);
+        hi = network.hi(RobustKernels.TILE);
+        row = new float[padded];
     }
 
-    /**
-     * Columns per pass of the network: the N key rows of a tile take about 256 KiB, so the whole
-     * network runs on rows in the core's L2 cache. Measured (N = 50, AVX-512): 1024–1280 columns
-     * sort twice as fast as 128 (32 KiB, L1), where the loop overhead of each compare-exchange over
-     * only 8 vectors dominates; 8192 columns (spilling L2) are slower again.
-     */
-    static int tileFor(int clients) {
-        return Math.max(64, Math.min(4096, (65536 / clients) & ~63));
+    /** n rounded up to whole tiles. */
+    private static int padded(int n) {
+        return (n + RobustKernels.TILE - 1) / RobustKernels.TILE * RobustKernels.TILE;
     }
 
     @Override
@@ -87,22 +85,24 @@ final class CoordinateFold extends FoldKernel {
         if (t != DType.FLOAT32) {
             return unitInDouble(target, t, s, start, n);
         }
+        int padded = padded(n);
         for (int c = 0; c < clients; c++) {
             slices.read(c, s, start, n, 4).asFloatBuffer().get(xf[c], 0, n);
+            Arrays.fill(xf[c], n, padded, 0.0f); // finite, and never counted as trimmed (all rows equal)
         }
-        // Tile by tile, so that every pass over the N rows finds them in the core's L2 cache.
-        for (int t0 = 0; t0 < n; t0 += tile) {
-            int t1 = Math.min(n, t0 + tile);
-            for (int c = 0; c < clients; c++) {
-                if (!RobustKernels.toKeys(xf[c], keys[c], t0, t1)) {
-                    throw firstNonFinite(s, start, n);
-                }
+        // Tile by tile, so that the network's passes over the N rows of keys stay in the core's L1 cache.
+        for (int t0 = 0; t0 < padded; t0 += RobustKernels.TILE) {
+            if (!RobustKernels.keysTile(xf, clients, t0, tileKeys)) {
+                throw firstNonFinite(s, start, n);
             }
-            RobustKernels.sort(network, keys, t0, t1);
+            RobustKernels.sortTile(tileKeys, groups, lo, hi);
             if (median) {
-                medianOf(t0, t1);
+                RobustKernels.medianTile(tileKeys, clients, row, t0, tileFloats);
             } else {
-                trimmedMeanOf(t0, t1);
+                if (trim > 0) {
+                    RobustKernels.countTrimmed(xf, clients, t0, tileKeys, trim, clients - trim - 1, trimmedLow, trimmedHigh);
+                }
+                RobustKernels.meanTile(tileKeys, trim, clients - trim, clients - 2 * trim, row, t0, tileFloats);
             }
         }
         out.clear().order(target.byteOrder());
@@ -121,41 +121,6 @@ final class CoordinateFold extends FoldKernel {
             }
         }
         throw new IllegalStateException("no non-finite value in the block");
-    }
-
-    /** row[t0, t1) = the median of the sorted key rows there: the middle row, or the mean of the two middle rows in double. */
-    private void medianOf(int t0, int t1) {
-        int h = clients >> 1;
-        if ((clients & 1) == 1) {
-            RobustKernels.fromKeys(keys[h], row, t0, t1);
-        } else {
-            int[] a = keys[h - 1];
-            int[] b = keys[h];
-            for (int j = t0; j < t1; j++) {
-                row[j] = (float) (((double) RobustKernels.fromKey(a[j]) + RobustKernels.fromKey(b[j])) / 2);
-            }
-        }
-    }
-
-    /**
-     * row[t0, t1) = the trimmed mean of the sorted key rows there: the kept rows summed in ascending
-     * order in double (exact widening, one rounding per addition), divided, rounded once; and the
-     * clients' values strictly below the lowest or above the highest kept value counted.
-     */
-    private void trimmedMeanOf(int t0, int t1) {
-        if (trim > 0) {
-            RobustKernels.fromKeys(keys[trim], lo, t0, t1);
-            RobustKernels.fromKeys(keys[clients - trim - 1], hi, t0, t1);
-            for (int c = 0; c < clients; c++) {
-                trimmedLow[c] += RobustKernels.countBelow(xf[c], lo, t0, t1);
-                trimmedHigh[c] += RobustKernels.countAbove(xf[c], hi, t0, t1);
-            }
-        }
-        for (int k = trim; k < clients - trim; k++) {
-            RobustKernels.fromKeys(keys[k], row, t0, t1);
-            RobustKernels.addWidened(sums, k == trim, row, t0, t1);
-        }
-        RobustKernels.divide(row, sums, clients - 2 * trim, t0, t1);
     }
 
     /** float64, float16 and bfloat16 storages: per coordinate in double, as the class comment says. */

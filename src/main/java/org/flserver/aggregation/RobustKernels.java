@@ -31,6 +31,13 @@ final class RobustKernels {
             && ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
             && vectorFormsAgree();
 
+    /**
+     * Columns per tile of the coordinate-wise rules: the N rows of keys of a tile (N × 512 bytes)
+     * stay in the core's L1 cache for N up to about 80 while the network runs over them; a multiple
+     * of eight vectors of every width the vector forms accept.
+     */
+    static final int TILE = 128;
+
     private RobustKernels() {
     }
 
@@ -49,108 +56,124 @@ final class RobustKernels {
     /** Both forms on random data with ties, ±0, subnormals, extremes (and a NaN for the finiteness checks). */
     private static boolean probeAgrees() {
         int rows = 7;
-        int n = 83; // several vectors of any width and a tail
+        int n = TILE + 11; // a tile, then several vectors of any width and a tail
         java.util.SplittableRandom r = new java.util.SplittableRandom(14);
         float[] special = {0.0f, -0.0f, Float.MIN_VALUE, -Float.MIN_VALUE, Float.MIN_NORMAL, -Float.MAX_VALUE,
                 Float.MAX_VALUE, 1.0f, 1.0f, -3.5e-41f};
-        float[][] x = new float[rows][n];
+        float[][] x = new float[17][n]; // 17 rows for a network with a group
         for (float[] row : x) {
             for (int j = 0; j < n; j++) {
                 row[j] = r.nextInt(4) == 0 ? special[r.nextInt(special.length)]
                         : Float.intBitsToFloat(r.nextInt() & 0xBF7FFFFF); // finite
             }
         }
-        int[][] kv = new int[rows][n];
-        int[][] ks = new int[rows][n];
-        for (int c = 0; c < rows; c++) {
-            if (!VectorRobustKernels.toKeys(x[c], kv[c], 0, n) || !scalarToKeys(x[c], ks[c], 0, n)) {
-                return false;
-            }
-        }
-        SortingNetwork net = SortingNetwork.sorting(rows, 0, rows - 1);
-        VectorRobustKernels.sort(net, kv, 1, n);
-        scalarSort(net, ks, 1, n);
-        float[] fv = new float[n];
-        float[] fs = new float[n];
-        double[] av = new double[n];
-        double[] as = new double[n];
         double[] dv = new double[n];
         double[] ds = new double[n];
+        double[] as = new double[n];
         for (int c = 0; c < rows; c++) {
-            if (!java.util.Arrays.equals(kv[c], ks[c])) {
-                return false;
-            }
-            VectorRobustKernels.fromKeys(kv[c], fv, 0, n);
-            scalarFromKeys(ks[c], fs, 0, n);
-            VectorRobustKernels.addWidened(av, c == 0, fv, 1, n);
-            scalarAddWidened(as, c == 0, fs, 1, n);
-            if (VectorRobustKernels.countBelow(x[c], fv, 1, n) != scalarCountBelow(x[c], fs, 1, n)
-                    || VectorRobustKernels.widen(x[c], dv, n) != scalarWiden(x[c], ds, n)
+            if (VectorRobustKernels.widen(x[c], dv, n) != scalarWiden(x[c], ds, n)
                     || Double.doubleToRawLongBits(VectorRobustKernels.squaredDistance(dv, as, 2, n))
                     != Double.doubleToRawLongBits(scalarSquaredDistance(ds, as, 2, n))) {
                 return false;
             }
+            System.arraycopy(ds, 0, as, 0, n);
+        }
+        if (!tilesAgree(x, rows) || !tilesAgree(x, 6) || !tilesAgree(x, 17)) { // odd and even N, a group
+            return false;
         }
         x[3][n - 20] = Float.NaN;
         x[4][n - 1] = Float.NEGATIVE_INFINITY;
-        VectorRobustKernels.divide(fv, av, 7, 1, n);
-        scalarDivide(fs, as, 7, 1, n);
-        return java.util.Arrays.equals(av, as) && java.util.Arrays.equals(fv, fs) && !VectorRobustKernels.toKeys(x[3], kv[3], 0, n)
-                && !VectorRobustKernels.toKeys(x[4], kv[4], 0, n) && !VectorRobustKernels.widen(x[3], dv, n)
-                && !VectorRobustKernels.widen(x[4], dv, n);
+        return !VectorRobustKernels.widen(x[3], dv, n) && !VectorRobustKernels.widen(x[4], dv, n)
+                && !VectorRobustKernels.keysTile(x, rows, 0, new int[rows * TILE])
+                && !VectorRobustKernels.keysTile(new float[][] {x[4]}, 1, n - TILE, new int[TILE]);
+    }
+
+    /** The tile kernels of both forms on the first {@link #TILE} columns of the rows: the same keys, order, median, mean and counts. */
+    private static boolean tilesAgree(float[][] x, int rows) {
+        int[] kv = new int[rows * TILE];
+        int[] ks = new int[rows * TILE];
+        if (!VectorRobustKernels.keysTile(x, rows, 0, kv) || !scalarKeysTile(x, rows, 0, ks)
+                || !java.util.Arrays.equals(kv, ks)) {
+            return false;
+        }
+        SortingNetwork net = SortingNetwork.sorting(rows, 1, rows - 2);
+        VectorRobustKernels.sortTile(kv, net.groups(TILE), net.lo(TILE), net.hi(TILE));
+        scalarSortTile(ks, net.groups(TILE), net.lo(TILE), net.hi(TILE));
+        float[] fv = new float[TILE + 5];
+        float[] fs = new float[TILE + 5];
+        float[] gv = new float[TILE + 5];
+        float[] gs = new float[TILE + 5];
+        long[] lowV = new long[rows];
+        long[] lowS = new long[rows];
+        long[] highV = new long[rows];
+        long[] highS = new long[rows];
+        VectorRobustKernels.meanTile(kv, 1, rows - 1, rows - 2, fv, 5, new float[kv.length]);
+        scalarMeanTile(ks, 1, rows - 1, rows - 2, fs, 5);
+        VectorRobustKernels.medianTile(kv, rows, gv, 3, new float[kv.length]);
+        scalarMedianTile(ks, rows, gs, 3);
+        VectorRobustKernels.countTrimmed(x, rows, 0, kv, 1, rows - 2, lowV, highV);
+        scalarCountTrimmed(x, rows, 0, ks, 1, rows - 2, lowS, highS);
+        return java.util.Arrays.equals(kv, ks) && java.util.Arrays.equals(fv, fs) && java.util.Arrays.equals(gv, gs)
+                && java.util.Arrays.equals(lowV, lowS) && java.util.Arrays.equals(highV, highS);
     }
 
     // ---- dispatch ----
 
-    /** k[j] = key of x[j] for j in [from, to); false when some x[j] is NaN or infinite. */
-    static boolean toKeys(float[] x, int[] k, int from, int to) {
-        return VECTOR ? VectorRobustKernels.toKeys(x, k, from, to) : scalarToKeys(x, k, from, to);
+    /**
+     * Keys of columns [from, from + {@link #TILE}) of rows x[0, rows) into the tile k (row r at
+     * k[r × TILE]); false when one of those values is NaN or infinite.
+     */
+    static boolean keysTile(float[][] x, int rows, int from, int[] k) {
+        return VECTOR ? VectorRobustKernels.keysTile(x, rows, from, k) : scalarKeysTile(x, rows, from, k);
     }
 
-    /** f[j] = the float of key k[j], j in [from, to). */
-    static void fromKeys(int[] k, float[] f, int from, int to) {
+    /**
+     * Applies a network to every column of the tile: sorts its groups (their first rows' offsets in
+     * the tile), then runs its comparators (row offsets lo[i] &lt; hi[i]), see {@link SortingNetwork}.
+     */
+    static void sortTile(int[] k, int[] groups, int[] lo, int[] hi) {
         if (VECTOR) {
-            VectorRobustKernels.fromKeys(k, f, from, to);
+            VectorRobustKernels.sortTile(k, groups, lo, hi);
         } else {
-            scalarFromKeys(k, f, from, to);
+            scalarSortTile(k, groups, lo, hi);
         }
     }
 
-    /** Applies the network to columns [from, to) of the key rows. */
-    static void sort(SortingNetwork net, int[][] keys, int from, int to) {
+    /**
+     * out[at + j] = (float) (the sum of rows [fromRow, toRow) of column j, ascending, in double,
+     * from 0.0) / count), j &lt; {@link #TILE}; scratch holds as many floats as the tile has keys.
+     */
+    static void meanTile(int[] k, int fromRow, int toRow, double count, float[] out, int at, float[] scratch) {
         if (VECTOR) {
-            VectorRobustKernels.sort(net, keys, from, to);
+            VectorRobustKernels.meanTile(k, fromRow, toRow, count, out, at, scratch);
         } else {
-            scalarSort(net, keys, from, to);
+            scalarMeanTile(k, fromRow, toRow, count, out, at);
         }
     }
 
-    /** a[j] = (first ? 0.0 : a[j]) + (double) x[j], j in [from, to). */
-    static void addWidened(double[] a, boolean first, float[] x, int from, int to) {
+    /**
+     * out[at + j] = the median of column j of a tile of {@code rows} rows sorted at the middle: the
+     * middle row, or the mean of the two middle rows in double rounded once, j &lt; {@link #TILE};
+     * scratch holds as many floats as the tile has keys.
+     */
+    static void medianTile(int[] k, int rows, float[] out, int at, float[] scratch) {
         if (VECTOR) {
-            VectorRobustKernels.addWidened(a, first, x, from, to);
+            VectorRobustKernels.medianTile(k, rows, out, at, scratch);
         } else {
-            scalarAddWidened(a, first, x, from, to);
+            scalarMedianTile(k, rows, out, at);
         }
     }
 
-    /** f[j] = (float) (a[j] / count), j in [from, to). */
-    static void divide(float[] f, double[] a, double count, int from, int to) {
+    /**
+     * low[c] += the columns j of the tile where x[c][from + j] &lt; row loRow of the tile, high[c] +=
+     * those where it is &gt; row hiRow (compared as floats: -0.0 is not below 0.0), c &lt; rows.
+     */
+    static void countTrimmed(float[][] x, int rows, int from, int[] k, int loRow, int hiRow, long[] low, long[] high) {
         if (VECTOR) {
-            VectorRobustKernels.divide(f, a, count, from, to);
+            VectorRobustKernels.countTrimmed(x, rows, from, k, loRow, hiRow, low, high);
         } else {
-            scalarDivide(f, a, count, from, to);
+            scalarCountTrimmed(x, rows, from, k, loRow, hiRow, low, high);
         }
-    }
-
-    /** The number of j in [from, to) with x[j] &lt; lo[j] (as floats: -0.0 is not below 0.0). */
-    static int countBelow(float[] x, float[] lo, int from, int to) {
-        return VECTOR ? VectorRobustKernels.countBelow(x, lo, from, to) : scalarCountBelow(x, lo, from, to);
-    }
-
-    /** The number of j in [from, to) with x[j] &gt; hi[j]. */
-    static int countAbove(float[] x, float[] hi, int from, int to) {
-        return VECTOR ? VectorRobustKernels.countBelow(hi, x, from, to) : scalarCountBelow(hi, x, from, to);
     }
 
     /** d[j] = x[j] widened, j &lt; n; false when some x[j] is NaN or infinite. */
@@ -188,55 +211,76 @@ final class RobustKernels {
         return Float.intBitsToFloat(k ^ ((k >> 31) & 0x7fffffff));
     }
 
-    static boolean scalarToKeys(float[] x, int[] k, int from, int to) {
+    static boolean scalarKeysTile(float[][] x, int rows, int from, int[] k) {
         int max = 0;
-        for (int j = from; j < to; j++) {
-            int b = Float.floatToRawIntBits(x[j]);
-            max = Math.max(max, b & 0x7fffffff);
-            k[j] = b ^ ((b >> 31) & 0x7fffffff);
+        for (int c = 0; c < rows; c++) {
+            float[] xc = x[c];
+            int base = c * TILE;
+            for (int j = 0; j < TILE; j++) {
+                int b = Float.floatToRawIntBits(xc[from + j]);
+                max = Math.max(max, b & 0x7fffffff);
+                k[base + j] = b ^ ((b >> 31) & 0x7fffffff);
+            }
         }
         return max < 0x7f800000;
     }
 
-    static void scalarFromKeys(int[] k, float[] f, int from, int to) {
-        for (int j = from; j < to; j++) {
-            f[j] = fromKey(k[j]);
+    static void scalarSortTile(int[] k, int[] groups, int[] lo, int[] hi) {
+        for (int g : groups) {
+            for (int i = 0; i < SortingNetwork.GROUP_LO.length; i++) {
+                int a = g + SortingNetwork.GROUP_LO[i] * TILE;
+                int b = g + SortingNetwork.GROUP_HI[i] * TILE;
+                for (int j = 0; j < TILE; j++) {
+                    int x = k[a + j];
+                    int y = k[b + j];
+                    k[a + j] = Math.min(x, y);
+                    k[b + j] = Math.max(x, y);
+                }
+            }
         }
-    }
-
-    static void scalarSort(SortingNetwork net, int[][] keys, int from, int to) {
-        int[] lo = net.lo;
-        int[] hi = net.hi;
         for (int i = 0; i < lo.length; i++) {
-            int[] a = keys[lo[i]];
-            int[] b = keys[hi[i]];
-            for (int j = from; j < to; j++) {
-                int x = a[j];
-                int y = b[j];
-                a[j] = Math.min(x, y);
-                b[j] = Math.max(x, y);
+            int a = lo[i];
+            int b = hi[i];
+            for (int j = 0; j < TILE; j++) {
+                int x = k[a + j];
+                int y = k[b + j];
+                k[a + j] = Math.min(x, y);
+                k[b + j] = Math.max(x, y);
             }
         }
     }
 
-    static void scalarAddWidened(double[] a, boolean first, float[] x, int from, int to) {
-        for (int j = from; j < to; j++) {
-            a[j] = (first ? 0.0 : a[j]) + (double) x[j];
+    static void scalarMeanTile(int[] k, int fromRow, int toRow, double count, float[] out, int at) {
+        for (int j = 0; j < TILE; j++) {
+            double sum = 0.0;
+            for (int r = fromRow; r < toRow; r++) {
+                sum += fromKey(k[r * TILE + j]);
+            }
+            out[at + j] = (float) (sum / count);
         }
     }
 
-    static void scalarDivide(float[] f, double[] a, double count, int from, int to) {
-        for (int j = from; j < to; j++) {
-            f[j] = (float) (a[j] / count);
+    static void scalarMedianTile(int[] k, int rows, float[] out, int at) {
+        int h = rows >> 1;
+        for (int j = 0; j < TILE; j++) {
+            out[at + j] = (rows & 1) == 1 ? fromKey(k[h * TILE + j])
+                    : (float) (((double) fromKey(k[(h - 1) * TILE + j]) + fromKey(k[h * TILE + j])) / 2);
         }
     }
 
-    static int scalarCountBelow(float[] x, float[] lo, int from, int to) {
-        int count = 0;
-        for (int j = from; j < to; j++) {
-            count += x[j] < lo[j] ? 1 : 0;
+    static void scalarCountTrimmed(float[][] x, int rows, int from, int[] k, int loRow, int hiRow, long[] low, long[] high) {
+        for (int c = 0; c < rows; c++) {
+            float[] xc = x[c];
+            int below = 0;
+            int above = 0;
+            for (int j = 0; j < TILE; j++) {
+                float y = xc[from + j];
+                below += y < fromKey(k[loRow * TILE + j]) ? 1 : 0;
+                above += y > fromKey(k[hiRow * TILE + j]) ? 1 : 0;
+            }
+            low[c] += below;
+            high[c] += above;
         }
-        return count;
     }
 
     static boolean scalarWiden(float[] x, double[] d, int n) {

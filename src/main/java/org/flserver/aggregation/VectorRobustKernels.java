@@ -33,103 +33,256 @@ final class VectorRobustKernels {
     }
 
     static boolean supported() {
-        return L >= 4 && FLOATS.length() == L && DL >= 2 && HALF_FLOATS.length() == DL
+        return L >= 4 && RobustKernels.TILE % (8 * L) == 0 && FLOATS.length() == L && DL >= 2 && HALF_FLOATS.length() == DL
                 && DoubleVector.SPECIES_PREFERRED.vectorBitSize() >= 256;
     }
 
-    static boolean toKeys(float[] x, int[] k, int from, int n) {
+    static boolean keysTile(float[][] x, int rows, int from, int[] k) {
         IntVector max = IntVector.zero(INTS);
-        int bound = n - (n - from) % L;
-        int j = from;
-        for (; j < bound; j += L) {
-            IntVector b = FloatVector.fromArray(FLOATS, x, j).reinterpretAsInts();
-            max = max.max(b.lanewise(VectorOperators.AND, 0x7fffffff));
-            b.lanewise(VectorOperators.XOR, b.lanewise(VectorOperators.ASHR, 31).lanewise(VectorOperators.AND, 0x7fffffff))
-                    .intoArray(k, j);
+        for (int c = 0; c < rows; c++) {
+            float[] xc = x[c];
+            int base = c * RobustKernels.TILE;
+            for (int j = 0; j < RobustKernels.TILE; j += L) {
+                IntVector b = FloatVector.fromArray(FLOATS, xc, from + j).reinterpretAsInts();
+                max = max.max(b.lanewise(VectorOperators.AND, 0x7fffffff));
+                b.lanewise(VectorOperators.XOR, b.lanewise(VectorOperators.ASHR, 31).lanewise(VectorOperators.AND, 0x7fffffff))
+                        .intoArray(k, base + j);
+            }
         }
-        boolean finite = max.reduceLanes(VectorOperators.MAX) < 0x7f800000;
-        for (; j < n; j++) {
-            int b = Float.floatToRawIntBits(x[j]);
-            finite &= (b & 0x7fffffff) < 0x7f800000;
-            k[j] = b ^ ((b >> 31) & 0x7fffffff);
-        }
-        return finite;
+        return max.reduceLanes(VectorOperators.MAX) < 0x7f800000;
     }
 
-    static void fromKeys(int[] k, float[] f, int from, int to) {
-        int j = from;
-        for (; j + L <= to; j += L) {
-            IntVector v = IntVector.fromArray(INTS, k, j);
-            v.lanewise(VectorOperators.XOR, v.lanewise(VectorOperators.ASHR, 31).lanewise(VectorOperators.AND, 0x7fffffff))
-                    .reinterpretAsFloats().intoArray(f, j);
-        }
-        for (; j < to; j++) {
-            f[j] = RobustKernels.fromKey(k[j]);
+    /**
+     * Sorts each group of 16 rows (first rows at the offsets g) column by column in sixteen
+     * registers with the comparators of {@link SortingNetwork#GROUP_LO}/{@link SortingNetwork#GROUP_HI}
+     * (written out here, in their order): each row is loaded and stored once per group.
+     */
+    static void sortGroups(int[] k, int[] g) {
+        int t = RobustKernels.TILE;
+        for (int gi = 0; gi < g.length; gi++) {
+            int o = g[gi];
+            for (int j = o; j < o + t; j += L) {
+                IntVector x0 = IntVector.fromArray(INTS, k, j);
+                IntVector x1 = IntVector.fromArray(INTS, k, j + 1 * t);
+                IntVector x2 = IntVector.fromArray(INTS, k, j + 2 * t);
+                IntVector x3 = IntVector.fromArray(INTS, k, j + 3 * t);
+                IntVector x4 = IntVector.fromArray(INTS, k, j + 4 * t);
+                IntVector x5 = IntVector.fromArray(INTS, k, j + 5 * t);
+                IntVector x6 = IntVector.fromArray(INTS, k, j + 6 * t);
+                IntVector x7 = IntVector.fromArray(INTS, k, j + 7 * t);
+                IntVector x8 = IntVector.fromArray(INTS, k, j + 8 * t);
+                IntVector x9 = IntVector.fromArray(INTS, k, j + 9 * t);
+                IntVector x10 = IntVector.fromArray(INTS, k, j + 10 * t);
+                IntVector x11 = IntVector.fromArray(INTS, k, j + 11 * t);
+                IntVector x12 = IntVector.fromArray(INTS, k, j + 12 * t);
+                IntVector x13 = IntVector.fromArray(INTS, k, j + 13 * t);
+                IntVector x14 = IntVector.fromArray(INTS, k, j + 14 * t);
+                IntVector x15 = IntVector.fromArray(INTS, k, j + 15 * t);
+                IntVector m;
+                m = x0.min(x1); x1 = x0.max(x1); x0 = m;
+                m = x2.min(x3); x3 = x2.max(x3); x2 = m;
+                m = x4.min(x5); x5 = x4.max(x5); x4 = m;
+                m = x6.min(x7); x7 = x6.max(x7); x6 = m;
+                m = x8.min(x9); x9 = x8.max(x9); x8 = m;
+                m = x10.min(x11); x11 = x10.max(x11); x10 = m;
+                m = x12.min(x13); x13 = x12.max(x13); x12 = m;
+                m = x14.min(x15); x15 = x14.max(x15); x14 = m;
+                m = x0.min(x2); x2 = x0.max(x2); x0 = m;
+                m = x1.min(x3); x3 = x1.max(x3); x1 = m;
+                m = x4.min(x6); x6 = x4.max(x6); x4 = m;
+                m = x5.min(x7); x7 = x5.max(x7); x5 = m;
+                m = x8.min(x10); x10 = x8.max(x10); x8 = m;
+                m = x9.min(x11); x11 = x9.max(x11); x9 = m;
+                m = x12.min(x14); x14 = x12.max(x14); x12 = m;
+                m = x13.min(x15); x15 = x13.max(x15); x13 = m;
+                m = x1.min(x2); x2 = x1.max(x2); x1 = m;
+                m = x5.min(x6); x6 = x5.max(x6); x5 = m;
+                m = x9.min(x10); x10 = x9.max(x10); x9 = m;
+                m = x13.min(x14); x14 = x13.max(x14); x13 = m;
+                m = x0.min(x4); x4 = x0.max(x4); x0 = m;
+                m = x1.min(x5); x5 = x1.max(x5); x1 = m;
+                m = x2.min(x6); x6 = x2.max(x6); x2 = m;
+                m = x3.min(x7); x7 = x3.max(x7); x3 = m;
+                m = x8.min(x12); x12 = x8.max(x12); x8 = m;
+                m = x9.min(x13); x13 = x9.max(x13); x9 = m;
+                m = x10.min(x14); x14 = x10.max(x14); x10 = m;
+                m = x11.min(x15); x15 = x11.max(x15); x11 = m;
+                m = x2.min(x4); x4 = x2.max(x4); x2 = m;
+                m = x3.min(x5); x5 = x3.max(x5); x3 = m;
+                m = x10.min(x12); x12 = x10.max(x12); x10 = m;
+                m = x11.min(x13); x13 = x11.max(x13); x11 = m;
+                m = x1.min(x2); x2 = x1.max(x2); x1 = m;
+                m = x3.min(x4); x4 = x3.max(x4); x3 = m;
+                m = x5.min(x6); x6 = x5.max(x6); x5 = m;
+                m = x9.min(x10); x10 = x9.max(x10); x9 = m;
+                m = x11.min(x12); x12 = x11.max(x12); x11 = m;
+                m = x13.min(x14); x14 = x13.max(x14); x13 = m;
+                m = x0.min(x8); x8 = x0.max(x8); x0 = m;
+                m = x1.min(x9); x9 = x1.max(x9); x1 = m;
+                m = x2.min(x10); x10 = x2.max(x10); x2 = m;
+                m = x3.min(x11); x11 = x3.max(x11); x3 = m;
+                m = x4.min(x12); x12 = x4.max(x12); x4 = m;
+                m = x5.min(x13); x13 = x5.max(x13); x5 = m;
+                m = x6.min(x14); x14 = x6.max(x14); x6 = m;
+                m = x7.min(x15); x15 = x7.max(x15); x7 = m;
+                m = x4.min(x8); x8 = x4.max(x8); x4 = m;
+                m = x5.min(x9); x9 = x5.max(x9); x5 = m;
+                m = x6.min(x10); x10 = x6.max(x10); x6 = m;
+                m = x7.min(x11); x11 = x7.max(x11); x7 = m;
+                m = x2.min(x4); x4 = x2.max(x4); x2 = m;
+                m = x3.min(x5); x5 = x3.max(x5); x3 = m;
+                m = x6.min(x8); x8 = x6.max(x8); x6 = m;
+                m = x7.min(x9); x9 = x7.max(x9); x7 = m;
+                m = x10.min(x12); x12 = x10.max(x12); x10 = m;
+                m = x11.min(x13); x13 = x11.max(x13); x11 = m;
+                m = x1.min(x2); x2 = x1.max(x2); x1 = m;
+                m = x3.min(x4); x4 = x3.max(x4); x3 = m;
+                m = x5.min(x6); x6 = x5.max(x6); x5 = m;
+                m = x7.min(x8); x8 = x7.max(x8); x7 = m;
+                m = x9.min(x10); x10 = x9.max(x10); x9 = m;
+                m = x11.min(x12); x12 = x11.max(x12); x11 = m;
+                m = x13.min(x14); x14 = x13.max(x14); x13 = m;
+                x0.intoArray(k, j);
+                x1.intoArray(k, j + 1 * t);
+                x2.intoArray(k, j + 2 * t);
+                x3.intoArray(k, j + 3 * t);
+                x4.intoArray(k, j + 4 * t);
+                x5.intoArray(k, j + 5 * t);
+                x6.intoArray(k, j + 6 * t);
+                x7.intoArray(k, j + 7 * t);
+                x8.intoArray(k, j + 8 * t);
+                x9.intoArray(k, j + 9 * t);
+                x10.intoArray(k, j + 10 * t);
+                x11.intoArray(k, j + 11 * t);
+                x12.intoArray(k, j + 12 * t);
+                x13.intoArray(k, j + 13 * t);
+                x14.intoArray(k, j + 14 * t);
+                x15.intoArray(k, j + 15 * t);
+            }
         }
     }
 
-    static void sort(SortingNetwork net, int[][] keys, int from, int to) {
-        int[] lo = net.lo;
-        int[] hi = net.hi;
-        int bound = to - (to - from) % L;
+
+    /**
+     * Per comparator, eight vectors of the two rows straight-line (the whole tile at 16 lanes): the
+     * loop overhead is the two offsets, the rows are in L1.
+     */
+    static void sortTile(int[] k, int[] groups, int[] lo, int[] hi) {
+        sortGroups(k, groups);
+        exchange(k, lo, hi);
+    }
+
+    private static void exchange(int[] k, int[] lo, int[] hi) {
         for (int i = 0; i < lo.length; i++) {
-            int[] a = keys[lo[i]];
-            int[] b = keys[hi[i]];
-            int j = from;
-            for (; j < bound; j += L) {
-                IntVector x = IntVector.fromArray(INTS, a, j);
-                IntVector y = IntVector.fromArray(INTS, b, j);
-                x.min(y).intoArray(a, j);
-                x.max(y).intoArray(b, j);
-            }
-            for (; j < to; j++) {
-                int x = a[j];
-                int y = b[j];
-                a[j] = Math.min(x, y);
-                b[j] = Math.max(x, y);
+            int a = lo[i];
+            int b = hi[i];
+            for (int j = 0; j < RobustKernels.TILE; j += 8 * L) {
+                exchange8(k, a + j, b + j);
             }
         }
     }
 
-    private static DoubleVector widened(float[] x, int j) {
-        return (DoubleVector) FloatVector.fromArray(HALF_FLOATS, x, j).convertShape(VectorOperators.F2D, DOUBLES, 0);
+    private static void exchange8(int[] k, int a, int b) {
+        IntVector x0 = IntVector.fromArray(INTS, k, a);
+        IntVector x1 = IntVector.fromArray(INTS, k, a + L);
+        IntVector x2 = IntVector.fromArray(INTS, k, a + 2 * L);
+        IntVector x3 = IntVector.fromArray(INTS, k, a + 3 * L);
+        IntVector x4 = IntVector.fromArray(INTS, k, a + 4 * L);
+        IntVector x5 = IntVector.fromArray(INTS, k, a + 5 * L);
+        IntVector x6 = IntVector.fromArray(INTS, k, a + 6 * L);
+        IntVector x7 = IntVector.fromArray(INTS, k, a + 7 * L);
+        IntVector y0 = IntVector.fromArray(INTS, k, b);
+        IntVector y1 = IntVector.fromArray(INTS, k, b + L);
+        IntVector y2 = IntVector.fromArray(INTS, k, b + 2 * L);
+        IntVector y3 = IntVector.fromArray(INTS, k, b + 3 * L);
+        IntVector y4 = IntVector.fromArray(INTS, k, b + 4 * L);
+        IntVector y5 = IntVector.fromArray(INTS, k, b + 5 * L);
+        IntVector y6 = IntVector.fromArray(INTS, k, b + 6 * L);
+        IntVector y7 = IntVector.fromArray(INTS, k, b + 7 * L);
+        x0.min(y0).intoArray(k, a);
+        x1.min(y1).intoArray(k, a + L);
+        x2.min(y2).intoArray(k, a + 2 * L);
+        x3.min(y3).intoArray(k, a + 3 * L);
+        x4.min(y4).intoArray(k, a + 4 * L);
+        x5.min(y5).intoArray(k, a + 5 * L);
+        x6.min(y6).intoArray(k, a + 6 * L);
+        x7.min(y7).intoArray(k, a + 7 * L);
+        x0.max(y0).intoArray(k, b);
+        x1.max(y1).intoArray(k, b + L);
+        x2.max(y2).intoArray(k, b + 2 * L);
+        x3.max(y3).intoArray(k, b + 3 * L);
+        x4.max(y4).intoArray(k, b + 4 * L);
+        x5.max(y5).intoArray(k, b + 5 * L);
+        x6.max(y6).intoArray(k, b + 6 * L);
+        x7.max(y7).intoArray(k, b + 7 * L);
     }
 
-    static void addWidened(double[] a, boolean first, float[] x, int from, int n) {
-        int bound = n - (n - from) % DL;
-        DoubleVector zero = DoubleVector.zero(DOUBLES);
-        int j = from;
-        for (; j < bound; j += DL) {
-            DoubleVector acc = first ? zero : DoubleVector.fromArray(DOUBLES, a, j);
-            acc.add(widened(x, j)).intoArray(a, j);
-        }
-        for (; j < n; j++) {
-            a[j] = (first ? 0.0 : a[j]) + (double) x[j];
+    /*
+     * The mean and the median first turn keys back into floats with the same 512-bit (preferred)
+     * int vectors as every other int operation here, into a float scratch, and then widen with
+     * FloatVector.fromArray(HALF_FLOATS).convertShape as the FedAvg kernels do. Widening straight
+     * from half-width int vectors mixed two int shapes in the same JDK call sites; C2 then lost the
+     * exact vector type and boxed every vector (measured: 8 times slower, and allocating).
+     */
+
+    /** f[i, i + count) = the floats of keys k[i, i + count), count a multiple of L. */
+    private static void keysToFloats(int[] k, float[] f, int from, int to) {
+        for (int i = from; i < to; i += L) {
+            IntVector v = IntVector.fromArray(INTS, k, i);
+            v.lanewise(VectorOperators.XOR, v.lanewise(VectorOperators.ASHR, 31).lanewise(VectorOperators.AND, 0x7fffffff))
+                    .reinterpretAsFloats().intoArray(f, i);
         }
     }
 
-    static int countBelow(float[] x, float[] lo, int from, int n) {
-        int bound = n - (n - from) % L;
-        int count = 0;
-        int j = from;
-        for (; j < bound; j += L) {
-            count += FloatVector.fromArray(FLOATS, x, j).lt(FloatVector.fromArray(FLOATS, lo, j)).trueCount();
+    /** Per DL columns, the sum stays in a register while the kept rows are added in ascending order. */
+    static void meanTile(int[] k, int fromRow, int toRow, double count, float[] out, int at, float[] scratch) {
+        int tile = RobustKernels.TILE;
+        keysToFloats(k, scratch, fromRow * tile, toRow * tile);
+        for (int j = 0; j < tile; j += DL) {
+            DoubleVector sum = DoubleVector.zero(DOUBLES);
+            int end = toRow * tile + j;
+            for (int i = fromRow * tile + j; i < end; i += tile) {
+                sum = sum.add(FloatVector.fromArray(HALF_FLOATS, scratch, i).convertShape(VectorOperators.F2D, DOUBLES, 0));
+            }
+            ((FloatVector) sum.div(count).convertShape(VectorOperators.D2F, HALF_FLOATS, 0)).intoArray(out, at + j);
         }
-        for (; j < n; j++) {
-            count += x[j] < lo[j] ? 1 : 0;
-        }
-        return count;
     }
 
-    /** f[j] = (float) (a[j] / count): the division, then one rounding to nearest even. */
-    static void divide(float[] f, double[] a, double count, int from, int to) {
-        int j = from;
-        for (; j + DL <= to; j += DL) {
-            DoubleVector mean = DoubleVector.fromArray(DOUBLES, a, j).div(count);
-            ((FloatVector) mean.convertShape(VectorOperators.D2F, HALF_FLOATS, 0)).intoArray(f, j);
+    static void medianTile(int[] k, int rows, float[] out, int at, float[] scratch) {
+        int tile = RobustKernels.TILE;
+        int h = (rows >> 1) * tile;
+        if ((rows & 1) == 1) {
+            for (int j = 0; j < tile; j += L) {
+                IntVector v = IntVector.fromArray(INTS, k, h + j);
+                v.lanewise(VectorOperators.XOR, v.lanewise(VectorOperators.ASHR, 31).lanewise(VectorOperators.AND, 0x7fffffff))
+                        .reinterpretAsFloats().intoArray(out, at + j);
+            }
+        } else {
+            keysToFloats(k, scratch, h - tile, h + tile);
+            for (int j = 0; j < tile; j += DL) {
+                DoubleVector a = (DoubleVector) FloatVector.fromArray(HALF_FLOATS, scratch, h - tile + j)
+                        .convertShape(VectorOperators.F2D, DOUBLES, 0);
+                DoubleVector b = (DoubleVector) FloatVector.fromArray(HALF_FLOATS, scratch, h + j)
+                        .convertShape(VectorOperators.F2D, DOUBLES, 0);
+                ((FloatVector) a.add(b).div(2.0).convertShape(VectorOperators.D2F, HALF_FLOATS, 0)).intoArray(out, at + j);
+            }
         }
-        for (; j < to; j++) {
-            f[j] = (float) (a[j] / count);
+    }
+
+    static void countTrimmed(float[][] x, int rows, int from, int[] k, int loRow, int hiRow, long[] low, long[] high) {
+        int tile = RobustKernels.TILE;
+        for (int j = 0; j < tile; j += L) {
+            IntVector l = IntVector.fromArray(INTS, k, loRow * tile + j);
+            IntVector h = IntVector.fromArray(INTS, k, hiRow * tile + j);
+            FloatVector lo = l.lanewise(VectorOperators.XOR, l.lanewise(VectorOperators.ASHR, 31)
+                    .lanewise(VectorOperators.AND, 0x7fffffff)).reinterpretAsFloats();
+            FloatVector hi = h.lanewise(VectorOperators.XOR, h.lanewise(VectorOperators.ASHR, 31)
+                    .lanewise(VectorOperators.AND, 0x7fffffff)).reinterpretAsFloats();
+            for (int c = 0; c < rows; c++) {
+                FloatVector y = FloatVector.fromArray(FLOATS, x[c], from + j);
+                low[c] += y.lt(lo).trueCount();
+                high[c] += hi.lt(y).trueCount();
+            }
         }
     }
 

@@ -45,18 +45,21 @@ class RobustKernelsTest {
                     v[i] + " vs " + v[i + 1]);
             assertEquals(Float.floatToRawIntBits(v[i]), Float.floatToRawIntBits(RobustKernels.fromKey(RobustKernels.key(v[i]))));
         }
-        int[] k = new int[3];
-        assertFalse(RobustKernels.scalarToKeys(new float[] {1, Float.NaN, 2}, k, 0, 3));
-        assertFalse(RobustKernels.scalarToKeys(new float[] {Float.POSITIVE_INFINITY}, k, 0, 1));
         assertFalse(RobustKernels.scalarWiden(new float[] {0, Float.NEGATIVE_INFINITY}, new double[2], 2));
-        assertTrue(RobustKernels.scalarToKeys(new float[] {Float.MAX_VALUE, -Float.MAX_VALUE, -0.0f}, k, 0, 3));
+        float[] extremes = new float[RobustKernels.TILE];
+        extremes[0] = Float.MAX_VALUE;
+        extremes[1] = -Float.MAX_VALUE;
+        extremes[2] = -0.0f;
+        int[] k = new int[RobustKernels.TILE];
+        assertTrue(RobustKernels.scalarKeysTile(new float[][] {extremes}, 1, 0, k));
+        assertEquals(RobustKernels.key(-Float.MAX_VALUE), k[1]);
     }
 
     /** Every N from 1 to 64 and every range a rule reads: the network's rows equal a sort's rows there. */
     @Test
     void networksGiveTheOrderStatisticsOfASort() {
         SplittableRandom r = new SplittableRandom(2);
-        int n = 37;
+        int n = RobustKernels.TILE;
         for (int rows = 1; rows <= 64; rows++) {
             int h = rows >> 1;
             int[][] ranges = {{0, rows - 1}, {(rows & 1) == 1 ? h : h - 1, h}, {rows / 10, rows - rows / 10 - 1},
@@ -64,11 +67,9 @@ class RobustKernelsTest {
             for (int[] range : ranges) {
                 SortingNetwork net = SortingNetwork.sorting(rows, range[0], range[1]);
                 float[][] x = randomRows(r, rows, n);
-                int[][] keys = new int[rows][n];
-                for (int c = 0; c < rows; c++) {
-                    RobustKernels.scalarToKeys(x[c], keys[c], 0, n);
-                }
-                RobustKernels.scalarSort(net, keys, 0, n);
+                int[] keys = new int[rows * n];
+                assertTrue(RobustKernels.scalarKeysTile(x, rows, 0, keys));
+                RobustKernels.scalarSortTile(keys, net.groups(n), net.lo(n), net.hi(n));
                 for (int j = 0; j < n; j++) {
                     float[] col = new float[rows];
                     for (int c = 0; c < rows; c++) {
@@ -76,7 +77,7 @@ class RobustKernelsTest {
                     }
                     Arrays.sort(col); // Float.compare's order: -0.0 before 0.0
                     for (int k = range[0]; k <= range[1]; k++) {
-                        assertEquals(Float.floatToRawIntBits(col[k]), Float.floatToRawIntBits(RobustKernels.fromKey(keys[k][j])),
+                        assertEquals(Float.floatToRawIntBits(col[k]), Float.floatToRawIntBits(RobustKernels.fromKey(keys[k * n + j])),
                                 "N = " + rows + ", rows " + Arrays.toString(range) + ", row " + k + ", column " + j);
                     }
                 }
@@ -84,23 +85,83 @@ class RobustKernelsTest {
         }
     }
 
+    /**
+     * The scalar tile forms against their definitions, column by column: the median (middle value,
+     * or the mean of the two middle values in double), the trimmed mean (kept values summed in
+     * ascending order from 0.0 in double, divided, rounded once) and the trim counts (compared as
+     * floats).
+     */
+    @Test
+    void scalarTileFormsFollowTheirDefinitions() {
+        SplittableRandom r = new SplittableRandom(5);
+        int n = RobustKernels.TILE;
+        for (int rows = 1; rows <= 40; rows++) {
+            int trim = rows / 3;
+            float[][] x = randomRows(r, rows + 1, n + 7); // a spare row and columns: only rows [0, rows) of columns [7, 7 + TILE) count
+            int[] keys = new int[rows * n];
+            assertTrue(RobustKernels.scalarKeysTile(x, rows, 7, keys));
+            SortingNetwork full = SortingNetwork.sorting(rows, 0, rows - 1);
+            RobustKernels.scalarSortTile(keys, full.groups(n), full.lo(n), full.hi(n));
+            float[] mean = new float[n + 3];
+            float[] median = new float[n + 3];
+            RobustKernels.scalarMeanTile(keys, trim, rows - trim, rows - 2 * trim, mean, 3);
+            RobustKernels.scalarMedianTile(keys, rows, median, 3);
+            long[] low = new long[rows];
+            long[] high = new long[rows];
+            RobustKernels.scalarCountTrimmed(x, rows, 7, keys, trim, rows - trim - 1, low, high);
+            long[] wantLow = new long[rows];
+            long[] wantHigh = new long[rows];
+            for (int j = 0; j < n; j++) {
+                float[] col = new float[rows];
+                for (int c = 0; c < rows; c++) {
+                    col[c] = x[c][7 + j];
+                }
+                Arrays.sort(col);
+                double sum = 0;
+                for (int k = trim; k < rows - trim; k++) {
+                    sum += col[k];
+                }
+                assertEquals(Float.floatToRawIntBits((float) (sum / (rows - 2 * trim))), Float.floatToRawIntBits(mean[3 + j]));
+                int h = rows >> 1;
+                float med = (rows & 1) == 1 ? col[h] : (float) (((double) col[h - 1] + col[h]) / 2);
+                assertEquals(med, median[3 + j], 0.0f, "N = " + rows + ", column " + j); // ±0 may differ only in sign
+                for (int c = 0; c < rows; c++) {
+                    wantLow[c] += x[c][7 + j] < col[trim] ? 1 : 0;
+                    wantHigh[c] += x[c][7 + j] > col[rows - trim - 1] ? 1 : 0;
+                }
+            }
+            assertArrayEquals(wantLow, low, "N = " + rows);
+            assertArrayEquals(wantHigh, high, "N = " + rows);
+        }
+        float[][] bad = randomRows(r, 3, n);
+        bad[1][n - 1] = Float.NaN;
+        assertFalse(RobustKernels.scalarKeysTile(bad, 3, 0, new int[3 * n]));
+        bad[1][n - 1] = 0;
+        bad[2][0] = Float.POSITIVE_INFINITY;
+        assertFalse(RobustKernels.scalarKeysTile(bad, 3, 0, new int[3 * n]));
+        assertTrue(RobustKernels.scalarKeysTile(bad, 2, 0, new int[3 * n]));
+    }
+
     /** The 0-1 principle: a full network sorts every 0-1 input, for every N up to 14 exhaustively. */
     @Test
     void fullNetworksSortEveryZeroOneInput() {
+        int t = RobustKernels.TILE;
         for (int rows = 1; rows <= 14; rows++) {
             SortingNetwork net = SortingNetwork.sorting(rows, 0, rows - 1);
             int inputs = 1 << rows;
-            int[][] keys = new int[rows][inputs];
-            for (int m = 0; m < inputs; m++) {
-                for (int c = 0; c < rows; c++) {
-                    keys[c][m] = (m >> c) & 1;
+            for (int m0 = 0; m0 < inputs; m0 += t) {
+                int[] keys = new int[rows * t];
+                for (int j = 0; j < t; j++) {
+                    for (int c = 0; c < rows; c++) {
+                        keys[c * t + j] = ((m0 + j) >> c) & 1;
+                    }
                 }
-            }
-            RobustKernels.scalarSort(net, keys, 0, inputs);
-            for (int m = 0; m < inputs; m++) {
-                int ones = Integer.bitCount(m);
-                for (int c = 0; c < rows; c++) {
-                    assertEquals(c >= rows - ones ? 1 : 0, keys[c][m], "N = " + rows + ", input " + m);
+                RobustKernels.scalarSortTile(keys, net.groups(t), net.lo(t), net.hi(t));
+                for (int j = 0; j < t && m0 + j < inputs; j++) {
+                    int ones = Integer.bitCount(m0 + j);
+                    for (int c = 0; c < rows; c++) {
+                        assertEquals(c >= rows - ones ? 1 : 0, keys[c * t + j], "N = " + rows + ", input " + (m0 + j));
+                    }
                 }
             }
         }
@@ -112,44 +173,50 @@ class RobustKernelsTest {
                 "Vector API absent or vectors too narrow: only the scalar forms run here");
         assertTrue(RobustKernels.VECTOR, "the probe must have chosen the vector forms");
         SplittableRandom r = new SplittableRandom(3);
+        int t = RobustKernels.TILE;
         for (int rows = 1; rows <= 64; rows++) {
             int n = 1 + r.nextInt(200);
-            float[][] x = randomRows(r, rows, n);
+            float[][] x = randomRows(r, rows, Math.max(n, 2 * t));
             int trim = rows / 10;
             SortingNetwork net = SortingNetwork.sorting(rows, trim, rows - trim - 1);
-            int[][] kv = new int[rows][n];
-            int[][] ks = new int[rows][n];
+            int[] kv = new int[rows * t];
+            int[] ks = new int[rows * t];
+            int from = r.nextInt(t);
+            assertTrue(VectorRobustKernels.keysTile(x, rows, from, kv));
+            assertTrue(RobustKernels.scalarKeysTile(x, rows, from, ks));
+            assertArrayEquals(ks, kv, "keys, N = " + rows);
+            VectorRobustKernels.sortTile(kv, net.groups(t), net.lo(t), net.hi(t));
+            RobustKernels.scalarSortTile(ks, net.groups(t), net.lo(t), net.hi(t));
+            assertArrayEquals(ks, kv, "sorted keys, N = " + rows);
+            float[] fv = new float[t + 9];
+            float[] fs = new float[t + 9];
+            VectorRobustKernels.meanTile(kv, trim, rows - trim, rows - 2 * trim, fv, 9, new float[kv.length]);
+            RobustKernels.scalarMeanTile(ks, trim, rows - trim, rows - 2 * trim, fs, 9);
+            assertArrayEquals(fs, fv, "means, N = " + rows);
+            long[] lowV = new long[rows];
+            long[] lowS = new long[rows];
+            long[] highV = new long[rows];
+            long[] highS = new long[rows];
+            VectorRobustKernels.countTrimmed(x, rows, from, kv, trim, rows - trim - 1, lowV, highV);
+            RobustKernels.scalarCountTrimmed(x, rows, from, ks, trim, rows - trim - 1, lowS, highS);
+            assertArrayEquals(lowS, lowV, "trimmed low, N = " + rows);
+            assertArrayEquals(highS, highV, "trimmed high, N = " + rows);
+            int h = rows >> 1;
+            SortingNetwork middle = SortingNetwork.sorting(rows, (rows & 1) == 1 ? h : h - 1, h);
+            assertTrue(VectorRobustKernels.keysTile(x, rows, from, kv));
+            assertTrue(RobustKernels.scalarKeysTile(x, rows, from, ks));
+            VectorRobustKernels.sortTile(kv, middle.groups(t), middle.lo(t), middle.hi(t));
+            RobustKernels.scalarSortTile(ks, middle.groups(t), middle.lo(t), middle.hi(t));
+            VectorRobustKernels.medianTile(kv, rows, fv, 2, new float[kv.length]);
+            RobustKernels.scalarMedianTile(ks, rows, fs, 2);
+            assertArrayEquals(fs, fv, "medians, N = " + rows);
             double[][] dv = new double[rows][n];
             double[][] ds = new double[rows][n];
             for (int c = 0; c < rows; c++) {
-                assertTrue(VectorRobustKernels.toKeys(x[c], kv[c], 0, n));
-                assertTrue(RobustKernels.scalarToKeys(x[c], ks[c], 0, n));
-                assertArrayEquals(ks[c], kv[c]);
                 assertTrue(VectorRobustKernels.widen(x[c], dv[c], n));
                 assertTrue(RobustKernels.scalarWiden(x[c], ds[c], n));
                 assertArrayEquals(ds[c], dv[c]);
             }
-            int from = r.nextInt(n);
-            VectorRobustKernels.sort(net, kv, from, n);
-            RobustKernels.scalarSort(net, ks, from, n);
-            float[] fv = new float[n];
-            float[] fs = new float[n];
-            double[] av = new double[n];
-            double[] as = new double[n];
-            for (int c = 0; c < rows; c++) {
-                assertArrayEquals(ks[c], kv[c], "sorted keys, N = " + rows);
-                VectorRobustKernels.fromKeys(kv[c], fv, 0, n);
-                RobustKernels.scalarFromKeys(ks[c], fs, 0, n);
-                assertArrayEquals(fs, fv);
-                VectorRobustKernels.addWidened(av, c == 0, fv, from, n);
-                RobustKernels.scalarAddWidened(as, c == 0, fs, from, n);
-                assertEquals(RobustKernels.scalarCountBelow(x[c], fs, from, n), VectorRobustKernels.countBelow(x[c], fv, from, n));
-                assertEquals(RobustKernels.scalarCountBelow(fs, x[c], 0, n), VectorRobustKernels.countBelow(fv, x[c], 0, n));
-            }
-            assertArrayEquals(as, av, "ordered sums, N = " + rows);
-            VectorRobustKernels.divide(fv, av, rows - 2 * trim, from, n);
-            RobustKernels.scalarDivide(fs, as, rows - 2 * trim, from, n);
-            assertArrayEquals(fs, fv, "means, N = " + rows);
             int pairs = rows * (rows - 1) / 2;
             double[] pv = new double[pairs];
             double[] ps = new double[pairs];
@@ -166,12 +233,18 @@ class RobustKernelsTest {
             assertArrayEquals(ps, pv, "pairwise distances, N = " + rows);
         }
         float[] bad = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, Float.NaN, 19, 20};
-        assertFalse(VectorRobustKernels.toKeys(bad, new int[bad.length], 1, bad.length));
         assertFalse(VectorRobustKernels.widen(bad, new double[bad.length], bad.length));
         bad[17] = 18;
         bad[3] = Float.NEGATIVE_INFINITY;
-        assertFalse(VectorRobustKernels.toKeys(bad, new int[bad.length], 1, bad.length));
         assertFalse(VectorRobustKernels.widen(bad, new double[bad.length], bad.length));
+        float[][] rows = randomRows(r, 3, 2 * t);
+        assertTrue(VectorRobustKernels.keysTile(rows, 3, t, new int[3 * t]));
+        rows[2][2 * t - 1] = Float.NaN;
+        assertFalse(VectorRobustKernels.keysTile(rows, 3, t, new int[3 * t]));
+        assertTrue(VectorRobustKernels.keysTile(rows, 2, t, new int[3 * t]));
+        assertTrue(VectorRobustKernels.keysTile(rows, 3, 0, new int[3 * t]));
+        rows[0][t] = Float.NEGATIVE_INFINITY;
+        assertFalse(VectorRobustKernels.keysTile(rows, 3, t, new int[3 * t]));
     }
 
     /** Krum's fixed summation order: the distance equals the eight interleaved sums added as a tree. */
