@@ -100,7 +100,8 @@ final class CoordinateFold extends FoldKernel {
                 RobustKernels.medianTile(tileKeys, clients, row, t0, tileFloats);
             } else {
                 if (trim > 0) {
-                    RobustKernels.countTrimmed(xf, clients, t0, tileKeys, trim, clients - trim - 1, trimmedLow, trimmedHigh);
+                    RobustKernels.countTrimmed(xf, clients, t0, tileKeys, trim, clients - trim - 1, trimmedLow, trimmedHigh,
+                            tileFloats);
                 }
                 RobustKernels.meanTile(tileKeys, trim, clients - trim, clients - 2 * trim, row, t0, tileFloats);
             }

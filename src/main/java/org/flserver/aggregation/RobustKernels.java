@@ -111,7 +111,7 @@ final class RobustKernels {
         scalarMeanTile(ks, 1, rows - 1, rows - 2, fs, 5);
         VectorRobustKernels.medianTile(kv, rows, gv, 3, new float[kv.length]);
         scalarMedianTile(ks, rows, gs, 3);
-        VectorRobustKernels.countTrimmed(x, rows, 0, kv, 1, rows - 2, lowV, highV);
+        VectorRobustKernels.countTrimmed(x, rows, 0, kv, 1, rows - 2, lowV, highV, new float[kv.length]);
         scalarCountTrimmed(x, rows, 0, ks, 1, rows - 2, lowS, highS);
         return java.util.Arrays.equals(kv, ks) && java.util.Arrays.equals(fv, fs) && java.util.Arrays.equals(gv, gs)
                 && java.util.Arrays.equals(lowV, lowS) && java.util.Arrays.equals(highV, highS);
@@ -166,11 +166,13 @@ final class RobustKernels {
 
     /**
      * low[c] += the columns j of the tile where x[c][from + j] &lt; row loRow of the tile, high[c] +=
-     * those where it is &gt; row hiRow (compared as floats: -0.0 is not below 0.0), c &lt; rows.
+     * those where it is &gt; row hiRow (compared as floats: -0.0 is not below 0.0), c &lt; rows;
+     * scratch holds as many floats as the tile has keys.
      */
-    static void countTrimmed(float[][] x, int rows, int from, int[] k, int loRow, int hiRow, long[] low, long[] high) {
+    static void countTrimmed(float[][] x, int rows, int from, int[] k, int loRow, int hiRow, long[] low, long[] high,
+            float[] scratch) {
         if (VECTOR) {
-            VectorRobustKernels.countTrimmed(x, rows, from, k, loRow, hiRow, low, high);
+            VectorRobustKernels.countTrimmed(x, rows, from, k, loRow, hiRow, low, high, scratch);
         } else {
             scalarCountTrimmed(x, rows, from, k, loRow, hiRow, low, high);
         }

@@ -53,116 +53,214 @@ final class VectorRobustKernels {
     }
 
     /**
-     * Sorts each group of 16 rows (first rows at the offsets g) column by column in sixteen
-     * registers with the comparators of {@link SortingNetwork#GROUP_LO}/{@link SortingNetwork#GROUP_HI}
-     * (written out here, in their order): each row is loaded and stored once per group.
+     * Sorts each group of 16 rows (first rows at the offsets g), one vector of columns at a time, in
+     * registers, with the comparators of {@link SortingNetwork#GROUP_LO}/{@link SortingNetwork#GROUP_HI}
+     * written out in their order, level by level: Batcher's levels 1–2 and 3 on each half of 8 rows,
+     * then level 4 in three steps. Small methods of at most 20 min/max each rather than one of 126:
+     * C2 (Java 17) stopped inlining the Vector API calls of larger ones once other kernels (FedAvg's)
+     * had run in the same JVM, and then boxed every vector (measured: 40 times slower).
      */
     static void sortGroups(int[] k, int[] g) {
         int t = RobustKernels.TILE;
         for (int gi = 0; gi < g.length; gi++) {
             int o = g[gi];
             for (int j = o; j < o + t; j += L) {
-                IntVector x0 = IntVector.fromArray(INTS, k, j);
-                IntVector x1 = IntVector.fromArray(INTS, k, j + 1 * t);
-                IntVector x2 = IntVector.fromArray(INTS, k, j + 2 * t);
-                IntVector x3 = IntVector.fromArray(INTS, k, j + 3 * t);
-                IntVector x4 = IntVector.fromArray(INTS, k, j + 4 * t);
-                IntVector x5 = IntVector.fromArray(INTS, k, j + 5 * t);
-                IntVector x6 = IntVector.fromArray(INTS, k, j + 6 * t);
-                IntVector x7 = IntVector.fromArray(INTS, k, j + 7 * t);
-                IntVector x8 = IntVector.fromArray(INTS, k, j + 8 * t);
-                IntVector x9 = IntVector.fromArray(INTS, k, j + 9 * t);
-                IntVector x10 = IntVector.fromArray(INTS, k, j + 10 * t);
-                IntVector x11 = IntVector.fromArray(INTS, k, j + 11 * t);
-                IntVector x12 = IntVector.fromArray(INTS, k, j + 12 * t);
-                IntVector x13 = IntVector.fromArray(INTS, k, j + 13 * t);
-                IntVector x14 = IntVector.fromArray(INTS, k, j + 14 * t);
-                IntVector x15 = IntVector.fromArray(INTS, k, j + 15 * t);
-                IntVector m;
-                m = x0.min(x1); x1 = x0.max(x1); x0 = m;
-                m = x2.min(x3); x3 = x2.max(x3); x2 = m;
-                m = x4.min(x5); x5 = x4.max(x5); x4 = m;
-                m = x6.min(x7); x7 = x6.max(x7); x6 = m;
-                m = x8.min(x9); x9 = x8.max(x9); x8 = m;
-                m = x10.min(x11); x11 = x10.max(x11); x10 = m;
-                m = x12.min(x13); x13 = x12.max(x13); x12 = m;
-                m = x14.min(x15); x15 = x14.max(x15); x14 = m;
-                m = x0.min(x2); x2 = x0.max(x2); x0 = m;
-                m = x1.min(x3); x3 = x1.max(x3); x1 = m;
-                m = x4.min(x6); x6 = x4.max(x6); x4 = m;
-                m = x5.min(x7); x7 = x5.max(x7); x5 = m;
-                m = x8.min(x10); x10 = x8.max(x10); x8 = m;
-                m = x9.min(x11); x11 = x9.max(x11); x9 = m;
-                m = x12.min(x14); x14 = x12.max(x14); x12 = m;
-                m = x13.min(x15); x15 = x13.max(x15); x13 = m;
-                m = x1.min(x2); x2 = x1.max(x2); x1 = m;
-                m = x5.min(x6); x6 = x5.max(x6); x5 = m;
-                m = x9.min(x10); x10 = x9.max(x10); x9 = m;
-                m = x13.min(x14); x14 = x13.max(x14); x13 = m;
-                m = x0.min(x4); x4 = x0.max(x4); x0 = m;
-                m = x1.min(x5); x5 = x1.max(x5); x1 = m;
-                m = x2.min(x6); x6 = x2.max(x6); x2 = m;
-                m = x3.min(x7); x7 = x3.max(x7); x3 = m;
-                m = x8.min(x12); x12 = x8.max(x12); x8 = m;
-                m = x9.min(x13); x13 = x9.max(x13); x9 = m;
-                m = x10.min(x14); x14 = x10.max(x14); x10 = m;
-                m = x11.min(x15); x15 = x11.max(x15); x11 = m;
-                m = x2.min(x4); x4 = x2.max(x4); x2 = m;
-                m = x3.min(x5); x5 = x3.max(x5); x3 = m;
-                m = x10.min(x12); x12 = x10.max(x12); x10 = m;
-                m = x11.min(x13); x13 = x11.max(x13); x11 = m;
-                m = x1.min(x2); x2 = x1.max(x2); x1 = m;
-                m = x3.min(x4); x4 = x3.max(x4); x3 = m;
-                m = x5.min(x6); x6 = x5.max(x6); x5 = m;
-                m = x9.min(x10); x10 = x9.max(x10); x9 = m;
-                m = x11.min(x12); x12 = x11.max(x12); x11 = m;
-                m = x13.min(x14); x14 = x13.max(x14); x13 = m;
-                m = x0.min(x8); x8 = x0.max(x8); x0 = m;
-                m = x1.min(x9); x9 = x1.max(x9); x1 = m;
-                m = x2.min(x10); x10 = x2.max(x10); x2 = m;
-                m = x3.min(x11); x11 = x3.max(x11); x3 = m;
-                m = x4.min(x12); x12 = x4.max(x12); x4 = m;
-                m = x5.min(x13); x13 = x5.max(x13); x5 = m;
-                m = x6.min(x14); x14 = x6.max(x14); x6 = m;
-                m = x7.min(x15); x15 = x7.max(x15); x7 = m;
-                m = x4.min(x8); x8 = x4.max(x8); x4 = m;
-                m = x5.min(x9); x9 = x5.max(x9); x5 = m;
-                m = x6.min(x10); x10 = x6.max(x10); x6 = m;
-                m = x7.min(x11); x11 = x7.max(x11); x7 = m;
-                m = x2.min(x4); x4 = x2.max(x4); x2 = m;
-                m = x3.min(x5); x5 = x3.max(x5); x3 = m;
-                m = x6.min(x8); x8 = x6.max(x8); x6 = m;
-                m = x7.min(x9); x9 = x7.max(x9); x7 = m;
-                m = x10.min(x12); x12 = x10.max(x12); x10 = m;
-                m = x11.min(x13); x13 = x11.max(x13); x11 = m;
-                m = x1.min(x2); x2 = x1.max(x2); x1 = m;
-                m = x3.min(x4); x4 = x3.max(x4); x3 = m;
-                m = x5.min(x6); x6 = x5.max(x6); x5 = m;
-                m = x7.min(x8); x8 = x7.max(x8); x7 = m;
-                m = x9.min(x10); x10 = x9.max(x10); x9 = m;
-                m = x11.min(x12); x12 = x11.max(x12); x11 = m;
-                m = x13.min(x14); x14 = x13.max(x14); x13 = m;
-                x0.intoArray(k, j);
-                x1.intoArray(k, j + 1 * t);
-                x2.intoArray(k, j + 2 * t);
-                x3.intoArray(k, j + 3 * t);
-                x4.intoArray(k, j + 4 * t);
-                x5.intoArray(k, j + 5 * t);
-                x6.intoArray(k, j + 6 * t);
-                x7.intoArray(k, j + 7 * t);
-                x8.intoArray(k, j + 8 * t);
-                x9.intoArray(k, j + 9 * t);
-                x10.intoArray(k, j + 10 * t);
-                x11.intoArray(k, j + 11 * t);
-                x12.intoArray(k, j + 12 * t);
-                x13.intoArray(k, j + 13 * t);
-                x14.intoArray(k, j + 14 * t);
-                x15.intoArray(k, j + 15 * t);
+                sortPairs8(k, j);
+                merge8(k, j);
+                sortPairs8(k, j + 8 * t);
+                merge8(k, j + 8 * t);
+                merge16Far(k, j);
+                merge16Mid(k, j);
+                merge16Near(k, j);
             }
         }
     }
 
-
+    /** Levels 1–2 of Batcher's network on 8 rows from offset a (rows TILE apart): sorts the pairs' pairs. */
+    private static void sortPairs8(int[] k, int a) {
+        int t = RobustKernels.TILE;
+        IntVector x0 = IntVector.fromArray(INTS, k, a + 0 * t);
+        IntVector x1 = IntVector.fromArray(INTS, k, a + 1 * t);
+        IntVector x2 = IntVector.fromArray(INTS, k, a + 2 * t);
+        IntVector x3 = IntVector.fromArray(INTS, k, a + 3 * t);
+        IntVector x4 = IntVector.fromArray(INTS, k, a + 4 * t);
+        IntVector x5 = IntVector.fromArray(INTS, k, a + 5 * t);
+        IntVector x6 = IntVector.fromArray(INTS, k, a + 6 * t);
+        IntVector x7 = IntVector.fromArray(INTS, k, a + 7 * t);
+        IntVector m;
+        m = x0.min(x1); x1 = x0.max(x1); x0 = m;
+        m = x2.min(x3); x3 = x2.max(x3); x2 = m;
+        m = x4.min(x5); x5 = x4.max(x5); x4 = m;
+        m = x6.min(x7); x7 = x6.max(x7); x6 = m;
+        m = x0.min(x2); x2 = x0.max(x2); x0 = m;
+        m = x1.min(x3); x3 = x1.max(x3); x1 = m;
+        m = x4.min(x6); x6 = x4.max(x6); x4 = m;
+        m = x5.min(x7); x7 = x5.max(x7); x5 = m;
+        m = x1.min(x2); x2 = x1.max(x2); x1 = m;
+        m = x5.min(x6); x6 = x5.max(x6); x5 = m;
+        x0.intoArray(k, a + 0 * t);
+        x1.intoArray(k, a + 1 * t);
+        x2.intoArray(k, a + 2 * t);
+        x3.intoArray(k, a + 3 * t);
+        x4.intoArray(k, a + 4 * t);
+        x5.intoArray(k, a + 5 * t);
+        x6.intoArray(k, a + 6 * t);
+        x7.intoArray(k, a + 7 * t);
+    }
+    /** Level 3 on 8 rows whose halves are sorted: merges them. */
+    private static void merge8(int[] k, int a) {
+        int t = RobustKernels.TILE;
+        IntVector x0 = IntVector.fromArray(INTS, k, a + 0 * t);
+        IntVector x1 = IntVector.fromArray(INTS, k, a + 1 * t);
+        IntVector x2 = IntVector.fromArray(INTS, k, a + 2 * t);
+        IntVector x3 = IntVector.fromArray(INTS, k, a + 3 * t);
+        IntVector x4 = IntVector.fromArray(INTS, k, a + 4 * t);
+        IntVector x5 = IntVector.fromArray(INTS, k, a + 5 * t);
+        IntVector x6 = IntVector.fromArray(INTS, k, a + 6 * t);
+        IntVector x7 = IntVector.fromArray(INTS, k, a + 7 * t);
+        IntVector m;
+        m = x0.min(x4); x4 = x0.max(x4); x0 = m;
+        m = x1.min(x5); x5 = x1.max(x5); x1 = m;
+        m = x2.min(x6); x6 = x2.max(x6); x2 = m;
+        m = x3.min(x7); x7 = x3.max(x7); x3 = m;
+        m = x2.min(x4); x4 = x2.max(x4); x2 = m;
+        m = x3.min(x5); x5 = x3.max(x5); x3 = m;
+        m = x1.min(x2); x2 = x1.max(x2); x1 = m;
+        m = x3.min(x4); x4 = x3.max(x4); x3 = m;
+        m = x5.min(x6); x6 = x5.max(x6); x5 = m;
+        x0.intoArray(k, a + 0 * t);
+        x1.intoArray(k, a + 1 * t);
+        x2.intoArray(k, a + 2 * t);
+        x3.intoArray(k, a + 3 * t);
+        x4.intoArray(k, a + 4 * t);
+        x5.intoArray(k, a + 5 * t);
+        x6.intoArray(k, a + 6 * t);
+        x7.intoArray(k, a + 7 * t);
+    }
+    /** Level 4, first step: rows i and i + 8. */
+    private static void merge16Far(int[] k, int a) {
+        int t = RobustKernels.TILE;
+        IntVector x0 = IntVector.fromArray(INTS, k, a + 0 * t);
+        IntVector x1 = IntVector.fromArray(INTS, k, a + 1 * t);
+        IntVector x2 = IntVector.fromArray(INTS, k, a + 2 * t);
+        IntVector x3 = IntVector.fromArray(INTS, k, a + 3 * t);
+        IntVector x4 = IntVector.fromArray(INTS, k, a + 4 * t);
+        IntVector x5 = IntVector.fromArray(INTS, k, a + 5 * t);
+        IntVector x6 = IntVector.fromArray(INTS, k, a + 6 * t);
+        IntVector x7 = IntVector.fromArray(INTS, k, a + 7 * t);
+        IntVector x8 = IntVector.fromArray(INTS, k, a + 8 * t);
+        IntVector x9 = IntVector.fromArray(INTS, k, a + 9 * t);
+        IntVector x10 = IntVector.fromArray(INTS, k, a + 10 * t);
+        IntVector x11 = IntVector.fromArray(INTS, k, a + 11 * t);
+        IntVector x12 = IntVector.fromArray(INTS, k, a + 12 * t);
+        IntVector x13 = IntVector.fromArray(INTS, k, a + 13 * t);
+        IntVector x14 = IntVector.fromArray(INTS, k, a + 14 * t);
+        IntVector x15 = IntVector.fromArray(INTS, k, a + 15 * t);
+        IntVector m;
+        m = x0.min(x8); x8 = x0.max(x8); x0 = m;
+        m = x1.min(x9); x9 = x1.max(x9); x1 = m;
+        m = x2.min(x10); x10 = x2.max(x10); x2 = m;
+        m = x3.min(x11); x11 = x3.max(x11); x3 = m;
+        m = x4.min(x12); x12 = x4.max(x12); x4 = m;
+        m = x5.min(x13); x13 = x5.max(x13); x5 = m;
+        m = x6.min(x14); x14 = x6.max(x14); x6 = m;
+        m = x7.min(x15); x15 = x7.max(x15); x7 = m;
+        x0.intoArray(k, a + 0 * t);
+        x1.intoArray(k, a + 1 * t);
+        x2.intoArray(k, a + 2 * t);
+        x3.intoArray(k, a + 3 * t);
+        x4.intoArray(k, a + 4 * t);
+        x5.intoArray(k, a + 5 * t);
+        x6.intoArray(k, a + 6 * t);
+        x7.intoArray(k, a + 7 * t);
+        x8.intoArray(k, a + 8 * t);
+        x9.intoArray(k, a + 9 * t);
+        x10.intoArray(k, a + 10 * t);
+        x11.intoArray(k, a + 11 * t);
+        x12.intoArray(k, a + 12 * t);
+        x13.intoArray(k, a + 13 * t);
+        x14.intoArray(k, a + 14 * t);
+        x15.intoArray(k, a + 15 * t);
+    }
+    /** Level 4, the steps of distance 4 and 2. */
+    private static void merge16Mid(int[] k, int a) {
+        int t = RobustKernels.TILE;
+        IntVector x2 = IntVector.fromArray(INTS, k, a + 2 * t);
+        IntVector x3 = IntVector.fromArray(INTS, k, a + 3 * t);
+        IntVector x4 = IntVector.fromArray(INTS, k, a + 4 * t);
+        IntVector x5 = IntVector.fromArray(INTS, k, a + 5 * t);
+        IntVector x6 = IntVector.fromArray(INTS, k, a + 6 * t);
+        IntVector x7 = IntVector.fromArray(INTS, k, a + 7 * t);
+        IntVector x8 = IntVector.fromArray(INTS, k, a + 8 * t);
+        IntVector x9 = IntVector.fromArray(INTS, k, a + 9 * t);
+        IntVector x10 = IntVector.fromArray(INTS, k, a + 10 * t);
+        IntVector x11 = IntVector.fromArray(INTS, k, a + 11 * t);
+        IntVector x12 = IntVector.fromArray(INTS, k, a + 12 * t);
+        IntVector x13 = IntVector.fromArray(INTS, k, a + 13 * t);
+        IntVector m;
+        m = x4.min(x8); x8 = x4.max(x8); x4 = m;
+        m = x5.min(x9); x9 = x5.max(x9); x5 = m;
+        m = x6.min(x10); x10 = x6.max(x10); x6 = m;
+        m = x7.min(x11); x11 = x7.max(x11); x7 = m;
+        m = x2.min(x4); x4 = x2.max(x4); x2 = m;
+        m = x3.min(x5); x5 = x3.max(x5); x3 = m;
+        m = x6.min(x8); x8 = x6.max(x8); x6 = m;
+        m = x7.min(x9); x9 = x7.max(x9); x7 = m;
+        m = x10.min(x12); x12 = x10.max(x12); x10 = m;
+        m = x11.min(x13); x13 = x11.max(x13); x11 = m;
+        x2.intoArray(k, a + 2 * t);
+        x3.intoArray(k, a + 3 * t);
+        x4.intoArray(k, a + 4 * t);
+        x5.intoArray(k, a + 5 * t);
+        x6.intoArray(k, a + 6 * t);
+        x7.intoArray(k, a + 7 * t);
+        x8.intoArray(k, a + 8 * t);
+        x9.intoArray(k, a + 9 * t);
+        x10.intoArray(k, a + 10 * t);
+        x11.intoArray(k, a + 11 * t);
+        x12.intoArray(k, a + 12 * t);
+        x13.intoArray(k, a + 13 * t);
+    }
+    /** Level 4, the last step: neighbours. */
+    private static void merge16Near(int[] k, int a) {
+        int t = RobustKernels.TILE;
+        IntVector x1 = IntVector.fromArray(INTS, k, a + 1 * t);
+        IntVector x2 = IntVector.fromArray(INTS, k, a + 2 * t);
+        IntVector x3 = IntVector.fromArray(INTS, k, a + 3 * t);
+        IntVector x4 = IntVector.fromArray(INTS, k, a + 4 * t);
+        IntVector x5 = IntVector.fromArray(INTS, k, a + 5 * t);
+        IntVector x6 = IntVector.fromArray(INTS, k, a + 6 * t);
+        IntVector x7 = IntVector.fromArray(INTS, k, a + 7 * t);
+        IntVector x8 = IntVector.fromArray(INTS, k, a + 8 * t);
+        IntVector x9 = IntVector.fromArray(INTS, k, a + 9 * t);
+        IntVector x10 = IntVector.fromArray(INTS, k, a + 10 * t);
+        IntVector x11 = IntVector.fromArray(INTS, k, a + 11 * t);
+        IntVector x12 = IntVector.fromArray(INTS, k, a + 12 * t);
+        IntVector x13 = IntVector.fromArray(INTS, k, a + 13 * t);
+        IntVector x14 = IntVector.fromArray(INTS, k, a + 14 * t);
+        IntVector m;
+        m = x1.min(x2); x2 = x1.max(x2); x1 = m;
+        m = x3.min(x4); x4 = x3.max(x4); x3 = m;
+        m = x5.min(x6); x6 = x5.max(x6); x5 = m;
+        m = x7.min(x8); x8 = x7.max(x8); x7 = m;
+        m = x9.min(x10); x10 = x9.max(x10); x9 = m;
+        m = x11.min(x12); x12 = x11.max(x12); x11 = m;
+        m = x13.min(x14); x14 = x13.max(x14); x13 = m;
+        x1.intoArray(k, a + 1 * t);
+        x2.intoArray(k, a + 2 * t);
+        x3.intoArray(k, a + 3 * t);
+        x4.intoArray(k, a + 4 * t);
+        x5.intoArray(k, a + 5 * t);
+        x6.intoArray(k, a + 6 * t);
+        x7.intoArray(k, a + 7 * t);
+        x8.intoArray(k, a + 8 * t);
+        x9.intoArray(k, a + 9 * t);
+        x10.intoArray(k, a + 10 * t);
+        x11.intoArray(k, a + 11 * t);
+        x12.intoArray(k, a + 12 * t);
+        x13.intoArray(k, a + 13 * t);
+        x14.intoArray(k, a + 14 * t);
+    }
     /**
      * Per comparator, eight vectors of the two rows straight-line (the whole tile at 16 lanes): the
      * loop overhead is the two offsets, the rows are in L1.
@@ -269,20 +367,25 @@ final class VectorRobustKernels {
         }
     }
 
-    static void countTrimmed(float[][] x, int rows, int from, int[] k, int loRow, int hiRow, long[] low, long[] high) {
+    /** The two bounds as floats in the scratch first, then client by client with the counts in registers. */
+    static void countTrimmed(float[][] x, int rows, int from, int[] k, int loRow, int hiRow, long[] low, long[] high,
+            float[] scratch) {
         int tile = RobustKernels.TILE;
-        for (int j = 0; j < tile; j += L) {
-            IntVector l = IntVector.fromArray(INTS, k, loRow * tile + j);
-            IntVector h = IntVector.fromArray(INTS, k, hiRow * tile + j);
-            FloatVector lo = l.lanewise(VectorOperators.XOR, l.lanewise(VectorOperators.ASHR, 31)
-                    .lanewise(VectorOperators.AND, 0x7fffffff)).reinterpretAsFloats();
-            FloatVector hi = h.lanewise(VectorOperators.XOR, h.lanewise(VectorOperators.ASHR, 31)
-                    .lanewise(VectorOperators.AND, 0x7fffffff)).reinterpretAsFloats();
-            for (int c = 0; c < rows; c++) {
-                FloatVector y = FloatVector.fromArray(FLOATS, x[c], from + j);
-                low[c] += y.lt(lo).trueCount();
-                high[c] += hi.lt(y).trueCount();
+        int lo = loRow * tile;
+        int hi = hiRow * tile;
+        keysToFloats(k, scratch, lo, lo + tile);
+        keysToFloats(k, scratch, hi, hi + tile);
+        for (int c = 0; c < rows; c++) {
+            float[] xc = x[c];
+            int below = 0;
+            int above = 0;
+            for (int j = 0; j < tile; j += L) {
+                FloatVector y = FloatVector.fromArray(FLOATS, xc, from + j);
+                below += y.lt(FloatVector.fromArray(FLOATS, scratch, lo + j)).trueCount();
+                above += FloatVector.fromArray(FLOATS, scratch, hi + j).lt(y).trueCount();
             }
+            low[c] += below;
+            high[c] += above;
         }
     }
 

@@ -197,7 +197,7 @@ class RobustKernelsTest {
             long[] lowS = new long[rows];
             long[] highV = new long[rows];
             long[] highS = new long[rows];
-            VectorRobustKernels.countTrimmed(x, rows, from, kv, trim, rows - trim - 1, lowV, highV);
+            VectorRobustKernels.countTrimmed(x, rows, from, kv, trim, rows - trim - 1, lowV, highV, new float[kv.length]);
             RobustKernels.scalarCountTrimmed(x, rows, from, ks, trim, rows - trim - 1, lowS, highS);
             assertArrayEquals(lowS, lowV, "trimmed low, N = " + rows);
             assertArrayEquals(highS, highV, "trimmed high, N = " + rows);
