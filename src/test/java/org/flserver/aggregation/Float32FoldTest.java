@@ -88,14 +88,16 @@ class Float32FoldTest {
         }
     }
 
-    private static void write(Path f, float[] v) throws Exception {
+    /** One float32 safetensors tensor "w" holding v. */
+    static void write(Path f, float[] v) throws Exception {
         ByteBuffer b = ByteBuffer.allocate(v.length * 4).order(ByteOrder.LITTLE_ENDIAN);
         b.asFloatBuffer().put(v);
         SafetensorsWriter.write(f, Map.of(), List.of(new SafetensorsWriter.Tensor("w", DType.FLOAT32,
                 List.of((long) v.length), b)));
     }
 
-    private static ByteBuffer payload(Path f) throws Exception {
+    /** The bytes of the first storage of a safetensors file, little-endian. */
+    static ByteBuffer payload(Path f) throws Exception {
         var s = SafetensorsReader.read(f).storages().get(0);
         byte[] all = Files.readAllBytes(f);
         return ByteBuffer.wrap(all, (int) s.offset(), (int) s.length()).slice().order(ByteOrder.LITTLE_ENDIAN);
