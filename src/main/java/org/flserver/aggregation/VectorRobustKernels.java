@@ -43,7 +43,7 @@ final class VectorRobustKernels {
             float[] xc = x[c];
             int base = c * RobustKernels.TILE;
             for (int j = 0; j < RobustKernels.TILE; j += L) {
-                IntVector b = FloatVector.fromArray(FLOATS, xc, from + j).reinterpretAsInts();
+                IntVector b = FloatVector.fromArray(FLOATS, xc, from + j).viewAsIntegralLanes();
                 max = max.max(b.lanewise(VectorOperators.AND, 0x7fffffff));
                 b.lanewise(VectorOperators.XOR, b.lanewise(VectorOperators.ASHR, 31).lanewise(VectorOperators.AND, 0x7fffffff))
                         .intoArray(k, base + j);
@@ -321,7 +321,10 @@ final class VectorRobustKernels {
      * int vectors as every other int operation here, into a float scratch, and then widen with
      * FloatVector.fromArray(HALF_FLOATS).convertShape as the FedAvg kernels do. Widening straight
      * from half-width int vectors mixed two int shapes in the same JDK call sites; C2 then lost the
-     * exact vector type and boxed every vector (measured: 8 times slower, and allocating).
+     * exact vector type and boxed every vector (measured: 8 times slower, and allocating). For the
+     * same reason floats and ints are viewed as each other with viewAsIntegralLanes /
+     * viewAsFloatingLanes, not reinterpretAsInts / reinterpretAsFloats, which Krum's and FedAvg's
+     * kernels call on other shapes (with those, keysTile boxed once Krum had run).
      */
 
     /** f[i, i + count) = the floats of keys k[i, i + count), count a multiple of L. */
@@ -329,7 +332,7 @@ final class VectorRobustKernels {
         for (int i = from; i < to; i += L) {
             IntVector v = IntVector.fromArray(INTS, k, i);
             v.lanewise(VectorOperators.XOR, v.lanewise(VectorOperators.ASHR, 31).lanewise(VectorOperators.AND, 0x7fffffff))
-                    .reinterpretAsFloats().intoArray(f, i);
+                    .viewAsFloatingLanes().intoArray(f, i);
         }
     }
 
@@ -354,7 +357,7 @@ final class VectorRobustKernels {
             for (int j = 0; j < tile; j += L) {
                 IntVector v = IntVector.fromArray(INTS, k, h + j);
                 v.lanewise(VectorOperators.XOR, v.lanewise(VectorOperators.ASHR, 31).lanewise(VectorOperators.AND, 0x7fffffff))
-                        .reinterpretAsFloats().intoArray(out, at + j);
+                        .viewAsFloatingLanes().intoArray(out, at + j);
             }
         } else {
             keysToFloats(k, scratch, h - tile, h + tile);
