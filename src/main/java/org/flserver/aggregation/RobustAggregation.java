@@ -235,7 +235,7 @@ public final class RobustAggregation {
             int k = 0;
             for (int j = 0; j < n; j++) {
                 if (j != i) {
-                    row[k++] = d[pairIndex(Math.min(i, j), Math.max(i, j), n)];
+                    row[k++] = d[PairwiseDistances.pairIndex(Math.min(i, j), Math.max(i, j), n)];
                 }
             }
             Arrays.sort(row);
@@ -248,21 +248,14 @@ public final class RobustAggregation {
         return scores;
     }
 
-    /** Index of pair (a, b), a &lt; b, in the upper triangle stored row by row. */
-    static int pairIndex(int a, int b, int n) {
-        return a * (2 * n - a - 1) / 2 + (b - a - 1);
-    }
-
-    /** Squared L2 distances of all pairs (upper triangle, row by row) over the floating-point components. */
+    /**
+     * Squared L2 distances of all pairs (upper triangle, row by row) over the floating-point
+     * components: per block in the order of {@link PairwiseDistances}, the blocks added in unit order.
+     */
     double[] pairwiseSquaredDistances(List<WeightedFile> clients, Path template) throws IOException {
         int n = clients.size();
         int pairs = n * (n - 1) / 2;
-        return orderedScan(clients, template, pairs, (partial, x, len) -> {
-            // Tiles of 512 components: the pair loops then run on data in the core's cache.
-            for (int t0 = 0; t0 < len; t0 += 512) {
-                RobustKernels.pairDistances(x, n, t0, Math.min(len, t0 + 512), partial);
-            }
-        });
+        return orderedScan(clients, template, pairs, (partial, x, len) -> PairwiseDistances.addAll(x, n, len, partial));
     }
 
     /** What {@link #orderedScan} computes from one block into its unit's partial vector. */

@@ -335,12 +335,30 @@ public class RoundEngine {
             startUpdateRound(training, next, updates);
             return;
         }
+        dropUncountedUpdates(training, round, updates);
         em.persist(new AggregationJob(training.getId(), round, JobKind.MODEL));
         state.moveTo(round, RoundPhase.AGGREGATING);
         training.setLocked(true);
         training.touch();
         em.flush();
         jobQueued.fire(new JobQueued(training.getId()));
+    }
+
+    /**
+     * Fixes the inputs of the round's job to the updates the round counted. The job reads the round's
+     * updates from the database, and an update whose sender was removed from the training after
+     * uploading must not count: the actor may have removed them for what they sent. So the round's
+     * other updates are deleted in the transaction that queues the job, and a job run twice (design.md
+     * §5.2) reads the same inputs.
+     */
+    private void dropUncountedUpdates(Training training, int round, List<LocalModel> counted) {
+        Set<UUID> kept = new HashSet<>();
+        counted.forEach(l -> kept.add(l.getId()));
+        em.createQuery("SELECT l FROM LocalModel l WHERE l.baseModel = :model AND l.round = :round", LocalModel.class)
+                .setParameter("model", training.getModel()).setParameter("round", round)
+                .getResultList().stream()
+                .filter(l -> !kept.contains(l.getId()))
+                .forEach(em::remove);
     }
 
     private void evaluateSwag(Training training, TrainingRound state) {
@@ -367,6 +385,16 @@ public class RoundEngine {
     }
 
     private void queueMomentsJob(Training training, TrainingRound state) {
+        // As for updates (dropUncountedUpdates): the moments of a participant removed after sending
+        // them do not count, and the job reads the round's statistics from the database.
+        Set<UUID> participants = new HashSet<>();
+        training.getParticipants().forEach(u -> participants.add(u.getId()));
+        em.createQuery("SELECT s FROM SwagStatistics s WHERE s.model = :model AND s.round = :round",
+                        SwagStatistics.class)
+                .setParameter("model", training.getModel()).setParameter("round", state.getRound())
+                .getResultList().stream()
+                .filter(s -> !participants.contains(s.getOwner().getId()))
+                .forEach(em::remove);
         em.persist(new AggregationJob(training.getId(), state.getRound(), JobKind.SWAG_MOMENTS));
         state.moveTo(state.getRound(), RoundPhase.SWAG_AGGREGATING);
         training.setLocked(true);

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import jakarta.json.JsonArray;
 import jakarta.json.JsonObject;
+import jakarta.json.JsonValue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -159,6 +160,46 @@ class RobustAggregationIT {
                 + ", should be far beyond the honest clients' spread " + h.radius);
         // rule mean without optimizer or DP is the default: provenance as before, without a report
         assertFalse(lastVersion(s).containsKey("aggregation"), lastVersion(s).toString());
+    }
+
+    /**
+     * An update whose sender is removed from the training after uploading it does not count: the
+     * actor removes the participant who sent the scaled update, the four others complete the round,
+     * and the global model is the honest clients' weighted mean (the round's inputs are fixed to the
+     * counted updates when it closes, docs/design.md §5.2), with the removed one's update absent from
+     * provenance.
+     */
+    @Test
+    void anUpdateOfAParticipantRemovedAfterUploadingDoesNotCount() throws Exception {
+        Started s = started("{\"aggregation\": {\"rule\": \"mean\"}}", 5);
+        List<Path> files = withByzantine();
+        Participant removed = s.clients().get(2);
+        Reply up = driver.uploadUpdate(removed, s.model(), 0, files.get(2), SIZES[2]);
+        assertEquals(201, up.status(), up.toString());
+        Reply gone = driver.api().send("DELETE", "/api/trainings/" + s.training() + "/clients/",
+                s.actor().account().basicHeader(), "application/json",
+                "{\"clients\": [\"" + removed.account().id() + "\"]}");
+        assertEquals(200, gone.status(), gone.toString());
+        List<Participant> staying = new ArrayList<>(s.clients());
+        staying.remove(2);
+        for (int i = 0; i < files.size(); i++) {
+            if (i != 2) {
+                Reply r = driver.uploadUpdate(s.clients().get(i), s.model(), 0, files.get(i), SIZES[i]);
+                assertEquals(201, r.status(), r.toString());
+            }
+        }
+        TrainingDriver.awaitAll(staying, "MODEL_TEST_ROUND", 1);
+        Path global = Files.createTempFile("robust-global", ".pt");
+        Files.write(global, driver.download(s.actor(), s.model()));
+        Honest h = honest(files);
+        double distance = distance(values(global), h.mean);
+        assertTrue(distance <= 1e-3 * h.radius, "distance " + distance + " to the honest clients' weighted mean"
+                + " (their spread " + h.radius + "): the removed participant's update was aggregated");
+        JsonArray updates = lastVersion(s).getJsonArray("updates");
+        assertEquals(4, updates.size(), updates.toString());
+        for (JsonValue u : updates) {
+            assertFalse(u.asJsonObject().getString("owner").equals(removed.account().id().toString()), updates.toString());
+        }
     }
 
     /** The honest clients' weighted mean, and the largest distance of an honest update from it. */
