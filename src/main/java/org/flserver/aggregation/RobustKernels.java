@@ -1,25 +1,18 @@
 package org.flserver.aggregation;
 
 /**
- * The inner loops of the robust rules on float32 and double blocks: float ↔ sortable-int keys,
- * the compare-exchanges of a {@link SortingNetwork}, the trimmed mean's ordered double sums and its
- * trim counts, and Krum's squared distances. Each has a scalar form here and a Vector API form in
- * {@link VectorRobustKernels} that gives the same bits; the vector forms run when
- * {@link #VECTOR} is true (like {@link Float32Kernels#VECTOR}: the incubator module is in the boot
- * layer, the machine's vectors are wide enough, and a probe agreed with the scalar forms).
+ * The inner loops of the coordinate-wise robust rules (median, trimmed mean) on float32 blocks:
+ * float ↔ sortable-int keys, the compare-exchanges of a {@link SortingNetwork}, the trimmed mean's
+ * sums and its trim counts, and the widening of float32 slices to double for the other passes.
+ * Each has a scalar form here and a Vector API form in {@link VectorRobustKernels} that gives the
+ * same bits; the vector forms run when {@link #VECTOR} is true (like {@link Float32Kernels#VECTOR}:
+ * the incubator module is in the boot layer, the machine's vectors are wide enough, and a probe
+ * agreed with the scalar forms). Krum's distances are {@link PairwiseDistances}.
  *
  * <p>Keys: a finite float's bits {@code b} map to {@code b ^ ((b >> 31) & 0x7fffffff)}, an int whose
  * signed order is the floats' order with -0.0 just below 0.0 (as {@link Double#compare}); the map is
  * its own inverse. Sorting keys with integer min/max is one instruction per compare and the same
  * total order on every path; ±0 ties cannot change a sum or the mean of two middle values.
- *
- * <p>Krum's distance of two rows over [from, to) is summed in eight interleaved double
- * accumulators (component j into accumulator (j − from) mod 8), each updated as
- * {@code s = fma(e, e, s)} with {@code e = a[j] − b[j]} (one rounding per component: half the
- * floating-point operations of a multiply and an add, and more accurate), and the eight added as
- * ((0+1)+(2+3))+((4+5)+(6+7)): a fixed order, so both forms agree bit for bit and the scores do not
- * depend on the machine's vector width. (The scalar form's {@link Math#fma} is one instruction on
- * every x86-64 and AArch64 CPU with FMA, which is where the server runs.)
  */
 final class RobustKernels {
 
@@ -69,14 +62,10 @@ final class RobustKernels {
         }
         double[] dv = new double[n];
         double[] ds = new double[n];
-        double[] as = new double[n];
         for (int c = 0; c < rows; c++) {
-            if (VectorRobustKernels.widen(x[c], dv, n) != scalarWiden(x[c], ds, n)
-                    || Double.doubleToRawLongBits(VectorRobustKernels.squaredDistance(dv, as, 2, n))
-                    != Double.doubleToRawLongBits(scalarSquaredDistance(ds, as, 2, n))) {
+            if (VectorRobustKernels.widen(x[c], dv, n) != scalarWiden(x[c], ds, n) || !java.util.Arrays.equals(dv, ds)) {
                 return false;
             }
-            System.arraycopy(ds, 0, as, 0, n);
         }
         if (!tilesAgree(x, rows) || !tilesAgree(x, 6) || !tilesAgree(x, 17)) { // odd and even N, a group
             return false;
@@ -183,25 +172,6 @@ final class RobustKernels {
         return VECTOR ? VectorRobustKernels.widen(x, d, n) : scalarWiden(x, d, n);
     }
 
-    /** Krum's squared distance of rows a and b over [from, to), in the fixed order of the class comment. */
-    static double squaredDistance(double[] a, double[] b, int from, int to) {
-        return VECTOR ? VectorRobustKernels.squaredDistance(a, b, from, to) : scalarSquaredDistance(a, b, from, to);
-    }
-
-    /** partial[p] += squared distance of rows a &lt; b over [from, to), pairs row by row (upper triangle). */
-    static void pairDistances(double[][] x, int rows, int from, int to, double[] partial) {
-        if (VECTOR) {
-            VectorRobustKernels.pairDistances(x, rows, from, to, partial);
-        } else {
-            int p = 0;
-            for (int a = 0; a < rows; a++) {
-                for (int b = a + 1; b < rows; b++) {
-                    partial[p++] += scalarSquaredDistance(x[a], x[b], from, to);
-                }
-            }
-        }
-    }
-
     // ---- scalar forms ----
 
     static int key(float x) {
@@ -292,39 +262,5 @@ final class RobustKernels {
             d[j] = x[j];
         }
         return max < 0x7f800000;
-    }
-
-    static double scalarSquaredDistance(double[] a, double[] b, int from, int to) {
-        double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
-        int j = from;
-        for (; j + 8 <= to; j += 8) {
-            double e0 = a[j] - b[j];
-            double e1 = a[j + 1] - b[j + 1];
-            double e2 = a[j + 2] - b[j + 2];
-            double e3 = a[j + 3] - b[j + 3];
-            double e4 = a[j + 4] - b[j + 4];
-            double e5 = a[j + 5] - b[j + 5];
-            double e6 = a[j + 6] - b[j + 6];
-            double e7 = a[j + 7] - b[j + 7];
-            s0 = Math.fma(e0, e0, s0);
-            s1 = Math.fma(e1, e1, s1);
-            s2 = Math.fma(e2, e2, s2);
-            s3 = Math.fma(e3, e3, s3);
-            s4 = Math.fma(e4, e4, s4);
-            s5 = Math.fma(e5, e5, s5);
-            s6 = Math.fma(e6, e6, s6);
-            s7 = Math.fma(e7, e7, s7);
-        }
-        double[] s = {s0, s1, s2, s3, s4, s5, s6, s7};
-        return tail(s, a, b, j, to);
-    }
-
-    /** Adds components [j, to) (fewer than 8, j − from a multiple of 8) into s[0..] and sums s in the fixed tree. */
-    static double tail(double[] s, double[] a, double[] b, int j, int to) {
-        for (int i = 0; j < to; j++, i++) {
-            double e = a[j] - b[j];
-            s[i] = Math.fma(e, e, s[i]);
-        }
-        return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
     }
 }

@@ -10,8 +10,7 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * The Vector API forms of {@link RobustKernels}: one lane per coordinate, so a compare-exchange of
  * two clients' rows is an integer min and max over 8 or 16 coordinates at once. Same arithmetic per
- * element as the scalar forms (the same operations, fused multiply-adds where they use
- * {@link Math#fma}, no reassociation), so the same bits; only
+ * element as the scalar forms (the same operations, no reassociation), so the same bits; only
  * loaded when {@code jdk.incubator.vector} is in the boot layer.
  */
 final class VectorRobustKernels {
@@ -24,8 +23,6 @@ final class VectorRobustKernels {
     private static final VectorSpecies<Float> HALF_FLOATS =
             VectorSpecies.of(float.class, VectorShape.forBitSize(DOUBLES.vectorBitSize() / 2));
     private static final VectorSpecies<Integer> HALF_INTS = VectorSpecies.of(int.class, HALF_FLOATS.vectorShape());
-    /** Four doubles: Krum's eight accumulators are two of these. */
-    private static final VectorSpecies<Double> D4 = DoubleVector.SPECIES_256;
     private static final int L = INTS.length();
     private static final int DL = DOUBLES.length();
 
@@ -408,73 +405,5 @@ final class VectorRobustKernels {
             d[j] = x[j];
         }
         return finite;
-    }
-
-    static double squaredDistance(double[] a, double[] b, int from, int to) {
-        double[] s = new double[8];
-        int j = from;
-        if (DL == 8) { // one vector is the eight accumulators
-            DoubleVector s0 = DoubleVector.zero(DOUBLES);
-            for (; j + 8 <= to; j += 8) {
-                DoubleVector e = DoubleVector.fromArray(DOUBLES, a, j).sub(DoubleVector.fromArray(DOUBLES, b, j));
-                s0 = e.fma(e, s0);
-            }
-            s0.intoArray(s, 0);
-        } else {
-            DoubleVector s0 = DoubleVector.zero(D4);
-            DoubleVector s1 = DoubleVector.zero(D4);
-            for (; j + 8 <= to; j += 8) {
-                DoubleVector e0 = DoubleVector.fromArray(D4, a, j).sub(DoubleVector.fromArray(D4, b, j));
-                DoubleVector e1 = DoubleVector.fromArray(D4, a, j + 4).sub(DoubleVector.fromArray(D4, b, j + 4));
-                s0 = e0.fma(e0, s0);
-                s1 = e1.fma(e1, s1);
-            }
-            s0.intoArray(s, 0);
-            s1.intoArray(s, 4);
-        }
-        return RobustKernels.tail(s, a, b, j, to);
-    }
-
-    /**
-     * partial[p] += the squared distance of rows a &lt; b over [from, to), p running over the pairs
-     * row by row; with 8-lane vectors two pairs share each load of row a.
-     */
-    static void pairDistances(double[][] x, int rows, int from, int to, double[] partial) {
-        int p = 0;
-        if (DL != 8) {
-            for (int a = 0; a < rows; a++) {
-                for (int b = a + 1; b < rows; b++) {
-                    partial[p++] += squaredDistance(x[a], x[b], from, to);
-                }
-            }
-            return;
-        }
-        double[] s = new double[8];
-        double[] t = new double[8];
-        int bound = from + ((to - from) & ~7);
-        for (int a = 0; a < rows; a++) {
-            double[] xa = x[a];
-            int b = a + 1;
-            for (; b + 1 < rows; b += 2) {
-                double[] xb = x[b];
-                double[] xc = x[b + 1];
-                DoubleVector s0 = DoubleVector.zero(DOUBLES);
-                DoubleVector s1 = DoubleVector.zero(DOUBLES);
-                for (int j = from; j < bound; j += 8) {
-                    DoubleVector va = DoubleVector.fromArray(DOUBLES, xa, j);
-                    DoubleVector e0 = va.sub(DoubleVector.fromArray(DOUBLES, xb, j));
-                    DoubleVector e1 = va.sub(DoubleVector.fromArray(DOUBLES, xc, j));
-                    s0 = e0.fma(e0, s0);
-                    s1 = e1.fma(e1, s1);
-                }
-                s0.intoArray(s, 0);
-                s1.intoArray(t, 0);
-                partial[p++] += RobustKernels.tail(s, xa, xb, bound, to);
-                partial[p++] += RobustKernels.tail(t, xa, xc, bound, to);
-            }
-            if (b < rows) {
-                partial[p++] += squaredDistance(xa, x[b], from, to);
-            }
-        }
     }
 }

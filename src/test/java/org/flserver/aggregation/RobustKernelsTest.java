@@ -217,20 +217,6 @@ class RobustKernelsTest {
                 assertTrue(RobustKernels.scalarWiden(x[c], ds[c], n));
                 assertArrayEquals(ds[c], dv[c]);
             }
-            int pairs = rows * (rows - 1) / 2;
-            double[] pv = new double[pairs];
-            double[] ps = new double[pairs];
-            int t0 = r.nextInt(n);
-            VectorRobustKernels.pairDistances(dv, rows, t0, n, pv);
-            int p = 0;
-            for (int a = 0; a < rows; a++) {
-                for (int b = a + 1; b < rows; b++) {
-                    ps[p++] = RobustKernels.scalarSquaredDistance(ds[a], ds[b], t0, n);
-                    assertEquals(Double.doubleToRawLongBits(ps[p - 1]),
-                            Double.doubleToRawLongBits(VectorRobustKernels.squaredDistance(dv[a], dv[b], t0, n)));
-                }
-            }
-            assertArrayEquals(ps, pv, "pairwise distances, N = " + rows);
         }
         float[] bad = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, Float.NaN, 19, 20};
         assertFalse(VectorRobustKernels.widen(bad, new double[bad.length], bad.length));
@@ -245,27 +231,5 @@ class RobustKernelsTest {
         assertTrue(VectorRobustKernels.keysTile(rows, 3, 0, new int[3 * t]));
         rows[0][t] = Float.NEGATIVE_INFINITY;
         assertFalse(VectorRobustKernels.keysTile(rows, 3, t, new int[3 * t]));
-    }
-
-    /** Krum's fixed summation order: the distance equals the eight interleaved sums added as a tree. */
-    @Test
-    void squaredDistanceFollowsTheDocumentedOrder() {
-        SplittableRandom r = new SplittableRandom(4);
-        for (int len = 0; len < 40; len++) {
-            double[] a = new double[len + 3];
-            double[] b = new double[len + 3];
-            for (int j = 0; j < a.length; j++) {
-                a[j] = r.nextDouble(-1e3, 1e3);
-                b[j] = r.nextDouble(-1e-3, 1e-3);
-            }
-            double[] s = new double[8];
-            for (int j = 3; j < len + 3; j++) {
-                double e = a[j] - b[j];
-                s[(j - 3) % 8] = Math.fma(e, e, s[(j - 3) % 8]);
-            }
-            double want = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-            assertEquals(want, RobustKernels.scalarSquaredDistance(a, b, 3, len + 3), 0.0);
-            assertEquals(want, RobustKernels.squaredDistance(a, b, 3, len + 3), 0.0);
-        }
     }
 }
