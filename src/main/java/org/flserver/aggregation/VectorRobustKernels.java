@@ -22,7 +22,6 @@ final class VectorRobustKernels {
     /** Floats with as many lanes as {@link #DOUBLES}, for widening. */
     private static final VectorSpecies<Float> HALF_FLOATS =
             VectorSpecies.of(float.class, VectorShape.forBitSize(DOUBLES.vectorBitSize() / 2));
-    private static final VectorSpecies<Integer> HALF_INTS = VectorSpecies.of(int.class, HALF_FLOATS.vectorShape());
     private static final int L = INTS.length();
     private static final int DL = DOUBLES.length();
 
@@ -320,8 +319,8 @@ final class VectorRobustKernels {
      * from half-width int vectors mixed two int shapes in the same JDK call sites; C2 then lost the
      * exact vector type and boxed every vector (measured: 8 times slower, and allocating). For the
      * same reason floats and ints are viewed as each other with viewAsIntegralLanes /
-     * viewAsFloatingLanes, not reinterpretAsInts / reinterpretAsFloats, which Krum's and FedAvg's
-     * kernels call on other shapes (with those, keysTile boxed once Krum had run).
+     * viewAsFloatingLanes, not reinterpretAsInts / reinterpretAsFloats, which the widening for
+     * Krum's pass once called on another shape (with those, keysTile boxed once Krum had run).
      */
 
     /** f[i, i + count) = the floats of keys k[i, i + count), count a multiple of L. */
@@ -390,16 +389,23 @@ final class VectorRobustKernels {
         }
     }
 
+    /**
+     * Checks finiteness on the widened doubles (the largest magnitude, NaN propagating through max)
+     * rather than on the floats' bits as half-width ints: every int vector here then has the
+     * preferred shape. Int operations on a second shape share the JDK's call sites with those of
+     * the tile kernels, and C2 then sometimes boxed this loop, or the sort's, depending on which was
+     * compiled first (seen as Krum taking 3–4 s instead of 0.7 in some benchmark runs).
+     */
     static boolean widen(float[] x, double[] d, int n) {
         int bound = n - n % DL;
-        IntVector max = IntVector.zero(HALF_INTS);
+        DoubleVector max = DoubleVector.zero(DOUBLES);
         int j = 0;
         for (; j < bound; j += DL) {
-            FloatVector f = FloatVector.fromArray(HALF_FLOATS, x, j);
-            max = max.max(f.reinterpretAsInts().lanewise(VectorOperators.AND, 0x7fffffff));
-            ((DoubleVector) f.convertShape(VectorOperators.F2D, DOUBLES, 0)).intoArray(d, j);
+            DoubleVector v = (DoubleVector) FloatVector.fromArray(HALF_FLOATS, x, j).convertShape(VectorOperators.F2D, DOUBLES, 0);
+            max = max.max(v.abs());
+            v.intoArray(d, j);
         }
-        boolean finite = max.reduceLanes(VectorOperators.MAX) < 0x7f800000;
+        boolean finite = max.reduceLanes(VectorOperators.MAX) < Double.POSITIVE_INFINITY;
         for (; j < n; j++) {
             finite &= (Float.floatToRawIntBits(x[j]) & 0x7fffffff) < 0x7f800000;
             d[j] = x[j];
