@@ -23,6 +23,7 @@ import java.util.UUID;
 import java.util.regex.Pattern;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.flserver.platform.ApiException;
+import org.flserver.tensor.DurableMove;
 
 /**
  * The content-addressed store of weights and other model files (design.md §4). A file lives at
@@ -137,7 +138,7 @@ public class ModelFiles {
                 } catch (FileAlreadyExistsException raced) {
                     deleteQuietly(received.temp());
                 }
-                syncDirectory(target.getParent());
+                DurableMove.flushDirectory(target.getParent()); // the rename itself made durable
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot store " + received.sha256(), e);
@@ -214,15 +215,6 @@ public class ModelFiles {
         permissions.add(PosixFilePermission.GROUP_READ);
         permissions.add(PosixFilePermission.OTHERS_READ);
         Files.setPosixFilePermissions(file, permissions);
-    }
-
-    private static void syncDirectory(Path directory) {
-        // fsync of the directory makes the rename itself durable (POSIX); not possible on every OS.
-        try (FileChannel dir = FileChannel.open(directory, StandardOpenOption.READ)) {
-            dir.force(true);
-        } catch (IOException | UnsupportedOperationException notSupported) {
-            // best effort: the file's content is already durable, only the name may be lost on a crash
-        }
     }
 
     private static void deleteQuietly(Path path) {

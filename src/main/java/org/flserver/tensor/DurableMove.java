@@ -2,6 +2,7 @@ package org.flserver.tensor;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,11 +30,26 @@ public final class DurableMove {
         } catch (AtomicMoveNotSupportedException e) {
             Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING);
         }
-        try (FileChannel dir = FileChannel.open(target.toAbsolutePath().getParent(), StandardOpenOption.READ)) {
+        flushDirectory(target.toAbsolutePath().getParent());
+    }
+
+    /**
+     * Flushes a directory's entries to disk (POSIX: fsync of the directory), which makes a rename
+     * or a new name in it survive a power loss. Where the platform cannot open a directory as a
+     * file (Windows refuses it: access denied) or cannot force one, there is nothing to flush and
+     * the call returns; any other failure is an I/O error of the disk and is thrown.
+     */
+    public static void flushDirectory(Path directory) throws IOException {
+        FileChannel dir;
+        try {
+            dir = FileChannel.open(directory, StandardOpenOption.READ);
+        } catch (AccessDeniedException | UnsupportedOperationException cannotOpenDirectories) {
+            return;
+        }
+        try (dir) {
             dir.force(true);
-        } catch (IOException | UnsupportedOperationException e) {
-            // Deliberately ignored: some platforms cannot open or fsync a directory (Windows); the
-            // rename is atomic all the same, only its durability across a power loss is weaker there.
+        } catch (UnsupportedOperationException cannotForceDirectories) {
+            return;
         }
     }
 }
