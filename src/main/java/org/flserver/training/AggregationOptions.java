@@ -137,7 +137,7 @@ public record AggregationOptions(AggregationRule rule, OptimizerSettings optimiz
 
     private static JsonObject object(JsonObject options, String key) {
         JsonValue v = options.get(key);
-        if (v == null || v.getValueType() == JsonValue.ValueType.NULL) {
+        if (OptionValues.absent(v)) {
             return null;
         }
         if (!(v instanceof JsonObject o)) {
@@ -156,7 +156,7 @@ public record AggregationOptions(AggregationRule rule, OptimizerSettings optimiz
 
     private static Double number(JsonObject o, String key, String parent, Double absent) {
         JsonValue v = o.get(key);
-        if (v == null || v.getValueType() == JsonValue.ValueType.NULL) {
+        if (OptionValues.absent(v)) {
             return absent;
         }
         if (!(v instanceof JsonNumber n)) {
@@ -167,19 +167,18 @@ public record AggregationOptions(AggregationRule rule, OptimizerSettings optimiz
 
     private static int integer(JsonObject o, String key, String parent, int absent) {
         JsonValue v = o.get(key);
-        if (v == null || v.getValueType() == JsonValue.ValueType.NULL) {
+        if (OptionValues.absent(v)) {
             return absent;
         }
-        if (!(v instanceof JsonNumber n) || !n.isIntegral() || n.bigIntegerValue().signum() < 0
-                || n.bigIntegerValue().bitLength() > 31) {
+        if (!OptionValues.isIntAtLeast(v, 0)) {
             throw refused(parent + "." + key + " must be a non-negative integer.");
         }
-        return n.intValue();
+        return ((JsonNumber) v).intValue();
     }
 
     private static Long longValue(JsonObject o, String key) {
         JsonValue v = o.get(key);
-        if (v == null || v.getValueType() == JsonValue.ValueType.NULL) {
+        if (OptionValues.absent(v)) {
             return null;
         }
         if (!(v instanceof JsonNumber n) || !n.isIntegral() || n.bigIntegerValue().bitLength() > 63) {

@@ -66,7 +66,7 @@ public record RoundOptions(Long timeoutMillis, Integer minParticipants, Integer 
     private static RoundOptions parse(JsonObject options, String when) {
         Long timeout = null;
         JsonValue t = options.get(TIMEOUT);
-        if (present(t)) {
+        if (!OptionValues.absent(t)) {
             if (!(t instanceof JsonNumber n) || n.bigDecimalValue().signum() <= 0
                     || n.bigDecimalValue().compareTo(BigDecimal.valueOf(MAX_TIMEOUT_SECONDS)) > 0) {
                 throw refused(TIMEOUT + " must be a number greater than 0 and at most " + MAX_TIMEOUT_SECONDS
@@ -114,19 +114,14 @@ public record RoundOptions(Long timeoutMillis, Integer minParticipants, Integer 
         return minParticipants == null ? expected : minParticipants;
     }
 
-    private static boolean present(JsonValue v) {
-        return v != null && v.getValueType() != JsonValue.ValueType.NULL;
-    }
-
     private static Integer positiveInt(JsonValue v, String key, String when) {
-        if (!present(v)) {
+        if (!!OptionValues.absent(v)) {
             return null;
         }
-        if (!(v instanceof JsonNumber n) || !n.isIntegral() || n.bigIntegerValue().signum() <= 0
-                || n.bigIntegerValue().bitLength() > 31) {
+        if (!OptionValues.isIntAtLeast(v, 1)) {
             throw refused(key + " must be an integer of at least 1.", when);
         }
-        return n.intValue();
+        return ((JsonNumber) v).intValue();
     }
 
     private static ApiException refused(String text, String when) {

@@ -119,14 +119,13 @@ public class TrainingService {
         RoundOptions.parse(options); // round_timeout_seconds, min_participants, clients_per_round (api.md §6.6)
         AggregationOptions.parse(options); // aggregation, server_optimizer, dp (api.md §6.7)
         JsonValue period = options.get("daisy_chain_period");
-        if (period == null || period.getValueType() == JsonValue.ValueType.NULL) {
+        if (OptionValues.absent(period)) {
             return;
         }
-        if (!(period instanceof JsonNumber n) || !n.isIntegral() || n.bigIntegerValue().signum() < 0
-                || n.bigIntegerValue().bitLength() > 31) {
+        if (!OptionValues.isIntAtLeast(period, 0)) {
             throw ApiException.field("options", "daisy_chain_period must be a non-negative integer.");
         }
-        long target = (long) targetNumUpdates * n.intValue();
+        long target = (long) targetNumUpdates * ((JsonNumber) period).intValue();
         if (target > Integer.MAX_VALUE) {
             throw ApiException.field("options",
                     "target_num_updates times daisy_chain_period must not exceed " + Integer.MAX_VALUE + ".");
