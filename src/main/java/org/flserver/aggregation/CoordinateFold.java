@@ -40,10 +40,15 @@ final class CoordinateFold extends FoldKernel {
     private FloatBlocks blocks;
     private double[] col;
     private double[] result;
-    /** Float32: the clients' slices (padded to whole tiles), one tile of keys (and of their floats), the network's row offsets in it (groups, comparators), the result. */
+    /**
+     * Float32: the clients' slices (padded to whole tiles), one tile of keys (and of their floats, and
+     * the trimmed mean's per-column sums), the network's row offsets in it (groups, comparators), the
+     * result.
+     */
     private final float[][] xf;
     private final int[] tileKeys;
     private final float[] tileFloats;
+    private final double[] tileSums;
     private final int[] groups;
     private final int[] lo;
     private final int[] hi;
@@ -65,6 +70,7 @@ final class CoordinateFold extends FoldKernel {
         xf = new float[n][padded];
         tileKeys = new int[n * RobustKernels.TILE];
         tileFloats = new float[n * RobustKernels.TILE];
+        tileSums = new double[RobustKernels.TILE];
         int h = n >> 1;
         SortingNetwork network = median ? SortingNetwork.sorting(n, (n & 1) == 1 ? h : h - 1, h)
                 : SortingNetwork.sorting(n, trim, n - trim - 1);
@@ -103,7 +109,7 @@ final class CoordinateFold extends FoldKernel {
                     RobustKernels.countTrimmed(xf, clients, t0, tileKeys, trim, clients - trim - 1, trimmedLow, trimmedHigh,
                             tileFloats);
                 }
-                RobustKernels.meanTile(tileKeys, trim, clients - trim, clients - 2 * trim, row, t0, tileFloats);
+                RobustKernels.meanTile(tileKeys, trim, clients - trim, clients - 2 * trim, row, t0, tileFloats, tileSums);
             }
         }
         out.clear().order(target.byteOrder());

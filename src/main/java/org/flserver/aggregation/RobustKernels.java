@@ -96,7 +96,7 @@ final class RobustKernels {
         long[] lowS = new long[rows];
         long[] highV = new long[rows];
         long[] highS = new long[rows];
-        VectorRobustKernels.meanTile(kv, 1, rows - 1, rows - 2, fv, 5, new float[kv.length]);
+        VectorRobustKernels.meanTile(kv, 1, rows - 1, rows - 2, fv, 5, new float[kv.length], new double[TILE]);
         scalarMeanTile(ks, 1, rows - 1, rows - 2, fs, 5);
         VectorRobustKernels.medianTile(kv, rows, gv, 3, new float[kv.length]);
         scalarMedianTile(ks, rows, gs, 3);
@@ -130,11 +130,13 @@ final class RobustKernels {
 
     /**
      * out[at + j] = (float) (the sum of rows [fromRow, toRow) of column j, ascending, in double,
-     * from 0.0) / count), j &lt; {@link #TILE}; scratch holds as many floats as the tile has keys.
+     * from 0.0) / count), j &lt; {@link #TILE}; scratch holds as many floats as the tile has keys, sums
+     * {@link #TILE} doubles.
      */
-    static void meanTile(int[] k, int fromRow, int toRow, double count, float[] out, int at, float[] scratch) {
+    static void meanTile(int[] k, int fromRow, int toRow, double count, float[] out, int at, float[] scratch,
+            double[] sums) {
         if (VECTOR) {
-            VectorRobustKernels.meanTile(k, fromRow, toRow, count, out, at, scratch);
+            VectorRobustKernels.meanTile(k, fromRow, toRow, count, out, at, scratch, sums);
         } else {
             scalarMeanTile(k, fromRow, toRow, count, out, at);
         }

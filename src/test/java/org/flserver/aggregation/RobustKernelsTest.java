@@ -190,7 +190,7 @@ class RobustKernelsTest {
             assertArrayEquals(ks, kv, "sorted keys, N = " + rows);
             float[] fv = new float[t + 9];
             float[] fs = new float[t + 9];
-            VectorRobustKernels.meanTile(kv, trim, rows - trim, rows - 2 * trim, fv, 9, new float[kv.length]);
+            VectorRobustKernels.meanTile(kv, trim, rows - trim, rows - 2 * trim, fv, 9, new float[kv.length], new double[t]);
             RobustKernels.scalarMeanTile(ks, trim, rows - trim, rows - 2 * trim, fs, 9);
             assertArrayEquals(fs, fv, "means, N = " + rows);
             long[] lowV = new long[rows];
