@@ -10,8 +10,9 @@ stacked into one (N, S) float32 array, then
 
     robust_bench.py generate --dir D --clients N --params S     writes D/client<i>.pt (torch.save of a
         state_dict of float32 tensors of 2^22 elements, standard normal values, seed i)
-    robust_bench.py run --rule R [--trim-fraction B] [--byzantine F] FILE:WEIGHT...
-        prints one JSON line: load and compute seconds, peak RSS (ru_maxrss) in MB
+    robust_bench.py run --rule R [--trim-fraction B] [--byzantine F] [--repeat K] FILE:WEIGHT...
+        prints one JSON line: load seconds, compute seconds (the median of K computations on the
+        loaded stack, default 3, each time given in compute_runs_s), peak RSS (ru_maxrss) in MB
 
 One process per run, so each peak RSS is that rule's.
 """
@@ -43,7 +44,27 @@ def generate(folder, clients, params):
         torch.save(state, str(folder / ("client%d.pt" % c)))
 
 
-def run(rule, beta, f, specs):
+def compute(rule, beta, f, weights, stack):
+    n = stack.shape[0]
+    if rule == "fedavg":
+        return (np.tensordot(weights, stack, 1) / weights.sum()).astype(np.float32)
+    if rule == "median":
+        return np.median(stack, axis=0)
+    if rule == "trimmed_mean":
+        k = int(math.floor(beta * n))
+        return np.sort(stack, axis=0)[k:n - k].mean(axis=0)
+    if rule == "krum":
+        d = np.zeros((n, n))
+        for a in range(n):
+            for b in range(a + 1, n):
+                diff = stack[a] - stack[b]
+                d[a, b] = d[b, a] = float(np.dot(diff, diff))
+        scores = [np.sort(np.delete(d[i], i))[:n - f - 2].sum() for i in range(n)]
+        return stack[int(np.argmin(scores))]
+    raise SystemExit("unknown rule " + rule)
+
+
+def run(rule, beta, f, repeat, specs):
     t0 = time.perf_counter()
     files = [s.rsplit(":", 1)[0] for s in specs]
     weights = np.array([float(s.rsplit(":", 1)[1]) for s in specs])
@@ -54,28 +75,16 @@ def run(rule, beta, f, specs):
     stack = np.stack(rows)
     del rows
     t1 = time.perf_counter()
-    n = stack.shape[0]
-    if rule == "fedavg":
-        result = (np.tensordot(weights, stack, 1) / weights.sum()).astype(np.float32)
-    elif rule == "median":
-        result = np.median(stack, axis=0)
-    elif rule == "trimmed_mean":
-        k = int(math.floor(beta * n))
-        result = np.sort(stack, axis=0)[k:n - k].mean(axis=0)
-    elif rule == "krum":
-        d = np.zeros((n, n))
-        for a in range(n):
-            for b in range(a + 1, n):
-                diff = stack[a] - stack[b]
-                d[a, b] = d[b, a] = float(np.dot(diff, diff))
-        scores = [np.sort(np.delete(d[i], i))[:n - f - 2].sum() for i in range(n)]
-        result = stack[int(np.argmin(scores))]
-    else:
-        raise SystemExit("unknown rule " + rule)
-    t2 = time.perf_counter()
-    assert result.shape[0] == stack.shape[1]
-    print(json.dumps({"rule": rule, "clients": n, "params": int(stack.shape[1]), "load_s": t1 - t0,
-                      "compute_s": t2 - t1, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    times = []
+    for _ in range(repeat):
+        t2 = time.perf_counter()
+        result = compute(rule, beta, f, weights, stack)
+        times.append(time.perf_counter() - t2)
+        assert result.shape[0] == stack.shape[1]
+        del result
+    print(json.dumps({"rule": rule, "clients": stack.shape[0], "params": int(stack.shape[1]), "load_s": t1 - t0,
+                      "compute_s": sorted(times)[len(times) // 2], "compute_runs_s": times,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
 def main():
@@ -89,13 +98,14 @@ def main():
     r.add_argument("--rule", required=True)
     r.add_argument("--trim-fraction", type=float, default=0.1)
     r.add_argument("--byzantine", type=int, default=0)
+    r.add_argument("--repeat", type=int, default=3)
     r.add_argument("files", nargs="+")
     a = p.parse_args()
     torch.set_num_threads(2)
     if a.cmd == "generate":
         generate(Path(a.dir), a.clients, a.params)
     else:
-        run(a.rule, a.trim_fraction, a.byzantine, a.files)
+        run(a.rule, a.trim_fraction, a.byzantine, a.repeat, a.files)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
@@ -21,10 +22,12 @@ import java.util.stream.Stream;
  * nothing). For each case (N clients × S float32 parameters) src/test/python/robust_bench.py writes
  * N torch.save state_dicts of standard normal values; then, on the same files, this JVM runs
  * {@link StreamingFedAvg} (mean), median, trimmed mean (β = 0.1) and Krum (f = ⌊(N − 3) / 2⌋,
- * at most 10) with {@link RobustAggregation}, each after two untimed warm-up runs, measuring wall time
- * and the peak RSS of the run (VmHWM reset before it); and robust_bench.py runs numpy's versions
- * (np.median, sort-based trimmed mean, Krum over the stacked arrays, weighted sum), one process per
- * rule, reporting compute time (after loading) and peak RSS.
+ * at most 10) with {@link RobustAggregation}, each after two untimed warm-up runs, measuring the
+ * median wall time of {@value #TIMED_RUNS} runs and their peak RSS (VmHWM reset before them); and
+ * robust_bench.py runs numpy's versions (np.median, sort-based trimmed mean, Krum over the stacked
+ * arrays, weighted sum), one process per rule, reporting the median compute time (after loading) of
+ * as many computations, and the peak RSS. The medians, on both sides, because single runs on the
+ * shared virtual machine vary by up to half (the table in the README gives every run).
  *
  * <p>Run with {@code mvn -B -o -Pbench-robust -DskipTests test}; {@code -Dbench.cases=10x10000000,50x10000000}
  * (the default), {@code -Dbench.rules=median,krum} (default: all four) and {@code -Dbench.dir=...}
@@ -32,6 +35,9 @@ import java.util.stream.Stream;
  * after each case.
  */
 public final class RobustAggregationBenchmark {
+
+    /** Timed runs per rule, on both sides; the median is reported. */
+    private static final int TIMED_RUNS = 3;
 
     private RobustAggregationBenchmark() {
     }
@@ -44,8 +50,8 @@ public final class RobustAggregationBenchmark {
         System.out.printf(Locale.ROOT, "Robust aggregation benchmark, %d CPUs, Java %s, max heap %d MB, files in %s%n",
                 Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"),
                 Runtime.getRuntime().maxMemory() >> 20, base);
-        System.out.printf(Locale.ROOT, "%4s %11s %-13s %10s %12s %12s %11s %12s %9s%n", "N", "S", "rule", "ours s",
-                "ours RSS MB", "numpy s", "numpy load", "numpy RSS MB", "speed-up");
+        System.out.printf(Locale.ROOT, "%4s %11s %-13s %10s %12s %12s %11s %12s %9s%s%n", "N", "S", "rule", "ours s",
+                "ours RSS MB", "numpy s", "numpy load", "numpy RSS MB", "speed-up", "  runs (s)");
         for (String c : cases.split(",")) {
             String[] nx = c.trim().split("x");
             runCase(base, script, Integer.parseInt(nx[0]), Long.parseLong(nx[1]));
@@ -86,20 +92,26 @@ public final class RobustAggregationBenchmark {
                 }
                 System.gc();
                 AggregationBenchmark.resetPeakRss();
-                long t0 = System.nanoTime();
-                ours(rule, clients, out);
-                double seconds = (System.nanoTime() - t0) / 1e9;
+                double[] runs = new double[TIMED_RUNS];
+                for (int t = 0; t < TIMED_RUNS; t++) {
+                    long t0 = System.nanoTime();
+                    ours(rule, clients, out);
+                    runs[t] = (System.nanoTime() - t0) / 1e9;
+                    Files.delete(out);
+                }
                 long rss = AggregationBenchmark.statusBytes("VmHWM:");
-                Files.delete(out);
-                List<String> cmd = new ArrayList<>(List.of(script.toString(), "run", "--rule", name));
+                double seconds = median(runs);
+                List<String> cmd = new ArrayList<>(List.of(script.toString(), "run", "--rule", name,
+                        "--repeat", Integer.toString(TIMED_RUNS)));
                 @SuppressWarnings("unchecked")
                 List<String> extra = (List<String>) r[2];
                 cmd.addAll(extra);
                 cmd.addAll(specs);
                 String json = python(cmd);
                 double np = field(json, "compute_s");
-                System.out.printf(Locale.ROOT, "%4d %11d %-13s %10.2f %12d %12.2f %11.2f %12.0f %8.1fx%n", n, params, name,
-                        seconds, rss >> 20, np, field(json, "load_s"), field(json, "peak_rss_mb"), np / seconds);
+                System.out.printf(Locale.ROOT, "%4d %11d %-13s %10.2f %12d %12.2f %11.2f %12.0f %8.1fx   ours %s, numpy %s%n", n,
+                        params, name, seconds, rss >> 20, np, field(json, "load_s"), field(json, "peak_rss_mb"), np / seconds,
+                        runs(runs), runs(numbers(json, "compute_runs_s")));
             }
             // RobustAggregation's default block: 2^20 float32 elements over all clients (4 MiB), held twice
             // (values and sort keys) by each of the two threads.
@@ -113,6 +125,21 @@ public final class RobustAggregationBenchmark {
                 }
             }
         }
+    }
+
+    private static double median(double[] runs) {
+        double[] sorted = runs.clone();
+        Arrays.sort(sorted);
+        return sorted[sorted.length / 2];
+    }
+
+    /** The runs' seconds, as "0.41, 0.39, 0.44". */
+    private static String runs(double[] runs) {
+        StringBuilder b = new StringBuilder();
+        for (double r : runs) {
+            b.append(b.length() == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%.2f", r));
+        }
+        return b.toString();
     }
 
     private static void ours(AggregationRule rule, List<WeightedFile> clients, Path out) throws IOException {
@@ -132,6 +159,13 @@ public final class RobustAggregationBenchmark {
             throw new IOException("robust_bench.py failed: " + cmd.subList(0, Math.min(4, cmd.size())));
         }
         return out.trim();
+    }
+
+    /** A field of robust_bench.py's one-line JSON output holding a list of numbers. */
+    private static double[] numbers(String json, String key) {
+        int from = json.indexOf("\"" + key + "\": [") + key.length() + 5;
+        return Arrays.stream(json.substring(from, json.indexOf(']', from)).split(","))
+                .mapToDouble(v -> Double.parseDouble(v.trim())).toArray();
     }
 
     /** A number field of robust_bench.py's one-line JSON output. */
