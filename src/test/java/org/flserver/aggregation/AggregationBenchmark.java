@@ -233,13 +233,15 @@ public final class AggregationBenchmark {
         return (System.nanoTime() - t0) / 1e9;
     }
 
-    private static double median(double[] v) {
+    /** The median of v (the upper one of an even count). */
+    public static double median(double[] v) {
         double[] s = v.clone();
         Arrays.sort(s);
         return s[s.length / 2];
     }
 
-    private static String fmt(double[] v) {
+    /** The values with two decimals, separated by spaces. */
+    public static String fmt(double[] v) {
         StringBuilder b = new StringBuilder();
         for (double x : v) {
             b.append(b.length() > 0 ? " " : "").append(String.format(Locale.ROOT, "%.2f", x));

@@ -100,7 +100,7 @@ public final class RobustAggregationBenchmark {
                     Files.delete(out);
                 }
                 long rss = AggregationBenchmark.statusBytes("VmHWM:");
-                double seconds = median(runs);
+                double seconds = AggregationBenchmark.median(runs);
                 List<String> cmd = new ArrayList<>(List.of(script.toString(), "run", "--rule", name,
                         "--repeat", Integer.toString(TIMED_RUNS)));
                 @SuppressWarnings("unchecked")
@@ -111,7 +111,7 @@ public final class RobustAggregationBenchmark {
                 double np = field(json, "compute_s");
                 System.out.printf(Locale.ROOT, "%4d %11d %-13s %10.2f %12d %12.2f %11.2f %12.0f %8.1fx   ours %s, numpy %s%n", n,
                         params, name, seconds, rss >> 20, np, field(json, "load_s"), field(json, "peak_rss_mb"), np / seconds,
-                        runs(runs), runs(numbers(json, "compute_runs_s")));
+                        AggregationBenchmark.fmt(runs), AggregationBenchmark.fmt(numbers(json, "compute_runs_s")));
             }
             // RobustAggregation's default block: 2^20 float32 elements over all clients (4 MiB), held twice
             // (values and sort keys) by each of the two threads.
@@ -125,21 +125,6 @@ public final class RobustAggregationBenchmark {
                 }
             }
         }
-    }
-
-    private static double median(double[] runs) {
-        double[] sorted = runs.clone();
-        Arrays.sort(sorted);
-        return sorted[sorted.length / 2];
-    }
-
-    /** The runs' seconds, as "0.41, 0.39, 0.44". */
-    private static String runs(double[] runs) {
-        StringBuilder b = new StringBuilder();
-        for (double r : runs) {
-            b.append(b.length() == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%.2f", r));
-        }
-        return b.toString();
     }
 
     private static void ours(AggregationRule rule, List<WeightedFile> clients, Path out) throws IOException {
