@@ -14,8 +14,11 @@ public interface ModelAudience {
     /** Whether the caller is actor or participant of a training on one of these global models. */
     boolean takesPart(Collection<UUID> globalModelIds, UUID callerId);
 
-    /** The global models of the trainings the caller is actor or participant of. */
-    List<UUID> trainedModelsOf(UUID callerId);
+    /**
+     * The caller's own models (local ones included) and the global models of the trainings the
+     * caller is actor or participant of, oldest first (creation time, then id).
+     */
+    List<Model> visibleModels(UUID callerId);
 
     /** Whether the caller is the actor of the training on {@code model} (false when it has none). */
     boolean isActor(GlobalModel model, UUID callerId);

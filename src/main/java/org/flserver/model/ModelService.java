@@ -179,16 +179,7 @@ public class ModelService {
      * trainings the caller is actor or participant of, oldest first.
      */
     public List<Model> relatedModels(UUID callerId) {
-        List<UUID> trained = audience.trainedModelsOf(callerId);
-        if (trained.isEmpty()) {
-            // an empty IN list is not valid SQL everywhere
-            return em.createQuery("SELECT m FROM Model m WHERE m.owner.id = :caller ORDER BY m.createdAt, m.id",
-                    Model.class).setParameter("caller", callerId).getResultList();
-        }
-        return em.createQuery("SELECT m FROM Model m WHERE m.owner.id = :caller OR m.id IN :trained"
-                        + " ORDER BY m.createdAt, m.id", Model.class)
-                .setParameter("caller", callerId).setParameter("trained", trained)
-                .getResultList();
+        return audience.visibleModels(callerId); // the query names trainings, so the training package has it
     }
 
     /**

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 import org.flserver.model.GlobalModel;
+import org.flserver.model.Model;
 import org.flserver.model.ModelAudience;
 import org.flserver.user.User;
 
@@ -43,10 +44,16 @@ public class ModelTrainings implements ModelAudience {
                 .getSingleResult() > 0;
     }
 
+    /**
+     * One query with the trainings as a subquery. It used to be two, the ids of the caller's
+     * trainings' models passed back as one IN list: a user in more than about 32,000 trainings would
+     * have met PostgreSQL's limit on bind parameters.
+     */
     @Override
-    public List<UUID> trainedModelsOf(UUID callerId) {
-        return em.createQuery("SELECT t.model.id FROM Training t WHERE t.actor.id = :caller"
-                        + " OR :user MEMBER OF t.participants", UUID.class)
+    public List<Model> visibleModels(UUID callerId) {
+        return em.createQuery("SELECT m FROM Model m WHERE m.owner.id = :caller OR EXISTS (SELECT t FROM Training t"
+                        + " WHERE t.model.id = m.id AND (t.actor.id = :caller OR :user MEMBER OF t.participants))"
+                        + " ORDER BY m.createdAt, m.id", Model.class)
                 .setParameter("caller", callerId)
                 .setParameter("user", em.getReference(User.class, callerId))
                 .getResultList();

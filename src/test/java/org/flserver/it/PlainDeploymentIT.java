@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 import org.flserver.it.ApiClient.Account;
 import org.flserver.it.ApiClient.Reply;
 import org.junit.jupiter.api.Test;
@@ -44,6 +45,15 @@ class PlainDeploymentIT {
             Reply training = api.postJson("/api/trainings/", account, "{\"model_id\": \"" + modelId + "\","
                     + " \"target_num_updates\": 1, \"metric_names\": [\"accuracy\"], \"aggregation_method\": \"FedAvg\"}");
             assertEquals(201, training.status(), training.toString());
+            // the model list (one query, the trainings in a subquery) on the embedded database: the
+            // owner and a participant see the model, a stranger does not
+            Account participant = api.createUser("plain-part");
+            Account stranger = api.createUser("plain-x");
+            assertEquals(202, api.send("PUT", "/api/trainings/" + training.json().getString("training_id") + "/clients/",
+                    account.tokenHeader(), "application/json", "{\"clients\": [\"" + participant.id() + "\"]}").status());
+            assertEquals(Set.of(modelId), ModelTesting.ids(api.get("/api/models/", account).array()));
+            assertEquals(Set.of(modelId), ModelTesting.ids(api.get("/api/models/", participant).array()));
+            assertEquals(Set.of(), ModelTesting.ids(api.get("/api/models/", stranger).array()));
             Reply inference = api.postJson("/api/inference/", account, "{\"model_id\": \"" + modelId + "\","
                     + " \"model_input\": [[0, 0, 0, 0, 0, 0, 0, 0]]}");
             assertEquals(503, inference.status(), inference.toString());
