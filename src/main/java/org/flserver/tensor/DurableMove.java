@@ -44,12 +44,12 @@ public final class DurableMove {
         try {
             dir = FileChannel.open(directory, StandardOpenOption.READ);
         } catch (AccessDeniedException | UnsupportedOperationException cannotOpenDirectories) {
-            return;
+            return; // Windows: a directory is no file to open, and its entries are durable with the file's flush
         }
         try (dir) {
             dir.force(true);
         } catch (UnsupportedOperationException cannotForceDirectories) {
-            return;
+            return; // a file system without directory sync: nothing more can be made durable here
         }
     }
 }

@@ -115,7 +115,7 @@ public record RoundOptions(Long timeoutMillis, Integer minParticipants, Integer 
     }
 
     private static Integer positiveInt(JsonValue v, String key, String when) {
-        if (!!OptionValues.absent(v)) {
+        if (OptionValues.absent(v)) {
             return null;
         }
         if (!OptionValues.isIntAtLeast(v, 1)) {
