@@ -20,8 +20,7 @@ import org.flserver.platform.FormBodies;
  * {@link FormLimitFilter} has already enforced on the stream; checked here again because a part's
  * kind is decided by the runtime's own reading of its headers); file parts are left for
  * {@link ModelFiles#receive} to stream to disk. A text field holding U+0000 is a 400: the database
- * stores no NUL ({@link FormBodies}). A part without a {@code Content-Disposition} or without a name
- * is a 400 too.
+ * stores no NUL ({@link FormBodies}). A part without a {@code Content-Disposition} is a 400 too.
  */
 public final class UploadForm {
 
@@ -43,12 +42,9 @@ public final class UploadForm {
         Map<String, EntityPart> files = new HashMap<>();
         for (EntityPart part : parts) {
             // without a Content-Disposition the runtime's getFileName() throws (a 500 before this
-            // check); a part without a name could only be dropped, so both are the client's error
+            // check); one without a name the runtime refuses itself (400 "Bad request.")
             if (part.getHeaders().getFirst("Content-Disposition") == null) {
                 throw ApiException.badRequest("A form part has no Content-Disposition header.");
-            }
-            if (part.getName() == null) {
-                throw ApiException.badRequest("A form part has no name in its Content-Disposition header.");
             }
             if (part.getFileName().isPresent()) {
                 files.put(part.getName(), part);

@@ -217,6 +217,9 @@ class BadInputIT {
                 .field("description", "d").rawPart("Content-Type: text/plain\r\n", "x")
                 .file("model_file", "m.pt", new byte[]{1}), 400,
                 "{\"detail\":\"A form part has no Content-Disposition header.\"}"));
+        c.add(multipart("form part without a name", t -> new Multipart().field("name", "m").field("description", "d")
+                .rawPart("Content-Disposition: form-data\r\n", "x").file("model_file", "m.pt", new byte[]{1}), 400,
+                "{\"detail\":\"Bad request.\"}")); // the runtime's own refusal, as JSON
         c.add(form("form part without any header", "@model/metrics/", t -> new Multipart().rawPart("", "x")
                 .field("metric_names", "a").field("metric_values", "1"), 400,
                 "{\"detail\":\"A form part has no Content-Disposition header.\"}"));
