@@ -285,6 +285,29 @@ class BadInputIT {
         assertEquals(name + "-\u00e9", group.json().getString("name"));
     }
 
+    @Test
+    void malformedContentTypeAndAcceptHeadersAreAJson400() {
+        // the runtime's own refusal was a 400 with an empty body
+        String training = training(b -> { });
+        for (String type : new String[]{"a b", "application/json; charset", "/"}) {
+            Reply reply = api.sendWithHeaders("POST", "/api/trainings/",
+                    java.util.Map.of("Authorization", actor.tokenHeader(), "Content-Type", type), training);
+            assertEquals(400, reply.status(), type + ": " + reply);
+            assertEquals("{\"detail\":\"Malformed Content-Type header.\"}", reply.body(), type);
+        }
+        for (String accept : new String[]{"a b", "text/html;q"}) {
+            Reply reply = api.sendWithHeaders("GET", "/api/users/myself/",
+                    java.util.Map.of("Authorization", actor.tokenHeader(), "Accept", accept), null);
+            assertEquals(400, reply.status(), accept + ": " + reply);
+            assertEquals("{\"detail\":\"Malformed Accept header.\"}", reply.body(), accept);
+        }
+        // well-formed headers pass as before
+        Reply ok = api.sendWithHeaders("GET", "/api/users/myself/",
+                java.util.Map.of("Authorization", actor.tokenHeader(), "Accept", "application/json;q=0.9, */*;q=0.1"),
+                null);
+        assertEquals(200, ok.status(), ok.toString());
+    }
+
     /** What a refused creation could have added to: the caller's models and trainings, all users. */
     private String listings() {
         return api.get("/api/models/", actor).body() + api.get("/api/trainings/", actor).body()
