@@ -332,11 +332,17 @@ final class ZipDirectory {
             if ((d.getInt(0) & U32) != e.crc32()) {
                 throw new WeightFileException("data descriptor of '" + e.name() + "' disagrees with the central directory");
             }
-            // The sizes follow the CRC: 4 bytes each, or 8 in a ZIP64 record (torch past 4 GiB).
-            // Which form it is decides where the record ends, so the sizes must be the central ones.
-            if ((d.getInt(4) & U32) == e.compressedSize() && (d.getInt(8) & U32) == e.size()) {
+            // The sizes follow the CRC: 4 bytes each, or 8 (torch, when the record or its offset passes
+            // 4 GiB). Which form it is decides where the record ends, so the sizes must be the central
+            // ones; the 4-byte form of a record past 4 GiB holds them cut to 32 bits (TorchZipWriter
+            // writes that). No reader takes sizes from the descriptor, so this decides nothing else.
+            boolean narrow = (d.getInt(4) & U32) == (e.compressedSize() & U32)
+                    && (d.getInt(8) & U32) == (e.size() & U32);
+            boolean wide = d.limit() == 20 && d.getLong(4) == e.compressedSize() && d.getLong(12) == e.size();
+            boolean large = e.compressedSize() > U32 || e.size() > U32;
+            if (narrow && !(wide && large)) {
                 recordEnd = crcPos + 12;
-            } else if (d.limit() == 20 && d.getLong(4) == e.compressedSize() && d.getLong(12) == e.size()) {
+            } else if (wide) {
                 recordEnd = crcPos + 20;
             } else {
                 throw new WeightFileException("data descriptor of '" + e.name() + "' disagrees with the central directory");
