@@ -185,6 +185,30 @@ class ZipDirectoryTest {
         }
     }
 
+    @Test
+    void dataDescriptorsMustGiveTheCentralSizesInEitherWidth() throws IOException {
+        CRC32 crc = new CRC32();
+        crc.update("pickle".getBytes(StandardCharsets.UTF_8));
+        int c = (int) crc.getValue();
+        byte[] narrow = le(16).putInt(0x08074b50).putInt(c).putInt(6).putInt(6).array();
+        byte[] wide = le(24).putInt(0x08074b50).putInt(c).putLong(6).putLong(6).array(); // torch past 4 GiB
+        for (byte[] d : List.of(narrow, wide)) {
+            Path p = write(new Zip().described("a/data.pkl", "pickle", d).stored("a/version", "3").bytes());
+            try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
+                ZipDirectory.Entry e = ZipDirectory.read(ch).find("data.pkl").orElseThrow();
+                assertEquals(30 + "a/data.pkl".length() + 6 + d.length, e.recordEnd());
+                assertEquals("pickle", new String(ZipDirectory.content(ch, e, 6), StandardCharsets.UTF_8));
+            }
+        }
+        byte[] lying = le(16).putInt(0x08074b50).putInt(c).putInt(6).putInt(7).array();
+        assertRefused(new Zip().described("a/data.pkl", "pickle", lying).bytes(),
+                "data descriptor of 'a/data.pkl' disagrees with the central directory");
+        // a descriptor shorter than its record's end: the next bytes belong to no record
+        byte[] padded = le(20).putInt(0x08074b50).putInt(c).putInt(6).putInt(6).putInt(0).array();
+        assertRefused(new Zip().described("a/data.pkl", "pickle", padded).bytes(),
+                "4 bytes between ZIP record 'a/data.pkl' and the central directory belong to no record");
+    }
+
     private void assertRefused(byte[] archive, String message) throws IOException {
         Path p = write(archive);
         try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
@@ -219,7 +243,8 @@ class ZipDirectoryTest {
      * directory and end records after them, optionally with bytes between, a comment, or trailing bytes.
      */
     private static final class Zip {
-        private record Part(String name, int method, byte[] content, byte[] data, long compressedSize, int gap) {
+        private record Part(String name, int method, byte[] content, byte[] data, long compressedSize, int gap,
+                            byte[] descriptor) {
         }
 
         private final List<Part> parts = new ArrayList<>();
@@ -231,12 +256,19 @@ class ZipDirectoryTest {
 
         /** A record whose compressed size may exceed {@code data}: the rest is a hole (sparse files only). */
         Zip record(String name, int method, byte[] content, byte[] data, long compressedSize) {
-            parts.add(new Part(name, method, content, data, compressedSize, 0));
+            parts.add(new Part(name, method, content, data, compressedSize, 0, null));
+            return this;
+        }
+
+        /** A STORED record with general-purpose flag 3 (as torch writes them): these bytes after its data. */
+        Zip described(String name, String content, byte[] descriptor) {
+            byte[] b = content.getBytes(StandardCharsets.UTF_8);
+            parts.add(new Part(name, 0, b, b, b.length, 0, descriptor));
             return this;
         }
 
         Zip gap(int bytes) {
-            parts.add(new Part(null, 0, null, null, 0, bytes));
+            parts.add(new Part(null, 0, null, null, 0, bytes, null));
             return this;
         }
 
@@ -266,6 +298,9 @@ class ZipDirectoryTest {
                 int offset = out.size();
                 out.write(localHeader(part).array());
                 out.write(part.data());
+                if (part.descriptor() != null) {
+                    out.write(part.descriptor());
+                }
                 central.write(centralHeader(part, offset).array());
             }
             int cdOffset = out.size();
@@ -304,25 +339,27 @@ class ZipDirectoryTest {
                     pos + cd.length);
         }
 
-        private static ByteBuffer common(Part part) {
+        /** The fields local and central header share; a local header with a descriptor has no CRC or sizes. */
+        private static ByteBuffer common(Part part, boolean local) {
             CRC32 crc = new CRC32();
             crc.update(part.content());
             byte[] name = part.name().getBytes(StandardCharsets.UTF_8);
-            return le(26).putShort((short) 20).putShort((short) 0x800).putShort((short) part.method())
-                    .putShort((short) 0).putShort((short) 0x21).putInt((int) crc.getValue())
-                    .putInt((int) part.compressedSize()).putInt(part.content().length).putShort((short) name.length)
-                    .putShort((short) 0);
+            boolean zeros = local && part.descriptor() != null;
+            return le(26).putShort((short) 20).putShort((short) (part.descriptor() != null ? 0x808 : 0x800))
+                    .putShort((short) part.method()).putShort((short) 0).putShort((short) 0x21)
+                    .putInt(zeros ? 0 : (int) crc.getValue()).putInt(zeros ? 0 : (int) part.compressedSize())
+                    .putInt(zeros ? 0 : part.content().length).putShort((short) name.length).putShort((short) 0);
         }
 
         private static ByteBuffer localHeader(Part part) {
             byte[] name = part.name().getBytes(StandardCharsets.UTF_8);
-            ByteBuffer b = le(30 + name.length).putInt(0x04034b50).put(common(part).array()).put(name);
+            ByteBuffer b = le(30 + name.length).putInt(0x04034b50).put(common(part, true).array()).put(name);
             return b.clear();
         }
 
         private static ByteBuffer centralHeader(Part part, long offset) {
             byte[] name = part.name().getBytes(StandardCharsets.UTF_8);
-            return le(46 + name.length).putInt(0x02014b50).putShort((short) 20).put(common(part).array())
+            return le(46 + name.length).putInt(0x02014b50).putShort((short) 20).put(common(part, false).array())
                     .putShort((short) 0).putShort((short) 0).putShort((short) 0).putInt(0).putInt((int) offset)
                     .put(name);
         }
