@@ -156,9 +156,12 @@ public class UpdateService implements ParticipantUploads {
         // job's completion deletes the round's uploads, so a late one would be accepted and then
         // lost (design.md §5.2). With or without round options the round is closed. (Read after
         // the training's row lock, in a transaction that has not read it before: the phase as it is.)
+        // Each kind of upload has its own aggregation: a local update for the round a moments job
+        // works on is an update for a round that has not started (400 below), not a late one.
         TrainingRound state = em.find(TrainingRound.class, training.getId());
-        if (state != null && state.getRound() == round && (state.getPhase() == RoundPhase.AGGREGATING
-                || state.getPhase() == RoundPhase.SWAG_AGGREGATING)) {
+        RoundPhase aggregating = expected == TrainingState.SWAG_ROUND ? RoundPhase.SWAG_AGGREGATING
+                : RoundPhase.AGGREGATING;
+        if (state != null && state.getRound() == round && state.getPhase() == aggregating) {
             throw ApiException.detail(409, "Round " + round + " is closed.");
         }
         // trainings with round options (design.md §5.4): a closed phase takes nothing more, and
