@@ -8,18 +8,24 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.security.MessageDigest;
+import java.time.Duration;
+import java.time.Instant;
 import java.security.NoSuchAlgorithmException;
 import java.util.EnumSet;
 import java.util.HexFormat;
 import java.util.Set;
 import java.util.UUID;
+import java.util.logging.Logger;
 import java.util.regex.Pattern;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.flserver.platform.ApiException;
@@ -42,11 +48,18 @@ import org.flserver.tensor.DurableMove;
  * <li>Files are never parsed or executed here; validating them as PyTorch files is the job of the
  *     tensor reader. Files are never deleted by a model delete either: clones share them, so
  *     removing unreferenced files is a separate garbage collection (future work).</li>
+ * <li>What a crash leaves in {@code tmp/} (a half-received upload, an aggregation's output or
+ *     optimizer state that was never committed, each up to several model sizes) is deleted when
+ *     the server first uses the store after a start, if it has not been written for {@code fl.tmp.max-idle-hours} (default 24): a
+ *     server that crashed repeatedly would otherwise fill its disk with them. Only idle files go,
+ *     because {@code tmp/} is shared with the other instances (design.md §7), whose uploads and
+ *     jobs write their temp files continuously until they commit them.</li>
  * </ul>
  */
 @ApplicationScoped
 public class ModelFiles {
 
+    private static final Logger LOG = Logger.getLogger(ModelFiles.class.getName());
     private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
     private static final int BUFFER = 64 * 1024;
 
@@ -57,6 +70,10 @@ public class ModelFiles {
     @Inject
     @ConfigProperty(name = "fl.upload.max-bytes", defaultValue = "4294967296")
     long maxUploadBytes;
+
+    @Inject
+    @ConfigProperty(name = "fl.tmp.max-idle-hours", defaultValue = "24")
+    long tmpMaxIdleHours;
 
     private Path files;
     private Path tmp;
@@ -72,6 +89,36 @@ public class ModelFiles {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create the data directory " + root, e);
         }
+        int swept = sweepTemp(Instant.now().minus(Duration.ofHours(Math.max(1, tmpMaxIdleHours))));
+        if (swept > 0) {
+            LOG.info(() -> "deleted " + swept + " temp file(s) left in " + tmp + " by an earlier crash");
+        }
+    }
+
+    /**
+     * Deletes the regular files directly in {@code tmp/} last modified before {@code idleSince}
+     * and returns how many. A file that cannot be read or deleted is left (it is only disk space);
+     * anything else in {@code tmp/} (a directory, a link) is not the store's and is left too.
+     */
+    int sweepTemp(Instant idleSince) {
+        int deleted = 0;
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(tmp)) {
+            for (Path entry : entries) {
+                try {
+                    BasicFileAttributes a = Files.readAttributes(entry, BasicFileAttributes.class,
+                            LinkOption.NOFOLLOW_LINKS);
+                    if (a.isRegularFile() && a.lastModifiedTime().toInstant().isBefore(idleSince)
+                            && Files.deleteIfExists(entry)) {
+                        deleted++;
+                    }
+                } catch (IOException e) {
+                    LOG.warning(() -> "cannot delete the stale temp file " + entry + ": " + e);
+                }
+            }
+        } catch (IOException e) {
+            LOG.warning(() -> "cannot list " + tmp + " for stale temp files: " + e);
+        }
+        return deleted;
     }
 
     /** The largest file an upload may carry ({@code fl.upload.max-bytes}, default 4 GiB). */
@@ -129,7 +176,10 @@ public class ModelFiles {
     public StoredFile commit(ReceivedFile received) {
         Path target = path(received.sha256());
         try {
-            Files.createDirectories(target.getParent());
+            if (!Files.isDirectory(target.getParent())) {
+                Files.createDirectories(target.getParent());
+                DurableMove.flushDirectory(files); // the new subfolder's entry, or the file below could vanish with it
+            }
             if (Files.exists(target)) {
                 deleteQuietly(received.temp());
             } else {
@@ -138,8 +188,11 @@ public class ModelFiles {
                 } catch (FileAlreadyExistsException raced) {
                     deleteQuietly(received.temp());
                 }
-                DurableMove.flushDirectory(target.getParent()); // the rename itself made durable
             }
+            // The rename made durable; also when the file was already there: a concurrent commit of the
+            // same content may have renamed it and not flushed yet, and the caller's database row is
+            // about to name it.
+            DurableMove.flushDirectory(target.getParent());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot store " + received.sha256(), e);
         }

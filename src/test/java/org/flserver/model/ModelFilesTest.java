@@ -11,9 +11,12 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
@@ -112,6 +115,29 @@ class ModelFilesTest {
         ApiException e = assertThrows(ApiException.class, () -> files.store(broken, 1 << 20));
         assertEquals(400, e.status());
         assertEquals(List.of(), regularFiles(data));
+    }
+
+    @Test
+    void tempFilesACrashLeftAreSweptOnceIdleLongEnoughAndNothingElse() throws Exception {
+        Path tmp = data.resolve("tmp");
+        Path stale = Files.write(tmp.resolve("aggregate-crashed.part"), random(1000, 2));
+        Files.setLastModifiedTime(stale, FileTime.from(Instant.now().minus(Duration.ofHours(25))));
+        Path busy = Files.write(tmp.resolve("upload-running.part"), random(1000, 3)); // another instance's, being written
+        Path staleFolder = Files.createDirectory(tmp.resolve("not-ours"));
+        Files.setLastModifiedTime(staleFolder, FileTime.from(Instant.now().minus(Duration.ofDays(3))));
+
+        ModelFiles restarted = new ModelFiles();
+        restarted.dataDirectory = data.toString();
+        restarted.maxUploadBytes = 1 << 20;
+        restarted.tmpMaxIdleHours = 24;
+        restarted.init();
+
+        assertFalse(Files.exists(stale));
+        assertTrue(Files.exists(busy));
+        assertTrue(Files.isDirectory(staleFolder));
+        // a shorter idle time takes the younger file too
+        assertEquals(1, restarted.sweepTemp(Instant.now().plusSeconds(1)));
+        assertFalse(Files.exists(busy));
     }
 
     @Test
