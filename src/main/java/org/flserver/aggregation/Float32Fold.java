@@ -2,7 +2,6 @@ package org.flserver.aggregation;
 
 import org.flserver.tensor.StorageInfo;
 import org.flserver.tensor.TemplateRewrite;
-import org.flserver.tensor.WeightFileException;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -68,8 +67,11 @@ final class Float32Fold extends FoldKernel {
                 finishBlock(target, start + off, n);
             }
             return (int) crc.getValue();
-        } catch (InternalError e) { // how the JVM reports a fault in a mapping (file truncated meanwhile)
-            throw new WeightFileException("a client file changed while it was read");
+        } catch (InternalError e) {
+            // How the JVM reports a fault in a mapping. Store files are content-addressed and never
+            // change, so this is a failed read (EIO, a network file system gone): an I/O error, which
+            // the job worker retries, not a fault of the inputs (design.md §5.2).
+            throw new IOException("reading a mapped client file failed: " + e.getMessage(), e);
         } finally {
             slices.unmap();
         }

@@ -22,4 +22,13 @@ public interface ModelAudience {
 
     /** Whether the caller is the actor of the training on {@code model} (false when it has none). */
     boolean isActor(GlobalModel model, UUID callerId);
+
+    /**
+     * Locks the row of the training on {@code model} ({@code PESSIMISTIC_WRITE}), if it has one, and
+     * tells whether an aggregation job of that training is pending (its {@code locked} flag, read
+     * under the lock). A deletion takes this lock before it deletes anything: uploads and metric
+     * reports lock the training row before they insert rows that reference the model, so a deletion
+     * that took the model row first would deadlock with them (design.md §5.1).
+     */
+    boolean lockTraining(GlobalModel model);
 }

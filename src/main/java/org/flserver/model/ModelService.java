@@ -3,6 +3,7 @@ package org.flserver.model;
 import jakarta.ejb.Stateless;
 import jakarta.inject.Inject;
 import jakarta.persistence.EntityManager;
+import jakarta.persistence.EntityNotFoundException;
 import jakarta.persistence.PersistenceContext;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -189,17 +190,36 @@ public class ModelService {
      * based on it, metrics, and ensemble memberships — on H2 and PostgreSQL alike, so no ordering of
      * deletes is needed here. The weights file stays: files are shared by content (clones,
      * identical uploads), and removing unreferenced ones is a separate garbage collection.
+     *
+     * <p>The training row (for a local model: its base model's training) is locked first, as every
+     * change of a training does (design.md §5.1): the cascade then takes the model's row after it, in
+     * the order uploads and metric reports take them. Under that lock, a local model of the round whose
+     * aggregation job is pending cannot be deleted (409): the job reads the round's updates when it is
+     * claimed, so a job run again after a crash would read other inputs than the first run.
      */
     public void delete(UUID id, UUID callerId) {
         Model model = model(id);
+        GlobalModel global = trainedModel(model);
         boolean allowed = model.getOwner().getId().equals(callerId);
         if (!allowed) {
-            GlobalModel global = trainedModel(model);
             allowed = global != null && audience.isActor(global, callerId);
         }
         if (!allowed) {
             throw ApiException.forbidden(
                     "You are neither the owner of the model nor the actor of the corresponding training.");
+        }
+        boolean aggregating = global != null && audience.lockTraining(global);
+        try {
+            em.refresh(model); // deleted meanwhile (by its base model's deletion, say)?
+            if (global != null && global != model) {
+                em.refresh(global); // its round as it is under the lock
+            }
+        } catch (EntityNotFoundException e) {
+            throw ApiException.notFound("Model", id);
+        }
+        if (aggregating && model instanceof LocalModel local && local.getRound() == global.getRound()) {
+            throw ApiException.detail(409, "Model " + id + " is an update of round " + local.getRound()
+                    + ", which is being aggregated: it cannot be deleted now.");
         }
         em.remove(model);
         em.flush();

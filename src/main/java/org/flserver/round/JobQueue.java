@@ -12,6 +12,7 @@ import java.time.OffsetDateTime;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.logging.Logger;
 import org.flserver.model.LocalModel;
 import org.flserver.model.SwagStatistics;
 import org.flserver.training.AggregationOptions;
@@ -32,6 +33,8 @@ import org.flserver.training.Training;
 @Stateless
 @TransactionAttribute(TransactionAttributeType.REQUIRES_NEW)
 public class JobQueue {
+
+    private static final Logger LOG = Logger.getLogger(JobQueue.class.getName());
 
     /**
      * Claimed job plus everything the aggregation needs, read in the claiming transaction.
@@ -54,19 +57,32 @@ public class JobQueue {
     @Inject
     RoundEngine engine;
 
-    /** Claims the oldest claimable job for {@code owner} for {@code lease}, with its inputs. */
-    public Optional<ClaimedJob> claimNext(String owner, Duration lease) {
+    /**
+     * Claims the oldest claimable job for {@code owner} for {@code lease}, with its inputs. A claimable
+     * job that has already been claimed {@code maxAttempts} times is not claimed again but fails, with
+     * its training (docs/design.md §5.2): its last run ended without recording an outcome — the
+     * instance died while running it (out of memory, a native crash, a kill) — and a job that takes
+     * its instance down would otherwise be claimed after every restart, forever.
+     */
+    public Optional<ClaimedJob> claimNext(String owner, Duration lease, int maxAttempts) {
         OffsetDateTime now = OffsetDateTime.now();
-        List<Long> candidates = em.createQuery("SELECT j.id FROM AggregationJob j WHERE j.status = :pending"
-                        + " AND (j.leaseUntil IS NULL OR j.leaseUntil < :now) ORDER BY j.id", Long.class)
+        List<Object[]> candidates = em.createQuery("SELECT j.id, j.attempts FROM AggregationJob j"
+                        + " WHERE j.status = :pending AND (j.leaseUntil IS NULL OR j.leaseUntil < :now) ORDER BY j.id",
+                        Object[].class)
                 .setParameter("pending", JobStatus.PENDING).setParameter("now", now)
                 .setMaxResults(8).getResultList();
-        for (Long id : candidates) {
+        for (Object[] candidate : candidates) {
+            long id = ((Number) candidate[0]).longValue();
+            if (((Number) candidate[1]).intValue() >= maxAttempts) {
+                exhausted(id, now, maxAttempts);
+                continue;
+            }
             int claimed = em.createQuery("UPDATE AggregationJob j SET j.leaseOwner = :owner, j.leaseUntil = :until,"
                             + " j.attempts = j.attempts + 1 WHERE j.id = :id AND j.status = :pending"
-                            + " AND (j.leaseUntil IS NULL OR j.leaseUntil < :now)")
+                            + " AND (j.leaseUntil IS NULL OR j.leaseUntil < :now) AND j.attempts < :max")
                     .setParameter("owner", owner).setParameter("until", now.plus(lease))
                     .setParameter("id", id).setParameter("pending", JobStatus.PENDING).setParameter("now", now)
+                    .setParameter("max", maxAttempts)
                     .executeUpdate();
             if (claimed == 1) {
                 AggregationJob job = em.find(AggregationJob.class, id);
@@ -75,6 +91,23 @@ public class JobQueue {
             }
         }
         return Optional.empty();
+    }
+
+    /**
+     * Fails a job whose attempts are used up and whose last lease expired (see {@link #claimNext}),
+     * as {@link #failed} does after a last failed run: the training row locked first, then the job
+     * re-read, and nothing done if someone else changed it meanwhile.
+     */
+    private void exhausted(long jobId, OffsetDateTime now, int maxAttempts) {
+        Locked locked = lock(jobId);
+        if (locked == null || locked.job.getAttempts() < maxAttempts
+                || (locked.job.getLeaseUntil() != null && !locked.job.getLeaseUntil().isBefore(now))) {
+            return;
+        }
+        String reason = "it was started " + locked.job.getAttempts() + " times (fl.jobs.max-attempts) and no run"
+                + " recorded an outcome: the server running it stopped each time (out of memory, a crash or a kill)";
+        LOG.warning(() -> "aggregation job " + jobId + " of training " + locked.training.getId() + " fails: " + reason);
+        engine.jobFailed(locked.training, locked.job, reason);
     }
 
     /** Extends the lease while the owner still holds it; false when it was lost (or the job is gone). */
@@ -86,34 +119,43 @@ public class JobQueue {
                 .executeUpdate() == 1;
     }
 
-    /** Records a MODEL job's output; false when someone else completed it first (nothing changes then). */
+    /**
+     * Records a MODEL job's output; false when someone else completed it first or the training no
+     * longer aggregates its round (nothing changes then but the job's status, docs/design.md §5.2).
+     */
     public boolean completeModel(long jobId, String sha256, long size, List<JobInput> inputs,
                                  AggregationOutcome outcome) {
         Locked locked = lock(jobId);
         if (locked == null) {
             return false;
         }
-        engine.modelAggregated(locked.training, locked.job, sha256, size, inputs, outcome);
-        return true;
+        return engine.modelAggregated(locked.training, locked.job, sha256, size, inputs, outcome);
     }
 
-    /** Records a SWAG_MOMENTS job's output; false when someone else completed it first. */
+    /** Records a SWAG_MOMENTS job's output; false as for {@link #completeModel}. */
     public boolean completeMoments(long jobId, String firstSha256, String secondSha256, List<JobInput> inputs) {
         Locked locked = lock(jobId);
         if (locked == null) {
             return false;
         }
-        engine.momentsAggregated(locked.training, locked.job, firstSha256, secondSha256, inputs);
-        return true;
+        return engine.momentsAggregated(locked.training, locked.job, firstSha256, secondSha256, inputs);
     }
 
     /**
      * A run failed. With attempts left, the lease is set to expire after {@code retryAfter} so that
-     * any worker retries then; without, the job fails for good and the training goes to E.
+     * any worker retries then; without, the job fails for good and the training goes to E. Only the
+     * worker that still holds the job's lease ({@code owner}) records a failure.
      */
-    public void failed(long jobId, String reason, boolean permanent, int maxAttempts, Duration retryAfter) {
+    public void failed(long jobId, String owner, String reason, boolean permanent, int maxAttempts,
+                       Duration retryAfter) {
         Locked locked = lock(jobId);
         if (locked == null) {
+            return;
+        }
+        if (!owner.equals(locked.job.getLeaseOwner())) {
+            // the lease expired and another worker claimed the job: its run decides, not this one's
+            LOG.info(() -> "aggregation job " + jobId + ": a run by " + owner + " failed after it lost the lease ("
+                    + reason + "); the failure is not recorded");
             return;
         }
         if (permanent || locked.job.getAttempts() >= maxAttempts) {

@@ -9,7 +9,6 @@ import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.event.TransactionPhase;
 import jakarta.inject.Inject;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.time.Duration;
 import java.util.Optional;
@@ -31,8 +30,9 @@ import org.flserver.tensor.WeightFileException;
  * lock decides that it takes effect once.
  *
  * <p>A failure that a retry cannot cure (the inputs are not aggregatable) fails the job and the
- * training at once; anything else (I/O errors, a crash of the instance) is retried by whichever
- * worker claims the job next, up to {@code fl.jobs.max-attempts} runs in all.
+ * training at once; anything else (I/O errors, any other exception or error, a crash of the
+ * instance) is retried by whichever worker claims the job next, up to {@code fl.jobs.max-attempts}
+ * runs in all — a run that took its instance down counts too ({@link JobQueue#claimNext}).
  */
 @ApplicationScoped
 public class JobWorker {
@@ -113,12 +113,14 @@ public class JobWorker {
             do {
                 wakeAgain.set(false);
                 Optional<JobQueue.ClaimedJob> job;
-                while ((job = queue.claimNext(owner, lease())).isPresent()) {
+                while ((job = queue.claimNext(owner, lease(), maxAttempts)).isPresent()) {
                     run(job.get());
                 }
             } while (wakeAgain.get());
-        } catch (RuntimeException e) {
-            LOG.log(Level.WARNING, "aggregation worker: " + e.getMessage(), e);
+        } catch (Throwable e) {
+            // Everything, Errors too: this runs as the periodic task, and a task that throws is never
+            // run again by its executor — the instance would stop taking jobs for good.
+            LOG.log(Level.SEVERE, "aggregation worker: " + e, e);
         } finally {
             draining.set(false);
         }
@@ -127,8 +129,14 @@ public class JobWorker {
     private void run(JobQueue.ClaimedJob job) {
         long period = Math.max(50, (long) (leaseSeconds * 1000 / 3));
         ScheduledFuture<?> renewal = executor.scheduleWithFixedDelay(() -> {
-            if (!queue.renew(job.id(), owner, lease())) {
-                LOG.warning(() -> "aggregation job " + job.id() + ": lease lost");
+            try {
+                if (!queue.renew(job.id(), owner, lease())) {
+                    LOG.warning(() -> "aggregation job " + job.id() + ": lease lost");
+                }
+            } catch (RuntimeException e) {
+                // the database was unreachable, say: try again next period (a task that throws is
+                // never run again, and the lease would then expire under a healthy run)
+                LOG.log(Level.WARNING, "aggregation job " + job.id() + ": the lease could not be renewed", e);
             }
         }, period, period, TimeUnit.MILLISECONDS);
         try {
@@ -145,16 +153,26 @@ public class JobWorker {
                     : queue.completeMoments(job.id(), output.first().sha256(), output.second().sha256(), job.inputs());
             LOG.info(() -> "aggregation job " + job.id() + " (" + job.kind() + ", training " + job.trainingId()
                     + ", round " + job.round() + ", " + job.inputs().size() + " updates) "
-                    + (completed ? "completed" : "was completed elsewhere") + " in "
+                    + (completed ? "completed" : "was completed elsewhere or is no longer wanted") + " in "
                     + (System.nanoTime() - started) / 1_000_000 + " ms");
         } catch (WeightFileException e) {
             LOG.warning(() -> "aggregation job " + job.id() + " cannot be aggregated: " + e.getMessage());
-            queue.failed(job.id(), e.getMessage(), true, maxAttempts, Duration.ZERO);
-        } catch (IOException | UncheckedIOException | IllegalArgumentException e) {
-            LOG.log(Level.WARNING, "aggregation job " + job.id() + " failed (attempt " + job.attempts() + ")", e);
-            queue.failed(job.id(), String.valueOf(e.getMessage()), false, maxAttempts, lease());
+            queue.failed(job.id(), owner, e.getMessage(), true, maxAttempts, Duration.ZERO);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        } catch (Throwable e) {
+            // Anything else — I/O errors, bugs, an OutOfMemoryError of this run — counts as a failed
+            // attempt, retried up to fl.jobs.max-attempts. A VirtualMachineError is recorded too (the
+            // run's memory is released by now, so recording usually works) and then rethrown: drain()
+            // logs it and ends this pass, so the instance takes no further job right away from a JVM in
+            // trouble, while its periodic poll lives on. A run that kills the JVM is counted by
+            // JobQueue.claimNext instead.
+            LOG.log(Level.WARNING, "aggregation job " + job.id() + " failed (attempt " + job.attempts() + ")", e);
+            queue.failed(job.id(), owner, e.getClass().getSimpleName() + ": " + e.getMessage(), false, maxAttempts,
+                    lease());
+            if (e instanceof VirtualMachineError error) {
+                throw error;
+            }
         } finally {
             renewal.cancel(false);
         }

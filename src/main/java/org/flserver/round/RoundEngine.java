@@ -186,11 +186,15 @@ public class RoundEngine {
     /**
      * Completes a MODEL job: the new weights become the global model's, the round advances, the
      * round's local models are deleted (their provenance kept), and the next step is announced. The
-     * caller has locked the training row and checked that the job is still PENDING.
+     * caller has locked the training row and checked that the job is still PENDING. False (the job
+     * FAILED, nothing else changed) when the training no longer aggregates that round.
      */
-    public void modelAggregated(Training training, AggregationJob job, String sha256, long size, List<JobInput> inputs,
-                                AggregationOutcome outcome) {
+    public boolean modelAggregated(Training training, AggregationJob job, String sha256, long size,
+                                   List<JobInput> inputs, AggregationOutcome outcome) {
         TrainingRound state = em.find(TrainingRound.class, training.getId());
+        if (!stillAggregating(training, state, job, RoundPhase.AGGREGATING)) {
+            return false;
+        }
         GlobalModel model = training.getModel();
         int next = job.getRound() + 1;
         ModelVersion version = recordVersion(model, next, sha256, size, job.getId());
@@ -210,15 +214,22 @@ public class RoundEngine {
             state.moveTo(next, RoundPhase.SWAG);
             sendToParticipants(training, NotificationType.SWAG_ROUND_START, roundBody(next, model.getId()));
             openPhase(training, next, RoundPhase.SWAG, List.copyOf(training.getParticipants()));
-            return;
+            return true;
         }
         afterAggregation(training, state, next);
+        return true;
     }
 
-    /** Completes a SWAG_MOMENTS job: the moments are stored on the model, state S → O, then as after a round. */
-    public void momentsAggregated(Training training, AggregationJob job, String firstSha256, String secondSha256,
-                           List<JobInput> inputs) {
+    /**
+     * Completes a SWAG_MOMENTS job: the moments are stored on the model, state S → O, then as after a
+     * round. False (the job FAILED, nothing else changed) when the training no longer aggregates them.
+     */
+    public boolean momentsAggregated(Training training, AggregationJob job, String firstSha256, String secondSha256,
+                                     List<JobInput> inputs) {
         TrainingRound state = em.find(TrainingRound.class, training.getId());
+        if (!stillAggregating(training, state, job, RoundPhase.SWAG_AGGREGATING)) {
+            return false;
+        }
         GlobalModel model = training.getModel();
         ModelVersion version = em.createQuery("SELECT v FROM ModelVersion v WHERE v.modelId = :model"
                         + " AND v.round = :round", ModelVersion.class)
@@ -238,6 +249,29 @@ public class RoundEngine {
         training.setState(TrainingState.ONGOING);
         training.touch();
         afterAggregation(training, state, job.getRound());
+        return true;
+    }
+
+    /**
+     * Whether a completing job is the one the training waits for: the training runs and its phase is
+     * {@code phase} of the job's round. Otherwise (it failed meanwhile — {@link #fail} marks its jobs
+     * FAILED, so this is a second line of defence) the job is recorded as FAILED and its output is
+     * left unreferenced in the file store: E is final (docs/api.md §7), a completion must not move
+     * the training on, and nothing is lost that the training still needs.
+     */
+    private boolean stillAggregating(Training training, TrainingRound state, AggregationJob job, RoundPhase phase) {
+        if (isRunning(training) && state != null && state.getPhase() == phase && state.getRound() == job.getRound()) {
+            return true;
+        }
+        String reason = "the training no longer aggregated round " + job.getRound() + " (state "
+                + training.getState().value() + ", phase " + (state == null ? "none" : state.getPhase() + " of round "
+                + state.getRound()) + "); the output was not used";
+        LOG.warning(() -> "aggregation job " + job.getId() + " of training " + training.getId() + ": " + reason);
+        job.finish(JobStatus.FAILED, reason);
+        if (!isRunning(training)) {
+            training.setLocked(false);
+        }
+        return false;
     }
 
     /** A job failed for good (its inputs cannot be aggregated): the training goes to E. */
@@ -614,12 +648,24 @@ public class RoundEngine {
         if (state != null) {
             state.moveTo(state.getRound(), RoundPhase.FAILED);
         }
-        em.flush(); // a phase closed in this transaction must be written before the bulk update below
+        String stored = reason.length() > 2000 ? reason.substring(0, 2000) : reason;
+        em.flush(); // a phase or job closed in this transaction must be written before the bulk updates below
         em.createQuery("UPDATE CollectionPhase p SET p.status = :ended, p.closedAt = :now, p.reason = :reason"
                         + " WHERE p.trainingId = :training AND p.status = :open")
                 .setParameter("ended", Status.ENDED).setParameter("now", OffsetDateTime.now())
-                .setParameter("reason", reason.length() > 2000 ? reason.substring(0, 2000) : reason)
+                .setParameter("reason", stored)
                 .setParameter("training", training.getId()).setParameter("open", Status.OPEN).executeUpdate();
+        // A job still pending (the training failed while its round was aggregated, e.g. a delivery
+        // that failed for good after the round closed) must not complete: E is final (docs/api.md §7).
+        // A worker running it finds it no longer PENDING and its output stays unreferenced.
+        em.createQuery("UPDATE AggregationJob j SET j.status = :failed, j.error = :reason, j.finishedAt = :now,"
+                        + " j.leaseOwner = NULL, j.leaseUntil = NULL WHERE j.trainingId = :training"
+                        + " AND j.status = :pending")
+                .setParameter("failed", JobStatus.FAILED).setParameter("now", OffsetDateTime.now())
+                .setParameter("reason", "the training failed: " + stored.substring(0, Math.min(stored.length(), 1900)))
+                .setParameter("training", training.getId()).setParameter("pending", JobStatus.PENDING)
+                .executeUpdate();
+        training.setLocked(false);
         outbox.cancelAll(training.getId());
     }
 

@@ -152,6 +152,18 @@ public class UpdateService implements ParticipantUploads {
         if (training.getParticipants().stream().noneMatch(u -> u.getId().equals(callerId))) {
             throw ApiException.forbidden("You are not a participant of training " + training.getId() + "!");
         }
+        // The round is being aggregated (its job is pending): the job's inputs are fixed, and the
+        // job's completion deletes the round's uploads, so a late one would be accepted and then
+        // lost (design.md §5.2). With or without round options the round is closed. (Read after
+        // the training's row lock, in a transaction that has not read it before: the phase as it is.)
+        // Each kind of upload has its own aggregation: a local update for the round a moments job
+        // works on is an update for a round that has not started (400 below), not a late one.
+        TrainingRound state = em.find(TrainingRound.class, training.getId());
+        RoundPhase aggregating = expected == TrainingState.SWAG_ROUND ? RoundPhase.SWAG_AGGREGATING
+                : RoundPhase.AGGREGATING;
+        if (state != null && state.getRound() == round && state.getPhase() == aggregating) {
+            throw ApiException.detail(409, "Round " + round + " is closed.");
+        }
         // trainings with round options (design.md §5.4): a closed phase takes nothing more, and
         // only the participants the phase invited deliver to it
         Optional<CollectionPhase> phase = rounds.phase(training.getId(), round,

@@ -4,6 +4,7 @@ import jakarta.ejb.Local;
 import jakarta.ejb.LocalBean;
 import jakarta.ejb.Stateless;
 import jakarta.persistence.EntityManager;
+import jakarta.persistence.LockModeType;
 import jakarta.persistence.PersistenceContext;
 import java.util.Collection;
 import java.util.List;
@@ -57,6 +58,18 @@ public class ModelTrainings implements ModelAudience {
                 .setParameter("caller", callerId)
                 .setParameter("user", em.getReference(User.class, callerId))
                 .getResultList();
+    }
+
+    @Override
+    public boolean lockTraining(GlobalModel model) {
+        List<Training> locked = em.createQuery("SELECT t FROM Training t WHERE t.model = :model", Training.class)
+                .setParameter("model", model).setLockMode(LockModeType.PESSIMISTIC_WRITE).getResultList();
+        if (locked.isEmpty()) {
+            return false;
+        }
+        Training training = locked.get(0);
+        em.refresh(training); // the flag as it is now that no one else can change it
+        return training.isLocked();
     }
 
     @Override

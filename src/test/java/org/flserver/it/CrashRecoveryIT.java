@@ -6,10 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import jakarta.json.JsonArray;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
@@ -132,16 +128,6 @@ class CrashRecoveryIT {
 
     /** The first column of every row of a query with one UUID parameter, as text. */
     private List<String> column(String sql, UUID id) throws SQLException {
-        List<String> values = new ArrayList<>();
-        try (Connection c = DriverManager.getConnection(jdbcUrl, "fl", "fl");
-             PreparedStatement s = c.prepareStatement(sql)) {
-            s.setObject(1, id);
-            try (ResultSet r = s.executeQuery()) {
-                while (r.next()) {
-                    values.add(r.getString(1));
-                }
-            }
-        }
-        return values;
+        return TrainingDriver.column(jdbcUrl, sql, id);
     }
 }

@@ -16,6 +16,7 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -325,6 +326,21 @@ public final class TrainingDriver implements AutoCloseable {
             rows.append(" (not readable: ").append(e).append(')');
         }
         return rows.toString();
+    }
+
+    /** The first column of every row of a query with one UUID parameter, as text, from the database at {@code jdbcUrl}. */
+    static List<String> column(String jdbcUrl, String sql, UUID id) throws SQLException {
+        List<String> values = new ArrayList<>();
+        try (Connection c = DriverManager.getConnection(jdbcUrl, "fl", "fl");
+             PreparedStatement s = c.prepareStatement(sql)) {
+            s.setObject(1, id);
+            try (ResultSet r = s.executeQuery()) {
+                while (r.next()) {
+                    values.add(r.getString(1));
+                }
+            }
+        }
+        return values;
     }
 
     static long count(String sql, String id) throws Exception {
