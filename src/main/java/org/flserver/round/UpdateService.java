@@ -5,7 +5,6 @@ import jakarta.inject.Inject;
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.LockModeType;
 import jakarta.persistence.PersistenceContext;
-import jakarta.persistence.PersistenceException;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -18,6 +17,7 @@ import org.flserver.model.StoredFile;
 import org.flserver.model.SwagStatistics;
 import org.flserver.model.UploadForm;
 import org.flserver.platform.ApiException;
+import org.flserver.platform.UniqueKeys;
 import org.flserver.training.RoundOptions;
 import org.flserver.training.Training;
 import org.flserver.training.TrainingState;
@@ -105,7 +105,8 @@ public class UpdateService implements ParticipantUploads {
         LocalModel local = new LocalModel(owner, round, global, sampleSize);
         local.setWeights(file);
         em.persist(local);
-        flush(() -> duplicateUpdate(training, round));
+        // a concurrent duplicate that passed the check: the unique key refuses it here, as the same 409
+        UniqueKeys.flush(em, () -> duplicateUpdate(training, round));
         if (hasMetrics(form)) {
             metrics.attach(local, form.texts("metric_names"), form.texts("metric_values"));
         }
@@ -124,7 +125,7 @@ public class UpdateService implements ParticipantUploads {
         SwagStatistics statistics = new SwagStatistics(global, round, em.getReference(User.class, callerId),
                 sampleSize, firstMoment.sha256(), secondMoment.sha256());
         em.persist(statistics);
-        flush(() -> duplicateStatistics(training, round));
+        UniqueKeys.flush(em, () -> duplicateStatistics(training, round));
         engine.swagStatisticsReceived(training, statistics);
     }
 
@@ -198,27 +199,6 @@ public class UpdateService implements ParticipantUploads {
         return em.createQuery(count + " AND m.round = :round AND m.owner.id = :caller", Long.class)
                 .setParameter("model", global).setParameter("round", round).setParameter("caller", callerId)
                 .getSingleResult() > 0;
-    }
-
-    /** Flushes; a unique-key violation (a concurrent duplicate that passed the check) becomes the 409. */
-    private void flush(java.util.function.Supplier<ApiException> duplicate) {
-        try {
-            em.flush();
-        } catch (PersistenceException e) {
-            if (isUniqueViolation(e)) {
-                throw duplicate.get();
-            }
-            throw e;
-        }
-    }
-
-    private static boolean isUniqueViolation(Throwable e) {
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof java.sql.SQLException sql && "23505".equals(sql.getSQLState())) {
-                return true; // PostgreSQL and H2 both report unique violations as SQLSTATE 23505
-            }
-        }
-        return false;
     }
 
     private static ApiException duplicateUpdate(Training training, int round) {
