@@ -146,7 +146,8 @@ public class InferenceResource {
                     .header(HttpHeaders.CONTENT_LENGTH, archive.size())
                     .header("Content-Disposition", "attachment; filename=\"inference.pt\"").build();
         }
-        return Response.ok(InferenceOutput.json(result), MediaType.APPLICATION_JSON_TYPE).build();
+        StreamingOutput json = out -> InferenceOutput.writeJson(result, out);
+        return Response.ok(json, MediaType.APPLICATION_JSON_TYPE).build();
     }
 
     /** A form value that is no file may still be nested lists as JSON text. */
