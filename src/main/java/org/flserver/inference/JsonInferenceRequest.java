@@ -26,7 +26,7 @@ import org.flserver.platform.Jsonp;
  * resource reads.
  *
  * <p>The answers are those of the tree: the same limits as {@link BoundedJson} (nesting, number
- * length, 400 {@code "JSON parse error - …"}), the same shape rule as {@link ModelInputs#fromJson}
+ * length, no U+0000, 400 {@code "JSON parse error - …"}), the same shape rule as {@link ModelInputs#fromJson}
  * (the shape is that of the first element at each level; every list must match it) and the same
  * messages. A problem of {@code model_input} itself is kept and raised by {@link Input#decode}, so
  * that the resource's checks still run in the reference's order (model, format, then input).
@@ -109,6 +109,7 @@ final class JsonInferenceRequest {
         }
         for (JsonParser.Event event = parser.next(); event != JsonParser.Event.END_OBJECT; event = parser.next()) {
             String key = parser.getString(); // a KEY_NAME: the parser allows nothing else here
+            refuseNul(key);
             JsonParser.Event value = parser.next();
             // a key given twice counts once, with its last value, as in a JSON-P object
             switch (key) {
@@ -140,6 +141,8 @@ final class JsonInferenceRequest {
         }
         if (event == JsonParser.Event.VALUE_NUMBER) {
             checkNumber(parser.getString());
+        } else if (event == JsonParser.Event.VALUE_STRING) {
+            refuseNul(parser.getString());
         }
         return parser.getValue();
     }
@@ -249,7 +252,12 @@ final class JsonInferenceRequest {
                     skip(parser, outer + open + 1);
                     error = error == null ? NOT_RECTANGULAR : error;
                 }
-                default -> error = error == null ? NOT_RECTANGULAR : error; // a string, true, false, null
+                default -> { // a string, true, false, null
+                    if (event == JsonParser.Event.VALUE_STRING) {
+                        refuseNul(parser.getString());
+                    }
+                    error = error == null ? NOT_RECTANGULAR : error;
+                }
             }
         }
         if (error == null && tooMany(Arrays.copyOf(shape, rank))) {
@@ -295,10 +303,18 @@ final class JsonInferenceRequest {
                 }
                 case END_ARRAY, END_OBJECT -> depth--;
                 case VALUE_NUMBER -> checkNumber(parser.getString());
+                case KEY_NAME, VALUE_STRING -> refuseNul(parser.getString());
                 default -> {
-                    // keys, strings and literals are skipped
+                    // literals are skipped
                 }
             }
+        }
+    }
+
+    /** As {@link BoundedJson}: no key or string may hold U+0000. */
+    private static void refuseNul(String text) {
+        if (text.indexOf('\0') >= 0) {
+            throw ApiException.badRequest(PREFIX + "a string contains the character U+0000, which is not accepted.");
         }
     }
 

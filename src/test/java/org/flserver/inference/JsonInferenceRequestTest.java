@@ -83,6 +83,14 @@ class JsonInferenceRequestTest {
         assertSameRefusal("{\"x\": [[1" + "0".repeat(200) + "]]}");
     }
 
+    @Test
+    void nulCharactersAreRefusedAsBefore() {
+        for (String where : new String[]{"{\"x\\u0000\": 1}", "{\"model_id\": \"a\\u0000\"}",
+            "{\"x\": [{\"k\": \"\\u0000\"}]}", "{\"model_input\": [1, \"\\u0000\"]}"}) {
+            assertSameRefusal(where);
+        }
+    }
+
     private static void assertSameRefusal(String body) {
         ApiException tree = assertThrows(ApiException.class, () -> JsonBodies.readObject(bytes(body), 1 << 20));
         ApiException streamed = assertThrows(ApiException.class, () -> JsonInferenceRequest.read(bytes(body), 1 << 20));
