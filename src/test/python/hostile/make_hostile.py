@@ -17,6 +17,11 @@ refused_by_check -- the server must refuse them before libtorch sees them:
     the file (it looks records up the way libtorch 2.7 does: miniz, case-insensitive).
   * correctly named modules that call torch.from_file or torch.save: the code deny list refuses them.
 
+  * two archives in one file, told apart by where a ZIP reader looks for the central directory
+    (split_directory.pt, fake_end_record.pt): libtorch's miniz finds the hostile code, Java's
+    ZipFile the harmless one ("python_zipfile_reads" records what a third reader makes of them). The server's ZIP reader must refuse the file
+    ("zip_structure"), whatever the code it would find.
+
 reaches_runtime -- they pass every check and must be contained by the sandbox when they run:
   uninitialised memory returned as output, an endless loop, a 1 TiB allocation, a growing one, a
   model whose run time the caller picks, and an exact echo of the input for marker tests.
@@ -57,12 +62,13 @@ CODE = "code/__torch__/hostile_models.py"
 ALIGN = 64
 
 
-def write_zip(path, records):
-    """A STORED ZIP of (name bytes, data) records, in order, duplicates allowed, data 64-byte aligned."""
+def local_records(records, base=0, shift=0):
+    """The local records of (name bytes, data) records written from file offset base, data 64-byte
+    aligned, and their central directory; its entries give each record's offset minus shift."""
     out = bytearray()
     central = bytearray()
     for name, data in records:
-        offset = len(out)
+        offset = base + len(out)
         start = offset + 30 + len(name) + 4
         pad = (-start) % ALIGN
         extra = b"FB" + struct.pack("<H", pad) + b"Z" * pad
@@ -71,12 +77,72 @@ def write_zip(path, records):
         fields = struct.pack("<HHHHHIIIHH", 20, 0x800, 0, 0, 0x21, crc, len(data), len(data), len(name), len(extra))
         out += b"PK\x03\x04" + fields + name + extra + data
         central += (b"PK\x01\x02" + struct.pack("<H", 20) + fields[:-2] + struct.pack("<H", 0)
-                    + struct.pack("<HHHII", 0, 0, 0, 0, offset) + name)
+                    + struct.pack("<HHHII", 0, 0, 0, 0, offset - shift) + name)
+    return out, central
+
+
+def end_record(count, cd_size, cd_offset, comment=b""):
+    return b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, count, count, cd_size, cd_offset, len(comment)) + comment
+
+
+def write_zip(path, records):
+    """A STORED ZIP of (name bytes, data) records, in order, duplicates allowed, data 64-byte aligned."""
+    out, central = local_records(records)
     cd_offset = len(out)
     out += central
-    out += b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, len(records), len(records), len(central), cd_offset, 0)
+    out += end_record(len(records), len(central), cd_offset)
     with open(path, "wb") as f:
         f.write(out)
+
+
+def write_split_directory(path, hostile, harmless):
+    """Two archives in one file that ZIP readers tell apart by where they look for the central
+    directory: the hostile records, the harmless ones, the hostile central directory, then one of the
+    same length for the harmless records, then the end record, which gives the hostile directory's
+    offset. libtorch's miniz reads the directory at that offset (hostile); java.util.zip.ZipFile (and
+    Python's zipfile) assume it ends right before the end record (harmless), take the difference for
+    a prefix of the file, and add it to every offset, which the harmless directory's offsets allow for."""
+    out, hostile_cd = local_records(hostile)
+    probe, _ = local_records(harmless, len(out))
+    harmless_locals, harmless_cd = local_records(harmless, len(out), shift=len(hostile_cd))
+    assert probe == harmless_locals and len(hostile_cd) == len(harmless_cd) and len(hostile_cd) < len(out)
+    out += harmless_locals
+    cd_offset = len(out)
+    out += hostile_cd + harmless_cd
+    out += end_record(len(hostile), len(hostile_cd), cd_offset)
+    with open(path, "wb") as f:
+        f.write(out)
+
+
+def write_fake_end(path, hostile, harmless):
+    """A complete harmless archive whose end record's comment holds a second archive: the hostile
+    records, their central directory, one byte, an end record of its own and one more byte. miniz
+    takes the last end-record signature with 22 bytes after it, whatever the comment length of the
+    record says, so it reads the hostile archive; java.util.zip.ZipFile insists that the comment
+    reach the end of the file (the inner end record's does not, by the last byte) and reads the
+    harmless one. The byte before the inner end record keeps it from taking the hostile directory for
+    one right before the end record. (Python's zipfile takes the inner end record but expects its
+    directory right before it, so the byte makes it refuse the file.)"""
+    out, harmless_cd = local_records(harmless)
+    cd_offset = len(out)
+    out += harmless_cd
+    base = len(out) + 22
+    inner, hostile_cd = local_records(hostile, base)
+    comment = inner + hostile_cd + b"\x00"
+    comment += end_record(len(hostile), len(hostile_cd), base + len(inner)) + b"\x00"
+    out += end_record(len(harmless), len(harmless_cd), cd_offset, comment)
+    with open(path, "wb") as f:
+        f.write(out)
+
+
+def python_zipfile_reads(path, record):
+    """Which code Python's zipfile finds in the file: a third reader's view, informative only."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            code = z.read(record)
+    except zipfile.BadZipFile as e:
+        return "refuses the file (" + str(e) + ")"
+    return "the hidden code (torch.from_file)" if b"from_file" in code else "the harmless code"
 
 
 def records_of(path):
@@ -266,6 +332,25 @@ def main():
             write_zip(path, [(n if isinstance(n, bytes) else n.encode(), d) for n, d in records])
             manifest.append({"file": name, "tries": tries + "; its code calls torch.from_file",
                              "expected": "refused_by_check", "refused_by": "layout", "record": offending,
+                             "torch_1_13": torch_outcome(path)})
+        code = dict(base)[CODE]
+        harmless = [(n, benign(d) if n == CODE else d) for n, d in base]
+        for stem, write, tries in [
+                ("split_directory", write_split_directory,
+                 "two central directories: the end record's offset gives the hostile one, the harmless one "
+                 "lies right before the end record"),
+                ("fake_end_record", write_fake_end,
+                 "a harmless archive whose end record's comment holds a hostile archive and an end record of "
+                 "its own, followed by one byte")]:
+            name = stem + ".pt"
+            path = os.path.join(OUT, name)
+            named = lambda records: [((stem + "/" + n).encode(), d) for n, d in records]  # noqa: E731
+            write(path, named(base), named(harmless))
+            if code not in open(path, "rb").read():
+                raise SystemExit(name + " lost the hostile code")
+            manifest.append({"file": name, "tries": tries + "; the hostile code calls torch.from_file",
+                             "expected": "refused_by_check", "refused_by": "zip_structure",
+                             "python_zipfile_reads": python_zipfile_reads(path, stem + "/" + CODE),
                              "torch_1_13": torch_outcome(path)})
         for name, module, tries, called in [
                 ("reads_file.pt", hm.ReadsFile(), "forward returns torch.from_file(\"/etc/passwd\", ...)",

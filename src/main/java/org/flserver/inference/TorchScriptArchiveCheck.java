@@ -1,11 +1,9 @@
 package org.flserver.inference;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Enumeration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -13,13 +11,11 @@ import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.zip.ZipEntry;
-import java.util.zip.ZipException;
-import java.util.zip.ZipFile;
 import org.flserver.tensor.FormatKind;
 import org.flserver.tensor.WeightFile;
 import org.flserver.tensor.WeightFileException;
 import org.flserver.tensor.WeightFiles;
+import org.flserver.tensor.pytorch.ArchiveRecords;
 
 /**
  * Refuses TorchScript archives whose code can touch its host beyond computing tensors, before any
@@ -41,6 +37,11 @@ import org.flserver.tensor.WeightFiles;
  * (distributed, custom-op libraries) and custom C++ classes. That list names what is known to reach
  * outside; it is no sandbox: a module can still run long, allocate much or return uninitialised
  * memory, which the sandbox contains (README, "Security").
+ *
+ * <p>The archive is read through the server's own ZIP reader ({@link ArchiveRecords}), never
+ * {@code java.util.zip}: ZIP readers differ in how they find the central directory, and a file can
+ * show {@code ZipFile} benign code while libtorch's miniz finds hostile code in the same file. The
+ * server's reader refuses every file on which they could disagree (docs/pytorch-formats.md §a).
  *
  * <p>Pure Java on purpose (no DJL): it runs before the runtime is involved and can be tested alone.
  */
@@ -132,47 +133,49 @@ public final class TorchScriptArchiveCheck {
     }
 
     static void check(Path archive, int maxRecords, long maxCodeBytes) throws InferenceException, IOException {
-        ZipFile zip;
+        ArchiveRecords zip;
         try {
-            zip = new ZipFile(archive.toFile());
-        } catch (ZipException e) {
+            zip = ArchiveRecords.open(archive);
+        } catch (WeightFileException e) {
             throw refused("it is not a readable ZIP archive (" + e.getMessage() + ")");
         }
         try (zip) {
-            if (zip.size() > maxRecords) {
-                throw refused("it has " + zip.size() + " records, more than the " + maxRecords + " allowed");
+            List<String> names = zip.names();
+            if (names.size() > maxRecords) {
+                throw refused("it has " + names.size() + " records, more than the " + maxRecords + " allowed");
             }
-            List<ZipEntry> code = layout(zip);
             long total = 0;
-            for (ZipEntry entry : code) {
-                byte[] bytes;
-                try (InputStream in = zip.getInputStream(entry)) {
-                    bytes = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxCodeBytes - total + 1));
-                } catch (ZipException e) {
-                    throw refused("record '" + printable(entry.getName()) + "' cannot be read (" + e.getMessage() + ")");
-                }
-                total += bytes.length;
+            for (int index : layout(names)) {
+                String name = names.get(index);
+                // declared sizes first: content() refuses a record that inflates to anything else
+                total += zip.size(index);
                 if (total > maxCodeBytes) {
                     throw refused("its code is larger than " + sizeOf(maxCodeBytes));
                 }
-                checkSource(entry.getName(), new String(bytes, StandardCharsets.UTF_8));
+                byte[] bytes;
+                try {
+                    bytes = zip.content(index, maxCodeBytes);
+                } catch (WeightFileException e) {
+                    throw refused("record '" + printable(name) + "' cannot be read (" + e.getMessage() + ")");
+                }
+                checkSource(name, new String(bytes, StandardCharsets.UTF_8));
             }
         }
     }
 
     /**
-     * Checks every record's name and returns the code records to read. All records are checked
-     * before any code is read, so that a disguised record is refused for its name whatever it holds.
+     * Checks every record's name and returns the indexes of the code records to read. All records
+     * are checked before any code is read, so that a disguised record is refused for its name
+     * whatever it holds.
      */
-    private static List<ZipEntry> layout(ZipFile zip) throws InferenceException {
-        List<ZipEntry> code = new ArrayList<>();
+    private static List<Integer> layout(List<String> names) throws InferenceException {
+        List<Integer> code = new ArrayList<>();
         // libtorch (miniz) compares names with ASCII case folding: two names equal so are one record
         // to it, and which of them it reads is not ours to guess.
         Map<String, String> folded = new HashMap<>();
         String root = null;
-        for (Enumeration<? extends ZipEntry> e = zip.entries(); e.hasMoreElements(); ) {
-            ZipEntry entry = e.nextElement();
-            String name = entry.getName();
+        for (int index = 0; index < names.size(); index++) {
+            String name = names.get(index);
             int slash = name.indexOf('/');
             String top = slash < 0 ? name : name.substring(0, slash);
             if (root == null) {
@@ -199,7 +202,7 @@ public final class TorchScriptArchiveCheck {
                                 + "' only in case, and libtorch finds records regardless of case");
             }
             if (isCode && !relative.endsWith(".debug_pkl")) {
-                code.add(entry);
+                code.add(index);
             }
         }
         return code;

@@ -9,6 +9,7 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiPredicate;
 import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * Checks a username and password the expensive way (PBKDF2) under three rules that keep that
@@ -16,6 +17,7 @@ import java.util.function.Function;
  * all; identical checks running at the same time (same username, password and client address) are
  * done once ({@link SingleFlight}); and at most a fixed number of verifications run at once, so a
  * flood of wrong passwords queues behind a few busy cores instead of starving the whole server.
+ * New passwords (sign-ups) are hashed in the same slots ({@link #inVerificationSlot}).
  *
  * <p>An unknown username is verified against a dummy hash with the configured PBKDF2 parameters, so
  * that it costs the same time as a wrong password for an existing user and the answer time does not
@@ -74,6 +76,28 @@ public final class PasswordChecks {
     public Result check(String username, String password, String address, Function<String, Stored> accounts) {
         return flights.run(flightKey(username, password, address),
                 () -> checkOnce(username, password, address, accounts));
+    }
+
+    /**
+     * Runs {@code hashing} (PBKDF2 of a new password: a sign-up) in one of the verification slots, so
+     * that new passwords share the bound on concurrent PBKDF2 work with logins and a flood of
+     * sign-ups queues like a flood of guesses; null, without running it, when no slot freed up within
+     * the wait (the caller answers busy). Not throttled per address: a sign-up is no guess.
+     */
+    public <T> T inVerificationSlot(Supplier<T> hashing) {
+        try {
+            if (!verifications.tryAcquire(waitMillis, TimeUnit.MILLISECONDS)) {
+                return null;
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return null;
+        }
+        try {
+            return hashing.get();
+        } finally {
+            verifications.release();
+        }
     }
 
     /** Callers currently waiting for the same check (for tests). */

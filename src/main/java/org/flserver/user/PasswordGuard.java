@@ -94,6 +94,19 @@ public class PasswordGuard {
                 .filter(s -> !s.isEmpty()).collect(Collectors.toSet())).orElse(Set.of());
     }
 
+    /**
+     * The PBKDF2 hash of a new password, computed in one of the verification slots; 503 with
+     * {@code Retry-After} when none freed up in time (a flood of sign-ups must not starve logins or
+     * the rest of the server of CPU).
+     */
+    public String hashNewPassword(String password) {
+        String hash = checks.inVerificationSlot(() -> PasswordHasher.hash(password, pbkdf2Iterations));
+        if (hash == null) {
+            throw RetryLater.busy(1);
+        }
+        return hash;
+    }
+
     public PasswordChecks.Result check(String username, String password, String address,
                                        Function<String, PasswordChecks.Stored> accounts) {
         return checks.check(username, password, address, accounts);

@@ -26,13 +26,15 @@ public class UserService {
     @ConfigProperty(name = "fl.auth.pbkdf2-iterations", defaultValue = "600000")
     int pbkdf2Iterations;
 
+    @Inject
+    PasswordGuard guard;
+
     public User create(NewUser request) {
         if (!em.createNamedQuery(User.BY_USERNAME, User.class)
                 .setParameter("username", request.username()).getResultList().isEmpty()) {
             throw duplicateUsername();
         }
-        User user = new User(request.username(), PasswordHasher.hash(request.password(), pbkdf2Iterations),
-                PasswordHasher.newToken());
+        User user = new User(request.username(), guard.hashNewPassword(request.password()), PasswordHasher.newToken());
         user.setFirstName(request.firstName());
         user.setLastName(request.lastName());
         user.setEmail(request.email());

@@ -118,17 +118,7 @@ class PasswordChecksTest {
     void noMoreVerificationsRunAtOnceThanAllowed() throws Exception {
         java.util.concurrent.CountDownLatch inside = new java.util.concurrent.CountDownLatch(2);
         java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-        PasswordChecks checks = new PasswordChecks(new LoginThrottle(SETTINGS, now::get), (password, hash) -> {
-            if (password.equals("slow")) {
-                inside.countDown();
-                try {
-                    release.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-            return hash.equals("hash-of:" + password);
-        }, DUMMY, 2, 0);
+        PasswordChecks checks = new PasswordChecks(new LoginThrottle(SETTINGS, now::get), blockingOnSlow(inside, release), DUMMY, 2, 0);
         Future<PasswordChecks.Result> slow = pool.submit(() -> checks.check("x", "slow", "10.0.0.1", accounts::get));
         Future<PasswordChecks.Result> slow2 = pool.submit(() -> checks.check("y", "slow", "10.0.0.1", accounts::get));
         assertTrue(inside.await(30, TimeUnit.SECONDS));
@@ -142,5 +132,38 @@ class PasswordChecksTest {
         // the ten busy answers counted no failures for alice (five would have locked her)
         assertEquals(PasswordChecks.Status.REFUSED, checks.check("alice", "p", "10.0.0.2", accounts::get).status());
         assertEquals(PasswordChecks.Status.ACCEPTED, checks.check("alice", "right", "10.0.0.2", accounts::get).status());
+    }
+    /** A sign-up's hash takes a verification slot like a login's check: none free, none run (null). */
+    @Test
+    void newPasswordsAreHashedInTheVerificationSlots() throws Exception {
+        java.util.concurrent.CountDownLatch inside = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        PasswordChecks checks = new PasswordChecks(new LoginThrottle(SETTINGS, now::get), blockingOnSlow(inside, release), DUMMY, 1, 0);
+        Future<PasswordChecks.Result> slow = pool.submit(() -> checks.check("x", "slow", "10.0.0.1", accounts::get));
+        assertTrue(inside.await(30, TimeUnit.SECONDS));
+        java.util.concurrent.atomic.AtomicInteger hashed = new java.util.concurrent.atomic.AtomicInteger();
+        assertEquals(null, checks.inVerificationSlot(() -> "hash-" + hashed.incrementAndGet()));
+        assertEquals(0, hashed.get(), "no hashing without a slot");
+        release.countDown();
+        assertEquals(PasswordChecks.Status.REFUSED, slow.get(30, TimeUnit.SECONDS).status());
+        assertEquals("hash-1", checks.inVerificationSlot(() -> "hash-" + hashed.incrementAndGet()));
+        // the slot was given back: a login check runs again
+        assertEquals(PasswordChecks.Status.ACCEPTED, checks.check("alice", "right", "10.0.0.2", accounts::get).status());
+    }
+
+    /** Verifies like the account map's hashes; a check of the password "slow" holds its slot until {@code release}. */
+    private static java.util.function.BiPredicate<String, String> blockingOnSlow(java.util.concurrent.CountDownLatch inside,
+            java.util.concurrent.CountDownLatch release) {
+        return (password, hash) -> {
+            if (password.equals("slow")) {
+                inside.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            return hash.equals("hash-of:" + password);
+        };
     }
 }

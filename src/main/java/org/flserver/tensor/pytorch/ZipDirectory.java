@@ -25,10 +25,12 @@ import java.util.zip.Inflater;
  *
  * <p>Why not {@code java.util.zip}: {@code ZipInputStream} fails on every torch file (STORED records
  * with data descriptors), and {@code ZipFile} accepts duplicate and {@code ../} names and inflates
- * past declared sizes. This reader trusts nothing: it finds the end record (never scanning local
- * headers), checks every offset and length against the file size, requires each local header to
- * repeat its central name, forbids overlapping records, validates names against the records torch
- * writes, and knows where each record's CRC-32 is stored so that the writer can fix it.
+ * past declared sizes (and finds the central directory by other rules than libtorch). This reader
+ * trusts nothing: it requires the end records where every ZIP reader finds the same ones (never
+ * scanning local headers), checks every offset and length against the file size, requires each
+ * local header to repeat its central name, requires the records to tile the file without gaps or
+ * overlaps, validates names against the records torch writes, and knows where each record's CRC-32
+ * is stored so that the writer can fix it.
  */
 final class ZipDirectory {
 
@@ -36,6 +38,13 @@ final class ZipDirectory {
     static final int MAX_ENTRIES = 200_000;
     static final long MAX_INFLATED_RECORD = 64L << 20;
     static final long MAX_INFLATE_RATIO = 1_000;
+    /**
+     * The central directory is read whole, so its size is bounded before the read: 32 MiB holds the
+     * directory of {@link #MAX_ENTRIES} records with names of over 100 bytes each.
+     */
+    static final long MAX_CENTRAL_DIRECTORY = 32L << 20;
+    /** DEFLATE input is read from the file in pieces of this size, never whole. */
+    private static final int INFLATE_CHUNK = 64 << 10;
 
     private static final int SIG_LOCAL = 0x04034b50;
     private static final int SIG_CENTRAL = 0x02014b50;
@@ -83,40 +92,60 @@ final class ZipDirectory {
         return Optional.ofNullable(byRelativeName.get(relativeName));
     }
 
+    /** Reads a torch archive's directory: every name must be one torch writes (§a). */
     static ZipDirectory read(FileChannel ch) throws IOException {
+        return read(ch, true);
+    }
+
+    /**
+     * Reads the ZIP structure with every check but the one on names: for callers that apply a name
+     * policy of their own and want to name the offending record themselves
+     * ({@link ArchiveRecords}). Names are then the full names, duplicates included.
+     */
+    static ZipDirectory readStructure(FileChannel ch) throws IOException {
+        return read(ch, false);
+    }
+
+    /**
+     * Finds the end records and the central directory so that every ZIP reader finds the same ones
+     * (docs/pytorch-formats.md §a). ZIP readers differ where the format leaves room: libtorch's
+     * miniz takes the last end signature with 22 bytes after it whatever its comment length says
+     * and the central directory at its absolute offset; {@code java.util.zip.ZipFile} takes an end
+     * record whose comment reaches the end of the file and assumes the central directory lies right
+     * before it. An archive with a comment, trailing bytes, or bytes between the central directory
+     * and the end records can therefore show one reader other records than another, so that a
+     * check reads benign code while libtorch runs hostile code. torch writes none of these, so
+     * they are refused: the end record is the file's last 22 bytes with an empty comment, the
+     * ZIP64 end record and its locator (when present) lie directly before it, and the central
+     * directory ends exactly where they begin.
+     */
+    private static ZipDirectory read(FileChannel ch, boolean torchNames) throws IOException {
         long fileSize = ch.size();
         if (fileSize < 22) {
             throw new WeightFileException("no end-of-central-directory record (truncated or not a zip)");
         }
-        int tailLen = (int) Math.min(fileSize, 22 + 0xFFFF);
-        ByteBuffer tail = readAt(ch, fileSize - tailLen, tailLen);
-        int eocd = -1;
-        for (int p = tailLen - 22; p >= 0; p--) {
-            if (tail.getInt(p) == SIG_EOCD && p + 22 + (tail.getShort(p + 20) & 0xFFFF) == tailLen) {
-                eocd = p;
-                break;
-            }
+        long eocdPos = fileSize - 22;
+        ByteBuffer end = readAt(ch, eocdPos, 22);
+        if (end.getInt(0) != SIG_EOCD || (end.getShort(20) & 0xFFFF) != 0) {
+            throw noEndRecordAtTheEnd(ch, fileSize);
         }
-        if (eocd < 0) {
-            throw new WeightFileException("no end-of-central-directory record (truncated or not a zip)");
-        }
-        long eocdPos = fileSize - tailLen + eocd;
-        int disk = tail.getShort(eocd + 4) & 0xFFFF;
-        int cdDisk = tail.getShort(eocd + 6) & 0xFFFF;
-        long count = tail.getShort(eocd + 10) & 0xFFFF;
-        long countDisk = tail.getShort(eocd + 8) & 0xFFFF;
-        long cdSize = tail.getInt(eocd + 12) & U32;
-        long cdOffset = tail.getInt(eocd + 16) & U32;
+        int disk = end.getShort(4) & 0xFFFF;
+        int cdDisk = end.getShort(6) & 0xFFFF;
+        long count = end.getShort(10) & 0xFFFF;
+        long countDisk = end.getShort(8) & 0xFFFF;
+        long cdSize = end.getInt(12) & U32;
+        long cdOffset = end.getInt(16) & U32;
         long cdLimit = eocdPos;
 
         if (eocdPos >= 20 && readAt(ch, eocdPos - 20, 4).getInt(0) == SIG_LOCATOR64) {
             ByteBuffer loc = readAt(ch, eocdPos - 20, 20);
             long e64 = loc.getLong(8);
-            if (loc.getInt(4) != 0 || loc.getInt(16) > 1 || e64 < 0 || e64 > eocdPos - 20 - 56) {
-                throw new WeightFileException("bad ZIP64 end-of-central-directory locator");
+            if (loc.getInt(4) != 0 || loc.getInt(16) != 1 || e64 != eocdPos - 20 - 56) {
+                throw new WeightFileException("bad ZIP64 end-of-central-directory locator (the ZIP64 end record "
+                        + "must lie directly before it)");
             }
             ByteBuffer z = readAt(ch, e64, 56);
-            if (z.getInt(0) != SIG_EOCD64) {
+            if (z.getInt(0) != SIG_EOCD64 || z.getLong(4) != 44) {
                 throw new WeightFileException("bad ZIP64 end-of-central-directory record");
             }
             long count64 = z.getLong(32);
@@ -143,8 +172,15 @@ final class ZipDirectory {
         if (cdOffset < 0 || cdSize < 0 || cdSize > cdLimit || cdOffset > cdLimit - cdSize || cdSize < 46 * count) {
             throw new WeightFileException("central directory lies outside the file");
         }
-        if (cdSize > Integer.MAX_VALUE - 8) {
-            throw new WeightFileException("central directory too large");
+        // Bounded before it is read: the file size alone would admit a 2 GiB read into the heap.
+        if (cdSize > MAX_CENTRAL_DIRECTORY) {
+            throw new WeightFileException("central directory too large (" + cdSize + " bytes, at most "
+                    + MAX_CENTRAL_DIRECTORY + ")");
+        }
+        if (cdOffset + cdSize != cdLimit) {
+            throw new WeightFileException("the central directory does not end where the end record begins ("
+                    + (cdLimit - cdOffset - cdSize) + " bytes between them); ZIP readers would disagree about "
+                    + "which records the archive holds");
         }
         ByteBuffer cd = readAt(ch, cdOffset, (int) cdSize);
         List<Entry> entries = new ArrayList<>((int) count);
@@ -209,17 +245,20 @@ final class ZipDirectory {
             if (method == 0 && csize != usize) {
                 throw new WeightFileException("stored entry '" + name + "' has different sizes");
             }
-            if (prefix == null) {
-                int slash = name.indexOf('/');
-                if (slash <= 0) {
-                    throw new WeightFileException("bad entry name '" + name + "'");
+            String rel = name;
+            if (torchNames) {
+                if (prefix == null) {
+                    int slash = name.indexOf('/');
+                    if (slash <= 0) {
+                        throw new WeightFileException("bad entry name '" + name + "'");
+                    }
+                    prefix = name.substring(0, slash);
+                    checkSegment(prefix, name);
                 }
-                prefix = name.substring(0, slash);
-                checkSegment(prefix, name);
-            }
-            String rel = relativeName(prefix, name);
-            if (!seen.add(rel)) {
-                throw new WeightFileException("duplicate entry name '" + name + "'");
+                rel = relativeName(prefix, name);
+                if (!seen.add(rel)) {
+                    throw new WeightFileException("duplicate entry name '" + name + "'");
+                }
             }
             entries.add(new Entry(name, rel, flags, method, crc, csize, usize, lho, -1, -1,
                     List.of(cdOffset + p + 16L)));
@@ -232,8 +271,8 @@ final class ZipDirectory {
         for (Entry e : entries) {
             located.add(locate(ch, e, cdOffset));
         }
-        checkNoOverlap(located, cdOffset);
-        return new ZipDirectory(prefix, located);
+        checkContiguous(located, cdOffset);
+        return new ZipDirectory(prefix == null ? "" : prefix, located);
     }
 
     private static boolean agrees(long classic, long sentinel, long zip64) {
@@ -289,14 +328,29 @@ final class ZipDirectory {
             if (crcPos + 12 > cdOffset) {
                 throw new WeightFileException("data descriptor of '" + e.name() + "' lies outside the file");
             }
-            if ((readAt(ch, crcPos, 4).getInt(0) & U32) != e.crc32()) {
+            ByteBuffer d = readAt(ch, crcPos, (int) Math.min(20, cdOffset - crcPos));
+            if ((d.getInt(0) & U32) != e.crc32()) {
+                throw new WeightFileException("data descriptor of '" + e.name() + "' disagrees with the central directory");
+            }
+            // The sizes follow the CRC: 4 bytes each, or 8 (torch, when the record or its offset passes
+            // 4 GiB). Which form it is decides where the record ends, so the sizes must be the central
+            // ones; the 4-byte form of a record past 4 GiB holds them cut to 32 bits (TorchZipWriter
+            // writes that). No reader takes sizes from the descriptor, so this decides nothing else.
+            boolean narrow = (d.getInt(4) & U32) == (e.compressedSize() & U32)
+                    && (d.getInt(8) & U32) == (e.size() & U32);
+            boolean wide = d.limit() == 20 && d.getLong(4) == e.compressedSize() && d.getLong(12) == e.size();
+            boolean large = e.compressedSize() > U32 || e.size() > U32;
+            if (narrow && !(wide && large)) {
+                recordEnd = crcPos + 12;
+            } else if (wide) {
+                recordEnd = crcPos + 20;
+            } else {
                 throw new WeightFileException("data descriptor of '" + e.name() + "' disagrees with the central directory");
             }
             crcOffsets.add(0, crcPos);
             if (localCrc != 0) {
                 crcOffsets.add(lho + 14);
             }
-            recordEnd = crcPos + 12;
         } else {
             if (localCrc != e.crc32()) {
                 throw new WeightFileException("local header CRC of '" + e.name() + "' disagrees with the central directory");
@@ -307,7 +361,13 @@ final class ZipDirectory {
                 lho, data, recordEnd, crcOffsets);
     }
 
-    private static void checkNoOverlap(List<Entry> entries, long cdOffset) throws WeightFileException {
+    /**
+     * The local records must tile the bytes before the central directory: the first at offset 0,
+     * each next one where the previous one's data (and descriptor) ends, the last one ending where
+     * the central directory begins. Overlapping records would let one byte range be two records;
+     * bytes no record covers could hold records for a reader that scans local headers.
+     */
+    private static void checkContiguous(List<Entry> entries, long cdOffset) throws WeightFileException {
         List<Entry> sorted = new ArrayList<>(entries);
         sorted.sort(Comparator.comparingLong(Entry::localHeaderOffset));
         long previousEnd = 0;
@@ -316,12 +376,39 @@ final class ZipDirectory {
             if (e.localHeaderOffset() < previousEnd) {
                 throw new WeightFileException("ZIP records '" + previous + "' and '" + e.name() + "' overlap");
             }
+            if (e.localHeaderOffset() > previousEnd) {
+                throw new WeightFileException((e.localHeaderOffset() - previousEnd) + " bytes "
+                        + (previous == null ? "before the first ZIP record" : "after ZIP record '" + previous + "'")
+                        + " belong to no record");
+            }
             previousEnd = e.recordEnd();
             previous = e.name();
         }
         if (previousEnd > cdOffset) {
             throw new WeightFileException("ZIP record '" + previous + "' overlaps the central directory");
         }
+        if (previousEnd < cdOffset) {
+            throw new WeightFileException((cdOffset - previousEnd) + " bytes between ZIP record '" + previous
+                    + "' and the central directory belong to no record");
+        }
+    }
+
+    /**
+     * The refusal when the file's last 22 bytes are no end record with an empty comment: says
+     * whether an end record lies elsewhere (with a comment, or followed by other bytes) or none at all.
+     */
+    private static WeightFileException noEndRecordAtTheEnd(FileChannel ch, long fileSize) throws IOException {
+        int tailLen = (int) Math.min(fileSize, 22 + 0xFFFF);
+        ByteBuffer tail = readAt(ch, fileSize - tailLen, tailLen);
+        for (int p = tailLen - 22; p >= 0; p--) {
+            if (tail.getInt(p) == SIG_EOCD) {
+                int after = tailLen - 22 - p;
+                return new WeightFileException("the ZIP end record is followed by " + after + " byte"
+                        + (after == 1 ? "" : "s") + " (a comment or trailing data); torch writes neither, and "
+                        + "ZIP readers disagree about which records such a file holds");
+            }
+        }
+        return new WeightFileException("no end-of-central-directory record (truncated or not a zip)");
     }
 
     private static String decodeName(byte[] bytes) throws WeightFileException {
@@ -366,26 +453,40 @@ final class ZipDirectory {
     /**
      * Returns a record's content, inflating DEFLATE records with a hard bound: never more than the
      * declared size (plus one byte to detect a lie), and never more than {@code max} bytes at all.
+     * The compressed bytes are bounded too (at most what DEFLATE needs for the declared size) and
+     * read from the file in {@link #INFLATE_CHUNK} pieces, never whole: a 4-byte record cannot make
+     * the server read a gigabyte of compressed input into the heap.
      */
     static byte[] content(FileChannel ch, Entry e, long max) throws IOException {
-        if (e.size() > max) {
+        if (e.size() > max || e.size() > Integer.MAX_VALUE - 8) {
             throw new WeightFileException("record '" + e.relativeName() + "' is too large (" + e.size() + " bytes)");
         }
-        byte[] raw = readAt(ch, e.dataOffset(), (int) Math.min(e.compressedSize(), Integer.MAX_VALUE - 8)).array();
         if (e.stored()) {
-            return raw;
+            return readAt(ch, e.dataOffset(), (int) e.size()).array();
+        }
+        if (e.compressedSize() > deflateBound(e.size())) {
+            throw new WeightFileException("record '" + e.relativeName() + "' has " + e.compressedSize()
+                    + " compressed bytes for " + e.size() + " bytes of content, more than DEFLATE ever needs");
         }
         if (e.size() > MAX_INFLATE_RATIO * Math.max(1, e.compressedSize()) + 1024) {
             throw new WeightFileException("record '" + e.relativeName() + "' claims an implausible compression ratio");
         }
         Inflater inf = new Inflater(true);
         try {
-            inf.setInput(raw);
             byte[] out = new byte[(int) e.size() + 1];
             int n = 0;
+            long read = 0;
             while (n < out.length && !inf.finished()) {
+                if (inf.needsInput()) {
+                    if (read == e.compressedSize()) {
+                        break;
+                    }
+                    int len = (int) Math.min(INFLATE_CHUNK, e.compressedSize() - read);
+                    inf.setInput(readAt(ch, e.dataOffset() + read, len).array());
+                    read += len;
+                }
                 int k = inf.inflate(out, n, out.length - n);
-                if (k == 0 && (inf.needsInput() || inf.needsDictionary())) {
+                if (k == 0 && inf.needsDictionary()) {
                     break;
                 }
                 n += k;
@@ -393,12 +494,24 @@ final class ZipDirectory {
             if (n != e.size() || !inf.finished()) {
                 throw new WeightFileException("record '" + e.relativeName() + "' does not inflate to its declared size");
             }
+            if (inf.getBytesRead() != e.compressedSize()) {
+                throw new WeightFileException("record '" + e.relativeName() + "' has bytes after its DEFLATE data");
+            }
             return Arrays.copyOf(out, n);
         } catch (DataFormatException ex) {
             throw new WeightFileException("record '" + e.relativeName() + "' is not valid DEFLATE data");
         } finally {
             inf.end();
         }
+    }
+
+    /**
+     * The most compressed bytes a DEFLATE stream of {@code size} bytes needs: worst case is stored
+     * blocks, 5 bytes of header per 64 KiB (zlib's {@code deflateBound} is of the same order); the
+     * rest is slack for small records and unusual but honest encoders.
+     */
+    static long deflateBound(long size) {
+        return size + (size >> 10) + 1024;
     }
 
     /** Reads exactly {@code len} bytes at {@code pos}; the caller has checked the range. */
