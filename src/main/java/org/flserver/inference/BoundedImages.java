@@ -4,6 +4,8 @@ import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.util.Iterator;
+import java.util.Locale;
+import java.util.Set;
 import javax.imageio.ImageIO;
 import javax.imageio.ImageReader;
 import javax.imageio.stream.ImageInputStream;
@@ -12,9 +14,14 @@ import javax.imageio.stream.MemoryCacheImageInputStream;
 /**
  * Decodes an image sent as model input only after its header has shown that it fits. An image's
  * file size says nothing about its pixels: a 30000 × 30000 PNG of one colour is under 1 MB and
- * decodes to 900 MB in seconds. ImageIO's readers (PNG, JPEG, GIF, BMP, WBMP, TIFF) read width and
- * height from the header without decoding, so the bound is checked first and the same reader then
- * decodes what passed.
+ * decodes to 900 MB in seconds. ImageIO's readers read width and height from the header without
+ * decoding, so the bound is checked first and the same reader then decodes what passed.
+ *
+ * <p>Only the PNG, JPEG, GIF and BMP readers are used (api.md §10): the bound counts at most
+ * {@link #MAX_CHANNELS} numbers per pixel, which holds for them, but the JDK's TIFF reader decodes
+ * any number of samples per pixel — a 257 KB Deflate TIFF of 512 × 512 pixels with 1000 samples
+ * each decodes to 250 MiB. Other formats ImageIO knows (TIFF, WBMP, any a library adds) are refused
+ * by name before their reader sees more than the header.
  */
 final class BoundedImages {
 
@@ -25,14 +32,17 @@ final class BoundedImages {
     /** The most channels an image input gets (RGBA); the bound assumes them, as nothing is decoded yet. */
     static final int MAX_CHANNELS = 4;
 
+    /** ImageIO's format names of the readers used (whose images have at most {@link #MAX_CHANNELS} channels). */
+    private static final Set<String> FORMATS = Set.of("png", "jpeg", "gif", "bmp");
+
     private BoundedImages() {
     }
 
-    /** The header's dimensions of the first image, or null when no reader takes the bytes. */
+    /** The header's dimensions of the first image, or null when no admitted reader takes the bytes. */
     static Dimensions dimensions(byte[] bytes) {
         try (ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(bytes))) {
             ImageReader reader = reader(in);
-            if (reader == null) {
+            if (reader == null || !admitted(reader)) {
                 return null;
             }
             try {
@@ -46,9 +56,9 @@ final class BoundedImages {
     }
 
     /**
-     * The decoded image, or null when the bytes are no image ImageIO reads. An image whose header
-     * states more than {@code maxElements} numbers (pixels × {@link #MAX_CHANNELS}) is refused
-     * before a pixel is decoded.
+     * The decoded image, or null when the bytes are no image ImageIO reads. An image of a format
+     * other than PNG, JPEG, GIF and BMP is refused, and so is one whose header states more than
+     * {@code maxElements} numbers (pixels × {@link #MAX_CHANNELS}), both before a pixel is decoded.
      */
     static BufferedImage read(byte[] bytes, long maxElements) throws ModelInputs.BadInput {
         try (ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(bytes))) {
@@ -57,6 +67,10 @@ final class BoundedImages {
                 return null;
             }
             try {
+                if (!admitted(reader)) {
+                    throw new ModelInputs.BadInput("The model input is an image of type " + mimeType(reader)
+                            + ": only PNG, JPEG, GIF and BMP images are taken.");
+                }
                 long width = reader.getWidth(0);
                 long height = reader.getHeight(0);
                 if (width * height * MAX_CHANNELS > maxElements) {
@@ -70,6 +84,24 @@ final class BoundedImages {
         } catch (IOException | RuntimeException notAnImage) {
             return null;
         }
+    }
+
+    private static boolean admitted(ImageReader reader) {
+        return FORMATS.contains(formatName(reader).toLowerCase(Locale.ROOT));
+    }
+
+    private static String formatName(ImageReader reader) {
+        try {
+            return reader.getFormatName();
+        } catch (IOException e) {
+            return "unknown";
+        }
+    }
+
+    private static String mimeType(ImageReader reader) {
+        String[] types = reader.getOriginatingProvider() == null ? null
+                : reader.getOriginatingProvider().getMIMETypes();
+        return types == null || types.length == 0 ? formatName(reader) : types[0];
     }
 
     private static ImageReader reader(ImageInputStream in) {

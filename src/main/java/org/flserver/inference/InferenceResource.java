@@ -1,9 +1,6 @@
 package org.flserver.inference;
 
 import jakarta.inject.Inject;
-import jakarta.json.JsonObject;
-import jakarta.json.JsonString;
-import jakarta.json.JsonValue;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
@@ -24,7 +21,6 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.flserver.model.BoundedUpload;
 import org.flserver.platform.ApiException;
-import org.flserver.platform.BoundedJson;
 import org.flserver.platform.JsonBodies;
 import org.flserver.platform.Uuids;
 import org.flserver.tensor.pytorch.TorchSaveWriter;
@@ -65,19 +61,17 @@ public class InferenceResource {
     @Operation(summary = "Predict with uncertainty: JSON {model_id, model_input (nested lists or base64 of a"
             + " tensor file or image), return_format json|binary (default json)}")
     public Response inferJson(InputStream body) {
-        JsonObject json = JsonBodies.readObject(body, JsonBodies.MAX_INFERENCE_JSON_BYTES);
-        UUID modelId = modelId(json.get("model_id") instanceof JsonString s ? s.getString() : null);
+        // streamed: model_input's lists go straight into floats, counted as they come (inference.md §5)
+        JsonInferenceRequest json = JsonInferenceRequest.read(body, JsonBodies.MAX_INFERENCE_JSON_BYTES);
+        UUID modelId = modelId(json.modelId());
         InferencePlan plan = service.plan(modelId, caller.id());
-        String format = returnFormat(json.get("return_format") instanceof JsonString s ? s.getString()
-                : json.containsKey("return_format") && json.get("return_format") != JsonValue.NULL
-                ? json.get("return_format").toString() : null, "json");
-        JsonValue input = json.get("model_input");
-        if (input == null || input == JsonValue.NULL) {
+        String format = returnFormat(json.returnFormat(), "json");
+        if (json.input() == null) {
             throw noInput();
         }
         Tensor tensor;
         try {
-            tensor = ModelInputs.fromJson(input);
+            tensor = json.input().decode();
         } catch (ModelInputs.BadInput e) {
             throw ApiException.list(400, e.getMessage());
         }
@@ -146,16 +140,17 @@ public class InferenceResource {
                     .header(HttpHeaders.CONTENT_LENGTH, archive.size())
                     .header("Content-Disposition", "attachment; filename=\"inference.pt\"").build();
         }
-        return Response.ok(InferenceOutput.json(result), MediaType.APPLICATION_JSON_TYPE).build();
+        StreamingOutput json = out -> InferenceOutput.writeJson(result, out);
+        return Response.ok(json, MediaType.APPLICATION_JSON_TYPE).build();
     }
 
     /** A form value that is no file may still be nested lists as JSON text. */
     private static Tensor jsonText(byte[] input, ModelInputs.BadInput bytesFailed) {
         String text = new String(input, StandardCharsets.UTF_8).strip();
         if (text.startsWith("[")) {
-            // parsed under the limits of every JSON body; any refusal is the reference's "no tensor"
+            // streamed under the limits of every JSON body; any refusal is the reference's "no tensor"
             try {
-                return ModelInputs.fromJson(BoundedJson.read(new java.io.StringReader(text)));
+                return JsonInferenceRequest.lists(text);
             } catch (ApiException | ModelInputs.BadInput e) {
                 throw ApiException.list(400, ModelInputs.NOT_A_TENSOR);
             }

@@ -99,7 +99,8 @@ public class InferenceRunner {
                 outputs = outputs.stream().map(Uncertainty::softmax).toList();
             }
             return Uncertainty.of(outputs);
-        } catch (IllegalArgumentException e) {
+        } catch (IllegalArgumentException | ArithmeticException e) {
+            // ArithmeticException: a size beyond an int (the reply's bounds should have stopped it first)
             throw new InferenceException(400, "The model's outputs cannot be summarised: " + e.getMessage());
         }
     }

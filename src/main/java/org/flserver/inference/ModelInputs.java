@@ -15,7 +15,10 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.Collections;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 import org.flserver.tensor.DType;
 import org.flserver.tensor.FormatKind;
 import org.flserver.tensor.StorageInfo;
@@ -40,6 +43,17 @@ public final class ModelInputs {
 
     /** At most this many elements in one input (a JSON list or a file), to bound memory per request. */
     static final long MAX_ELEMENTS = 1L << 24;
+
+    /**
+     * At most this many bytes of elements in one input: as many as {@link #MAX_ELEMENTS} float32
+     * numbers take. Elements alone do not bound a tensor file: a view may repeat one stored element
+     * (stride 0), so a file of a few hundred bytes can stand for 2^24 complex128 numbers, 256 MiB.
+     */
+    static final long MAX_BYTES = MAX_ELEMENTS * 4;
+
+    /** The dtypes the inference backend takes as input; a file of another dtype is refused before it is copied. */
+    static final Set<DType> INPUT_DTYPES = Collections.unmodifiableSet(EnumSet.of(DType.FLOAT32, DType.FLOAT64,
+            DType.FLOAT16, DType.INT64, DType.INT32, DType.INT8, DType.UINT8, DType.BOOL));
 
     private ModelInputs() {
     }
@@ -146,8 +160,16 @@ public final class ModelInputs {
                         + file.kind().label() + ".");
             }
             TensorInfo t = file.tensors().get(0);
+            if (!INPUT_DTYPES.contains(t.dtype())) {
+                throw new BadInput("A model input file must hold a tensor of dtype float32, float64, float16, int64,"
+                        + " int32, int8, uint8 or bool, not " + t.dtype().torchName() + ".");
+            }
             if (t.numel() > MAX_ELEMENTS) {
                 throw new BadInput("The model input is too large: at most " + MAX_ELEMENTS + " numbers.");
+            }
+            if (t.numel() * t.dtype().size() > MAX_BYTES) {
+                throw new BadInput("The model input is too large: at most " + MAX_BYTES + " bytes of numbers ("
+                        + t.numel() + " of " + t.dtype().torchName() + " take " + t.numel() * t.dtype().size() + ").");
             }
             StorageInfo s = file.storage(t.storageKey()).orElseThrow();
             return contiguous(temp, t, s);

@@ -34,14 +34,16 @@ public final class Uncertainty {
             throw new IllegalArgumentException("argmax over dimension 1 needs an output of at least two"
                     + " dimensions, got " + Arrays.toString(shape));
         }
-        double[] v = output.toDoubles();
-        int classes = (int) shape[1];
-        int inner = 1;
-        for (int d = 2; d < shape.length; d++) {
-            inner = Math.multiplyExact(inner, (int) shape[d]);
+        int classes = size(shape, 1, 2);
+        if (classes == 0) {
+            // as torch.argmax does: there is no largest of no classes
+            throw new IllegalArgumentException("argmax over dimension 1 needs at least one class, got an output of"
+                    + " shape " + Arrays.toString(shape));
         }
-        int outer = (int) shape[0];
-        long[] result = new long[outer * inner];
+        int inner = size(shape, 2, shape.length);
+        int outer = size(shape, 0, 1);
+        double[] v = output.toDoubles();
+        long[] result = new long[Math.multiplyExact(outer, inner)];
         for (int o = 0; o < outer; o++) {
             for (int i = 0; i < inner; i++) {
                 int best = 0;
@@ -68,11 +70,12 @@ public final class Uncertainty {
         if (shape.length < 2) {
             throw new IllegalArgumentException("softmax over dimension 1 needs at least two dimensions");
         }
+        int outer = size(shape, 0, 1);
+        int classes = size(shape, 1, 2);
+        int inner = size(shape, 2, shape.length);
         double[] v = output.toDoubles();
-        int classes = (int) shape[1];
-        int inner = (int) (v.length / shape[0] / classes);
         float[] r = new float[v.length];
-        for (int o = 0; o < shape[0]; o++) {
+        for (int o = 0; o < outer; o++) {
             for (int i = 0; i < inner; i++) {
                 double max = Double.NEGATIVE_INFINITY;
                 for (int c = 0; c < classes; c++) {
@@ -132,16 +135,18 @@ public final class Uncertainty {
         uncertainty.put("variance", Tensor.ofFloats(shape, variance));
         uncertainty.put("std", Tensor.ofFloats(shape, std));
         if (probabilities && shape.length >= 2) {
-            int classes = (int) shape[1];
-            int inner = n / (int) shape[0] / classes;
-            int samples = (int) shape[0] * inner;
+            // the dimensions, not n: with a dimension of 0 there are no values, yet samples with no classes
+            int outer = size(shape, 0, 1);
+            int classes = size(shape, 1, 2);
+            int inner = size(shape, 2, shape.length);
+            int samples = Math.multiplyExact(outer, inner);
             float[] predictive = new float[samples];
             float[] expected = new float[samples];
             float[] mutual = new float[samples];
             long[] entropyShape = new long[shape.length - 1];
             entropyShape[0] = shape[0];
             System.arraycopy(shape, 2, entropyShape, 1, shape.length - 2);
-            for (int o = 0; o < shape[0]; o++) {
+            for (int o = 0; o < outer; o++) {
                 for (int i = 0; i < inner; i++) {
                     double hMean = 0;
                     double hExpected = 0;
@@ -166,6 +171,19 @@ public final class Uncertainty {
             meanFloats[i] = (float) mean[i];
         }
         return new Result(Tensor.ofFloats(shape, meanFloats), uncertainty);
+    }
+
+    /**
+     * The product of {@code shape[from..to)} as an int; an output too large to index is an
+     * {@link ArithmeticException}, never a wrapped-around size (the protocol reader bounds outputs
+     * before they get here; this is the second line).
+     */
+    private static int size(long[] shape, int from, int to) {
+        int product = 1;
+        for (int d = from; d < to; d++) {
+            product = Math.multiplyExact(product, Math.toIntExact(shape[d]));
+        }
+        return product;
     }
 
     private static double plogp(double p) {

@@ -3,6 +3,7 @@ package org.flserver.inference;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.awt.image.BufferedImage;
 import java.io.IOException;
@@ -19,7 +20,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class BoundedImagesTest {
 
     @ParameterizedTest
-    @ValueSource(strings = {"png", "jpg", "bmp", "gif", "tiff"})
+    @ValueSource(strings = {"png", "jpg", "bmp", "gif"})
     void dimensionsAreReadFromTheHeaderOfEveryFormat(String format) throws IOException {
         byte[] bytes = TestImages.encoded(37, 21, format);
         assertEquals(new BoundedImages.Dimensions(37, 21), BoundedImages.dimensions(bytes));
@@ -59,6 +60,30 @@ class BoundedImagesTest {
         assertDoesNotRefuse(png, 400);
         ModelInputs.BadInput e = assertThrows(ModelInputs.BadInput.class, () -> BoundedImages.read(png, 399));
         assertEquals("The model input image is too large: 10 × 10 pixels, at most 99 pixels.", e.getMessage());
+    }
+
+    @Test
+    void tiffImagesAreRefusedByFormat() throws IOException {
+        byte[] tiff = TestImages.encoded(8, 8, "tiff");
+        assertNull(BoundedImages.dimensions(tiff));
+        ModelInputs.BadInput e = assertThrows(ModelInputs.BadInput.class,
+                () -> BoundedImages.read(tiff, ModelInputs.MAX_ELEMENTS));
+        assertEquals("The model input is an image of type image/tiff: only PNG, JPEG, GIF and BMP images are taken.", e.getMessage());
+    }
+
+    @Test
+    void aTiffWithAThousandSamplesPerPixelIsRefusedBeforeDecoding() throws IOException {
+        // 256 × 256 pixels pass the bound of pixels × 4; their 1000 samples each are 62.5 MiB
+        byte[] tiff = TestImages.tiffWithBands(256, 256, 1000);
+        assertTrue(tiff.length < 100_000, tiff.length + " bytes");
+        assertEquals(1000, TestImages.rawBands(tiff), "the JDK's TIFF reader would decode every sample");
+        String expected = "The model input is an image of type image/tiff: only PNG, JPEG, GIF and BMP images are taken.";
+        assertEquals(expected, assertThrows(ModelInputs.BadInput.class,
+                () -> BoundedImages.read(tiff, ModelInputs.MAX_ELEMENTS)).getMessage());
+        assertEquals(expected, assertThrows(ModelInputs.BadInput.class,
+                () -> ModelInputs.fromBytes(tiff)).getMessage());
+        assertEquals(expected, assertThrows(ModelInputs.BadInput.class, () -> ModelInputs.fromBytes(
+                java.util.Base64.getEncoder().encode(tiff))).getMessage());
     }
 
     @Test

@@ -3,7 +3,9 @@ package org.flserver.inference;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import java.nio.ByteBuffer;
 import java.util.List;
 import org.flserver.tensor.DType;
 import org.junit.jupiter.api.Test;
@@ -53,5 +55,33 @@ class UncertaintyTest {
         assertEquals(1.0, v[0] + v[1] + v[2], 1e-6);
         assertEquals(v[0], v[1], 1e-7);
         assertEquals(Math.exp(-1) / (2 + Math.exp(-1)), v[2], 1e-6);
+    }
+
+    @Test
+    void argmaxOverNoClassesIsRefusedAsTorchRefusesIt() {
+        Tensor empty = new Tensor(DType.FLOAT32, new long[]{1, 0}, ByteBuffer.allocate(0));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Uncertainty.argmax(empty));
+        assertEquals("argmax over dimension 1 needs at least one class, got an output of shape [1, 0]", e.getMessage());
+    }
+
+    @Test
+    void emptyOutputsHaveEmptyStatisticsAndZeroEntropy() {
+        Tensor empty = new Tensor(DType.FLOAT32, new long[]{3, 0}, ByteBuffer.allocate(0));
+        Uncertainty.Result r = Uncertainty.of(List.of(empty, empty));
+        assertArrayEquals(new long[]{3, 0}, r.inference().shape());
+        assertArrayEquals(new long[]{3, 0}, r.uncertainty().get("std").shape());
+        // the entropy of no classes is an empty sum: 0 for each of the three samples
+        assertArrayEquals(new double[]{0, 0, 0}, r.uncertainty().get("predictive_entropy").toDoubles());
+        assertArrayEquals(new long[]{3, 0}, Uncertainty.softmax(empty).shape());
+        Tensor noSamples = new Tensor(DType.FLOAT32, new long[]{0, 4}, ByteBuffer.allocate(0));
+        assertArrayEquals(new long[]{0}, Uncertainty.argmax(noSamples).inference().shape());
+        assertArrayEquals(new long[]{0}, Uncertainty.of(List.of(noSamples)).uncertainty().get("mutual_info").shape());
+    }
+
+    @Test
+    void sizesBeyondAnIntAreAnErrorNotAWrappedSize() {
+        Tensor wide = new Tensor(DType.FLOAT32, new long[]{1, 1, 0, 3_000_000_000L}, ByteBuffer.allocate(0));
+        assertThrows(ArithmeticException.class, () -> Uncertainty.argmax(wide));
+        assertThrows(ArithmeticException.class, () -> Uncertainty.of(List.of(wide)));
     }
 }

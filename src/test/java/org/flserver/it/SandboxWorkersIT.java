@@ -47,7 +47,7 @@ import org.junit.jupiter.api.Test;
 class SandboxWorkersIT {
 
     private static final WorkerPool.Settings SETTINGS = new WorkerPool.Settings(4, 2, Duration.ofSeconds(60),
-            Duration.ofSeconds(60), new Limits(64 << 20, 64 << 20, 100, 1 << 20));
+            Duration.ofSeconds(60), new Limits(64 << 20, 64 << 20, 100, 1 << 20, 16 << 20));
 
     private static WorkerLauncher launcher;
     private static WorkerPool pool;

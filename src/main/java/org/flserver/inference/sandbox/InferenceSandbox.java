@@ -183,9 +183,11 @@ public class InferenceSandbox {
             }
         }
         long maxBytes = Math.max(1 << 20, maxOutputBytes);
+        // as many elements as float32 outputs of maxBytes hold: the statistics hold each as a double
+        long maxElements = maxBytes / 4;
         WorkerPool.Settings settings = new WorkerPool.Settings(Math.max(1, maxWorkers), Math.max(1, workersPerUser),
                 Duration.ofSeconds(Math.max(1, startSeconds)), Duration.ofSeconds(Math.max(1, idleSeconds)),
-                new Limits(maxBytes, maxBytes, 1024 + 1, MAX_VECTOR));
+                new Limits(maxBytes, maxBytes, 1024 + 1, MAX_VECTOR, maxElements));
         LOG.info(() -> "inference runs in " + (m == WorkerLauncher.Mode.BWRAP ? "bubblewrap sandboxes" : "UNSANDBOXED"
                 + " worker processes") + ": at most " + settings.maxWorkers() + " workers, " + settings.workersPerOwner()
                 + " per user, deadline " + timeout().toMillis() + " ms, runtime " + runtime + ", cache " + cache);

@@ -22,6 +22,7 @@ import java.util.function.BooleanSupplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.flserver.inference.InferenceException;
+import org.flserver.inference.worker.WorkerProtocol;
 import org.flserver.inference.worker.WorkerProtocol.Limits;
 import org.flserver.inference.worker.WorkerProtocol.Reply;
 import org.flserver.inference.worker.WorkerProtocol.Request;
@@ -242,6 +243,10 @@ public final class WorkerPool implements AutoCloseable {
             worker.awaitExit(Duration.ofSeconds(2));
             LOG.warning(() -> "inference worker " + worker.pid() + " ended while " + doing + " (exit status "
                     + worker.exitStatus() + ", " + e + "); its last output: " + worker.errorTail());
+            if (e instanceof WorkerProtocol.OutputRefused refused) {
+                // the model answered, with an output the server does not take: say so, not "crashed"
+                return new InferenceException(400, refused.getMessage());
+            }
             return new InferenceException(400, "The inference worker running this model stopped (the model crashed"
                     + " it or exceeded its memory or another limit).");
         }

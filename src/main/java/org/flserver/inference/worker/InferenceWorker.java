@@ -109,7 +109,7 @@ public final class InferenceWorker {
     void serve(DataInputStream in, DataOutputStream out) throws IOException {
         // the server checked what it sends; these bounds only keep a broken frame from allocating wildly
         WorkerProtocol.Limits limits = new WorkerProtocol.Limits(Integer.MAX_VALUE - 8, Long.MAX_VALUE, 0,
-                Integer.MAX_VALUE / 4 - 8);
+                Integer.MAX_VALUE / 4 - 8, Integer.MAX_VALUE - 8);
         for (Request r; (r = WorkerProtocol.readRequest(in, limits)) != null; ) {
             Reply reply;
             try {

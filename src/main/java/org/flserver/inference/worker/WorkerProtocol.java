@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.flserver.inference.Tensor;
 import org.flserver.tensor.DType;
@@ -19,7 +20,11 @@ import org.flserver.tensor.DType;
  * <p>Plain {@link DataOutputStream} framing, because both ends are ours and run the same build. The
  * worker runs user code, so the server reads what the worker writes as untrusted: every count and
  * length is checked against the limits the reader is given before anything is allocated, and a
- * frame that breaks them ends the worker ({@link ProtocolException}).
+ * frame that breaks them ends the worker ({@link ProtocolException}). A tensor is bounded by its
+ * bytes and by its shape: a tensor with a dimension of size 0 holds no bytes whatever its other
+ * dimensions, yet the statistics allocate per sample ({@code argmax} of {@code [1, 0, 10^9]} is
+ * 10^9 indices), so its dimensions are multiplied with a 0 counted as 1 ({@link #extent}) and that
+ * product is bounded too ({@link OutputRefused}).
  */
 public final class WorkerProtocol {
 
@@ -38,10 +43,23 @@ public final class WorkerProtocol {
     }
 
     /** The worker's stream broke a rule of the protocol (or a limit): the worker is ended. */
-    public static final class ProtocolException extends IOException {
+    public static class ProtocolException extends IOException {
         private static final long serialVersionUID = 1L;
 
         public ProtocolException(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * A tensor in a reply has a shape the server will not take (more elements than
+     * {@link Limits#maxElements}, counting a dimension of 0 as 1): the model's fault, told to its
+     * caller; the worker is ended all the same, as the rest of its frame is left unread.
+     */
+    public static final class OutputRefused extends ProtocolException {
+        private static final long serialVersionUID = 1L;
+
+        public OutputRefused(String message) {
             super(message);
         }
     }
@@ -75,8 +93,17 @@ public final class WorkerProtocol {
         }
     }
 
-    /** The bounds a reader applies to what it reads. */
-    public record Limits(long maxTensorBytes, long maxTotalBytes, int maxTensors, int maxVectorLength) {
+    /**
+     * The bounds a reader applies to what it reads.
+     *
+     * @param maxTensorBytes  bytes of one tensor
+     * @param maxTotalBytes   bytes of all tensors of a reply
+     * @param maxTensors      tensors in a reply
+     * @param maxVectorLength elements of a SWAG moment in a request
+     * @param maxElements     the {@link #extent} of one tensor, and of all tensors of a reply together
+     */
+    public record Limits(long maxTensorBytes, long maxTotalBytes, int maxTensors, int maxVectorLength,
+                         long maxElements) {
     }
 
     public static void writeReady(DataOutputStream out, String description) throws IOException {
@@ -147,7 +174,7 @@ public final class WorkerProtocol {
         long seed = in.readLong();
         float[] mean = readVector(in, limits);
         float[] second = readVector(in, limits);
-        Tensor input = readTensor(in, limits, limits.maxTensorBytes());
+        Tensor input = readTensor(in, limits, limits.maxTensorBytes(), limits.maxElements());
         return new Request(method, modules, preprocessing, shape, samples, seeded ? seed : null, mean, second, input);
     }
 
@@ -178,9 +205,12 @@ public final class WorkerProtocol {
         int n = count(in.readInt(), limits.maxTensors(), "outputs");
         List<Tensor> outputs = new ArrayList<>(n);
         long total = 0;
+        long elements = 0;
         for (int i = 0; i < n; i++) {
-            Tensor t = readTensor(in, limits, Math.min(limits.maxTensorBytes(), limits.maxTotalBytes() - total));
+            Tensor t = readTensor(in, limits, Math.min(limits.maxTensorBytes(), limits.maxTotalBytes() - total),
+                    limits.maxElements() - elements);
             total += t.data().remaining();
+            elements += extent(t.shape());
             outputs.add(t);
         }
         return Reply.ok(outputs);
@@ -207,7 +237,8 @@ public final class WorkerProtocol {
         }
     }
 
-    private static Tensor readTensor(DataInputStream in, Limits limits, long maxBytes) throws IOException {
+    private static Tensor readTensor(DataInputStream in, Limits limits, long maxBytes, long maxElements)
+            throws IOException {
         DType dtype;
         try {
             dtype = DType.valueOf(in.readUTF());
@@ -215,18 +246,19 @@ public final class WorkerProtocol {
             throw new ProtocolException("a tensor of an unknown dtype");
         }
         long[] shape = new long[count(in.readInt(), MAX_RANK, "dimensions")];
-        long elements = 1;
         for (int i = 0; i < shape.length; i++) {
             shape[i] = in.readLong();
             if (shape[i] < 0) {
                 throw new ProtocolException("a negative dimension");
             }
-            try {
-                elements = Math.multiplyExact(elements, shape[i]);
-            } catch (ArithmeticException e) {
-                throw new ProtocolException("a tensor whose size overflows");
-            }
         }
+        long extent = extent(shape);
+        if (extent < 0 || extent > maxElements) {
+            throw new OutputRefused("The model's output of shape " + Arrays.toString(shape) + " is too large: the"
+                    + " server takes at most " + limits.maxElements() + " elements per request (a dimension of"
+                    + " size 0 counted as 1).");
+        }
+        long elements = Arrays.stream(shape).anyMatch(d -> d == 0) ? 0 : extent;
         long bytes = in.readLong();
         if (bytes < 0 || bytes > maxBytes || bytes > Integer.MAX_VALUE - 8
                 || elements > bytes || elements * dtype.size() != bytes) {
@@ -236,6 +268,23 @@ public final class WorkerProtocol {
         byte[] data = new byte[(int) bytes];
         in.readFully(data);
         return new Tensor(dtype, shape, ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN));
+    }
+
+    /**
+     * The product of the dimensions with a dimension of 0 counted as 1: the number of elements of a
+     * non-empty tensor, and for an empty one the most numbers a statistic over it may produce; -1
+     * when it overflows a long.
+     */
+    public static long extent(long[] shape) {
+        long extent = 1;
+        for (long d : shape) {
+            try {
+                extent = Math.multiplyExact(extent, Math.max(1, d));
+            } catch (ArithmeticException e) {
+                return -1;
+            }
+        }
+        return extent;
     }
 
     private static void writeVector(DataOutputStream out, float[] v) throws IOException {
