@@ -4,6 +4,7 @@ import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import java.util.Set;
+import org.flserver.platform.FormBodies;
 
 /**
  * Follows the framing of a {@code multipart/form-data} body byte by byte as it streams past, and
@@ -310,7 +311,7 @@ final class FormScanner {
             return;
         }
         if (size > maxFieldBytes) {
-            violation = "Field '" + UploadForm.abbreviate(String.valueOf(name)) + "' is too long: at most "
+            violation = "Field '" + FormBodies.abbreviate(String.valueOf(name)) + "' is too long: at most "
                     + maxFieldBytes + " bytes.";
         } else if (textBytes + size > maxFieldsTotalBytes) {
             violation = "Form fields too large: at most " + maxFieldsTotalBytes

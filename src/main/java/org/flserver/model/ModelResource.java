@@ -31,6 +31,7 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.flserver.model.ModelFiles.ReceivedFile;
 import org.flserver.platform.ApiException;
+import org.flserver.platform.FormBodies;
 import org.flserver.platform.JsonBodies;
 import org.flserver.platform.Jsonp;
 import org.flserver.platform.Uuids;
@@ -492,7 +493,7 @@ public class ModelResource {
                 dimension = 0;
             }
             if (dimension < 1) {
-                throw ApiException.badRequest("Invalid input_shape entry '" + UploadForm.abbreviate(entry)
+                throw ApiException.badRequest("Invalid input_shape entry '" + FormBodies.abbreviate(entry)
                         + "': expected an integer ≥ 1, None or null.");
             }
             shape.add(dimension);

@@ -4,14 +4,13 @@ import jakarta.ws.rs.core.EntityPart;
 import java.io.IOException;
 import java.io.InputStream;
 import java.math.BigInteger;
-import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.flserver.platform.ApiException;
-import org.flserver.platform.JsonBodies;
+import org.flserver.platform.FormBodies;
 
 /**
  * The parts of a multipart form, split Django-style into text fields and files: a part with a
@@ -20,7 +19,8 @@ import org.flserver.platform.JsonBodies;
  * memory, each up to {@code fl.upload.max-field-bytes} ({@link FormLimits}, which
  * {@link FormLimitFilter} has already enforced on the stream; checked here again because a part's
  * kind is decided by the runtime's own reading of its headers); file parts are left for
- * {@link ModelFiles#receive} to stream to disk.
+ * {@link ModelFiles#receive} to stream to disk. A text field holding U+0000 is a 400: the database
+ * stores no NUL ({@link FormBodies}). A part without a {@code Content-Disposition} is a 400 too.
  */
 public final class UploadForm {
 
@@ -41,6 +41,11 @@ public final class UploadForm {
         Map<String, List<String>> texts = new HashMap<>();
         Map<String, EntityPart> files = new HashMap<>();
         for (EntityPart part : parts) {
+            // without a Content-Disposition the runtime's getFileName() throws (a 500 before this
+            // check); one without a name the runtime refuses itself (400 "Bad request.")
+            if (part.getHeaders().getFirst("Content-Disposition") == null) {
+                throw ApiException.badRequest("A form part has no Content-Disposition header.");
+            }
             if (part.getFileName().isPresent()) {
                 files.put(part.getName(), part);
             } else {
@@ -51,38 +56,12 @@ public final class UploadForm {
     }
 
     /**
-     * A form sent without multipart ({@code application/x-www-form-urlencoded}) as Django's
-     * QueryDict reads it: pairs split at {@code &}, {@code +} is a space, a name without {@code =}
-     * has the value "" and repeated names are lists. It has no files, so a route that needs one
-     * answers as the reference does for a form without it. At most {@link JsonBodies#MAX_JSON_BYTES}
-     * bytes, as every other small body.
+     * A form sent without multipart ({@code application/x-www-form-urlencoded}), read by
+     * {@link FormBodies#urlEncoded} as Django's QueryDict reads it, bounded, as UTF-8. It has no
+     * files, so a route that needs one answers as the reference does for a form without it.
      */
     public static UploadForm urlEncoded(InputStream body) {
-        byte[] bytes;
-        try {
-            bytes = body.readNBytes(JsonBodies.MAX_JSON_BYTES + 1);
-        } catch (IOException e) {
-            throw ApiException.badRequest("The request body could not be read.");
-        }
-        if (bytes.length > JsonBodies.MAX_JSON_BYTES) {
-            throw ApiException.detail(413, "Request body too large: at most " + JsonBodies.MAX_JSON_BYTES + " bytes.");
-        }
-        Map<String, List<String>> texts = new HashMap<>();
-        for (String pair : new String(bytes, StandardCharsets.UTF_8).split("&")) {
-            if (pair.isEmpty()) {
-                continue;
-            }
-            int eq = pair.indexOf('=');
-            String name = eq < 0 ? pair : pair.substring(0, eq);
-            String value = eq < 0 ? "" : pair.substring(eq + 1);
-            try {
-                texts.computeIfAbsent(URLDecoder.decode(name, StandardCharsets.UTF_8), k -> new ArrayList<>())
-                        .add(URLDecoder.decode(value, StandardCharsets.UTF_8));
-            } catch (IllegalArgumentException e) {
-                throw ApiException.badRequest("The form body is not valid url-encoded text.");
-            }
-        }
-        return new UploadForm(texts, Map.of());
+        return new UploadForm(FormBodies.urlEncoded(body), Map.of());
     }
 
     /**
@@ -153,20 +132,18 @@ public final class UploadForm {
         return files.get(name);
     }
 
-    static String abbreviate(String text) {
-        return text.length() > 40 ? text.substring(0, 40) + "…" : text;
-    }
-
     private static String readText(EntityPart part, long maxBytes) {
         try (InputStream in = part.getContent()) {
             byte[] bytes = in.readNBytes((int) Math.min(maxBytes + 1, Integer.MAX_VALUE - 8));
             if (bytes.length > maxBytes) {
-                throw ApiException.detail(413, "Field '" + abbreviate(String.valueOf(part.getName()))
+                throw ApiException.detail(413, "Field '" + FormBodies.abbreviate(part.getName())
                         + "' is too long: at most " + maxBytes + " bytes.");
             }
-            return new String(bytes, StandardCharsets.UTF_8);
+            String text = new String(bytes, StandardCharsets.UTF_8);
+            FormBodies.refuseNul(text, "The form field '" + FormBodies.abbreviate(part.getName()) + "'");
+            return text;
         } catch (IOException e) {
-            throw ApiException.badRequest("The form field '" + abbreviate(part.getName()) + "' could not be read.");
+            throw ApiException.badRequest("The form field '" + FormBodies.abbreviate(part.getName()) + "' could not be read.");
         }
     }
 }

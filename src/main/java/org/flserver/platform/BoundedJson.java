@@ -15,7 +15,7 @@ import java.util.Deque;
  * Parses client JSON into a JSON-P tree under limits of our own, checked while the text is read:
  * at most {@link #MAX_DEPTH} levels of arrays and objects, numbers of at most
  * {@link #MAX_NUMBER_LENGTH} characters with an exponent of at most {@link #MAX_EXPONENT} in
- * magnitude. Every failure is a 400 {@code {"detail": "JSON parse error - ..."}}.
+ * magnitude, no U+0000 in strings or keys. Every failure is a 400 {@code {"detail": "JSON parse error - ..."}}.
  *
  * <p>Why not {@code JsonReader}: its provider's own limits are implementation defaults (Parsson
  * allows 1000 levels and refuses long numbers with exceptions that are no {@code JsonException},
@@ -90,6 +90,7 @@ public final class BoundedJson {
             switch (event) {
                 case KEY_NAME -> {
                     key = parser.getString();
+                    refuseNul(key);
                     continue;
                 }
                 case START_OBJECT, START_ARRAY -> {
@@ -115,7 +116,11 @@ public final class BoundedJson {
                     checkNumber(parser.getString());
                     done = parser.getValue();
                 }
-                default -> done = parser.getValue(); // string, true, false, null
+                case VALUE_STRING -> {
+                    refuseNul(parser.getString());
+                    done = parser.getValue();
+                }
+                default -> done = parser.getValue(); // true, false, null
             }
             if (open.isEmpty()) {
                 return done;
@@ -126,6 +131,17 @@ public final class BoundedJson {
                 ((JsonArrayBuilder) open.peek()).add(done);
             }
             key = null;
+        }
+    }
+
+    /**
+     * Refuses a key or string holding U+0000: PostgreSQL stores it neither in
+     * {@code text} nor in {@code jsonb}, so such a value would fail at the database with a 500
+     * ({@link FormBodies}). No field of the API has a use for it.
+     */
+    private static void refuseNul(String text) {
+        if (text.indexOf('\0') >= 0) {
+            throw ApiException.badRequest(PREFIX + "a string contains the character U+0000, which is not accepted.");
         }
     }
 

@@ -144,6 +144,15 @@ public class JobQueue {
         return job.getStatus() == JobStatus.PENDING ? new Locked(training, job) : null;
     }
 
+    /** Whether one of the training's own jobs wrote the version (the version a training starts from has no job). */
+    private boolean madeBy(ModelVersion version, Training training) {
+        if (version.getJobId() == null) {
+            return false;
+        }
+        AggregationJob maker = em.find(AggregationJob.class, version.getJobId());
+        return maker != null && maker.getTrainingId().equals(training.getId());
+    }
+
     private ClaimedJob describe(AggregationJob job) {
         Training training = em.find(Training.class, job.getTrainingId());
         String template = training.getModel().getWeightsSha256();
@@ -171,6 +180,12 @@ public class JobQueue {
                         + " AND v.weightsSha256 = :sha ORDER BY v.round DESC", ModelVersion.class)
                 .setParameter("model", training.getModel().getId()).setParameter("sha", template)
                 .setMaxResults(1).getResultList().stream().findFirst().orElse(null);
+        // ... but only a version this training's own jobs made: a model outlives its trainings, and a
+        // new training on it (the earlier one deleted) starts with a fresh optimizer and no DP rounds
+        // spent, not with what the earlier training left (its optimizer may even be another one).
+        if (current != null && !madeBy(current, training)) {
+            current = null;
+        }
         String state = current == null ? null : current.getOptimizerStateSha256();
         int dpRounds = current == null || current.getDpRounds() == null ? 0 : current.getDpRounds();
         int participants = training.getParticipants().size();

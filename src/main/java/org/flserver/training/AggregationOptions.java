@@ -81,7 +81,8 @@ public record AggregationOptions(AggregationRule rule, OptimizerSettings optimiz
         DpSettings dp = null;
         JsonObject d = object(options, DP);
         if (d != null) {
-            if (!d.containsKey("clip_norm") || !d.containsKey("noise_multiplier")) {
+            // absent, not containsKey: a key given as JSON null is missing too (it was an unboxing NPE, a 500)
+            if (OptionValues.absent(d.get("clip_norm")) || OptionValues.absent(d.get("noise_multiplier"))) {
                 throw refused("dp needs clip_norm and noise_multiplier.");
             }
             dp = build(DP, () -> new DpSettings(number(d, "clip_norm", DP, null), number(d, "noise_multiplier", DP, null),

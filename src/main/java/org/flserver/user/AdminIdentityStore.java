@@ -46,6 +46,10 @@ public class AdminIdentityStore implements IdentityStore {
     /** Called by {@link IdentityStore#validate(jakarta.security.enterprise.credential.Credential)}. */
     public CredentialValidationResult validate(UsernamePasswordCredential credential) {
         String username = credential.getCaller() == null ? "" : credential.getCaller();
+        if (AuthenticationService.hasNul(username)) {
+            // no user has such a name, and the database would fail on the look-up (a 500)
+            return CredentialValidationResult.INVALID_RESULT;
+        }
         // Everybody's password is checked, superuser or not: refusing non-superusers before the
         // (slow) check would tell by the answer time who the superusers are.
         PasswordChecks.Result result = guard.check(username, credential.getPasswordAsString(),

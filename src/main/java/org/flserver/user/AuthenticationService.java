@@ -73,7 +73,9 @@ public class AuthenticationService {
     }
 
     private User byToken(String header, String token) {
-        if (token.length() != 40) {
+        // a NUL would reach the token query and fail there (PostgreSQL stores no NUL: a 500); no
+        // token holds one
+        if (token.length() != 40 || hasNul(token)) {
             throw ApiException.unauthorized(BAD_TOKEN);
         }
         // a primary-key read instead of the token query when this header was seen recently
@@ -111,6 +113,12 @@ public class AuthenticationService {
         if (username.length() == 40 && password.isEmpty()) {
             return byToken(header, username);
         }
+        if (hasNul(username)) {
+            // No user can have such a name (sign-up allows letters, digits and @.+-_), and the
+            // database would refuse the look-up with an error (a 500). Refused unchecked: the
+            // immediate answer tells nothing about who exists, and it counts as no failure.
+            throw ApiException.unauthorized(BAD_PASSWORD);
+        }
         VerifiedCredentials.Verified known = verified.lookup(header);
         if (known != null) {
             User user = em.find(User.class, known.userId());
@@ -140,6 +148,11 @@ public class AuthenticationService {
         }
         verified.remember(header, user.getId(), user.getPasswordHash());
         return user;
+    }
+
+    /** Whether text holds U+0000, which PostgreSQL cannot compare with a {@code text} column. */
+    static boolean hasNul(String text) {
+        return text.indexOf('\0') >= 0;
     }
 
     private PasswordChecks.Stored storedPassword(String username) {

@@ -7,6 +7,7 @@ import jakarta.persistence.PersistenceContext;
 import java.util.List;
 import java.util.UUID;
 import org.flserver.platform.ApiException;
+import org.flserver.platform.UniqueKeys;
 
 /**
  * Groups (api.md §4): anyone may create one, only superusers list them all, and only members read,
@@ -29,7 +30,8 @@ public class GroupService {
         requireUniqueName(name, null);
         Group group = new Group(name);
         em.persist(group);
-        em.flush();
+        // a concurrent create of the same name passed the check too: the unique key refuses it here
+        UniqueKeys.flush(em, GroupService::duplicateName);
         return group;
     }
 
@@ -41,6 +43,7 @@ public class GroupService {
         Group group = memberGroup(callerId, id, LockModeType.PESSIMISTIC_WRITE);
         requireUniqueName(name, group.getId());
         group.setName(name);
+        UniqueKeys.flush(em, GroupService::duplicateName);
         return group;
     }
 
@@ -70,8 +73,12 @@ public class GroupService {
         List<Group> same = em.createQuery("SELECT g FROM Group g WHERE g.name = :name", Group.class)
                 .setParameter("name", name).getResultList();
         if (same.stream().anyMatch(g -> !g.getId().equals(except))) {
-            throw ApiException.field("name", "group with this name already exists.");
+            throw duplicateName();
         }
+    }
+
+    private static ApiException duplicateName() {
+        return ApiException.field("name", "group with this name already exists.");
     }
 
     private User caller(UUID id) {

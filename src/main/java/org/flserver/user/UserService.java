@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.UUID;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.flserver.platform.ApiException;
+import org.flserver.platform.UniqueKeys;
 
 /** Users and their groups: creation with a hashed password and a fresh token, and look-ups. */
 @Stateless
@@ -28,7 +29,7 @@ public class UserService {
     public User create(NewUser request) {
         if (!em.createNamedQuery(User.BY_USERNAME, User.class)
                 .setParameter("username", request.username()).getResultList().isEmpty()) {
-            throw ApiException.field("username", "A user with that username already exists.");
+            throw duplicateUsername();
         }
         User user = new User(request.username(), PasswordHasher.hash(request.password(), pbkdf2Iterations),
                 PasswordHasher.newToken());
@@ -39,7 +40,15 @@ public class UserService {
         user.setClient(request.client());
         user.setMessageEndpoint(request.messageEndpoint());
         em.persist(user);
+        // a concurrent sign-up with the same name passed the check too (the hash above takes long):
+        // the unique key refuses one of them here, with the same answer (the token's key cannot
+        // collide in practice: 160 random bits)
+        UniqueKeys.flush(em, UserService::duplicateUsername);
         return user;
+    }
+
+    private static ApiException duplicateUsername() {
+        return ApiException.field("username", "A user with that username already exists.");
     }
 
     /** Creates or promotes the configured administrator (first start); its password is (re)set. */

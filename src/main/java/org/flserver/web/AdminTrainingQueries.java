@@ -18,13 +18,16 @@ import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
+import java.util.stream.Collectors;
 import org.flserver.aggregation.DpSettings;
 import org.flserver.metric.Metric;
 import org.flserver.model.LocalModel;
 import org.flserver.model.SwagStatistics;
 import org.flserver.notification.NotificationLog;
 import org.flserver.platform.Jsonp;
+import org.flserver.round.AggregationJob;
 import org.flserver.round.CollectionPhase;
 import org.flserver.round.ModelVersion;
 import org.flserver.round.RoundPhase;
@@ -67,7 +70,6 @@ public class AdminTrainingQueries {
                 .getResultList().stream().map(TrainingRow::new).toList();
     }
 
-    /** Where the training stands (empty parts before it was started). */
     /** What the rule, optimizer and DP decided for one version, in one line (api.md §6.7). */
     static String aggregationText(ModelVersion v) {
         List<String> parts = new ArrayList<>();
@@ -92,14 +94,19 @@ public class AdminTrainingQueries {
         return String.join("; ", parts);
     }
 
-    /** ε spent so far for the training's δ (the newest version's), or empty without options.dp. */
-    static String privacy(Training training, List<RoundQueries.VersionHistory> history) {
+    /**
+     * ε spent so far for the training's δ (the newest version its own jobs made), or empty without
+     * options.dp. The model's history may begin with versions of an earlier, deleted training on the
+     * same model, whose rounds this training did not spend.
+     */
+    static String privacy(Training training, List<RoundQueries.VersionHistory> history, Set<Long> trainingJobs) {
         DpSettings dp = AggregationOptions.of(training).dp();
         if (dp == null) {
             return "";
         }
         ModelVersion last = history.stream().map(RoundQueries.VersionHistory::version)
-                .filter(v -> v.getDpRounds() != null).reduce((a, b) -> b).orElse(null);
+                .filter(v -> v.getDpRounds() != null && trainingJobs.contains(v.getJobId()))
+                .reduce((a, b) -> b).orElse(null);
         if (last == null) {
             return String.format(Locale.ROOT, "ε = 0 for δ = %.3g (no DP round yet)", dp.delta());
         }
@@ -133,8 +140,10 @@ public class AdminTrainingQueries {
                                 p.getUpdateRound(), p.getSampleSize(), String.format(Locale.ROOT, "%.4f", p.getWeight()),
                                 p.getWeightsSha256())).toList(), aggregationText(h.version())))
                 .toList();
-        String privacy = privacy(training, history);
-        List<Job> jobs = rounds.jobs(trainingId).stream()
+        List<AggregationJob> trainingJobs = rounds.jobs(trainingId);
+        String privacy = privacy(training, history,
+                trainingJobs.stream().map(AggregationJob::getId).collect(Collectors.toSet()));
+        List<Job> jobs = trainingJobs.stream()
                 .map(j -> new Job(j.getId(), j.getKind().name(), j.getRound(), j.getStatus().name(), j.getAttempts(),
                         j.getLeaseOwner() == null ? "" : j.getLeaseOwner(), j.getError() == null ? "" : j.getError()))
                 .toList();

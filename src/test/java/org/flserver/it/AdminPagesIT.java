@@ -120,6 +120,16 @@ class AdminPagesIT {
     }
 
     @Test
+    void aNulInTheUsernameIsAFailedLoginNotAnError() throws IOException {
+        // No user can have a NUL in its name, and the database cannot compare one: the look-up used to
+        // fail there. The container turned that into a failed login too (logging the database error),
+        // so this answer alone does not tell the two apart; it guards against the page failing instead.
+        HtmlPage refused = logIn(ADMIN + "\u0000", ADMIN_PASSWORD);
+        assertTrue(refused.asNormalizedText().contains("Login failed"), refused.asNormalizedText());
+        assertNull(refused.getElementById("trainings"));
+    }
+
+    @Test
     void theListShowsTheTrainingsAndSortsByColumn() throws IOException {
         HtmlPage list = logIn(ADMIN, ADMIN_PASSWORD);
         assertEquals("Trainings – fl-server", list.getTitleText());

@@ -32,6 +32,10 @@ import org.junit.jupiter.params.provider.MethodSource;
 class BadInputIT {
 
     private static final String UNKNOWN = "00000000-0000-4000-8000-00000000abcd";
+    private static final String NUL_JSON =
+            "{\"detail\":\"JSON parse error - a string contains the character U+0000, which is not accepted.\"}";
+    private static final String DP_NEEDS =
+            "{\"options\":[\"dp needs clip_norm and noise_multiplier. (checked when the training is created)\"]}";
 
     private final ApiClient api = new ApiClient();
     private Account actor;
@@ -39,6 +43,8 @@ class BadInputIT {
     private String trainingId;
     /** A global model without a training, for the routes of local updates, SWAG, preprocessing and metrics. */
     private String untrainedModelId;
+    /** A real TorchScript model, for uploads that must get past the file checks. */
+    private byte[] modelBytes;
 
     /** A request body with its content type. */
     record Body(String contentType, byte[] bytes) {
@@ -57,6 +63,7 @@ class BadInputIT {
     void createFixtures() throws Exception {
         actor = api.createUser("bad-actor");
         Path file = Path.of(System.getProperty("fl.fixtures"), "models", "mlp.torchscript.pt");
+        modelBytes = Files.readAllBytes(file);
         Multipart form = new Multipart().field("name", "bad-input model").field("description", "d")
                 .file("model_file", "mlp.pt", Files.readAllBytes(file));
         modelId = api.sendBytes("POST", "/api/models/", actor.tokenHeader(), form.contentType(), form.bytes())
@@ -180,6 +187,49 @@ class BadInputIT {
         c.add(json("group name of wrong type", "POST", "/api/groups/", t -> "{\"name\":true}", 400,
                 "{\"name\":[\"Not a valid string.\"]}"));
         c.add(json("unknown route", "GET", "/api/nowhere/", t -> null, 404, "{\"detail\":\"Not found.\"}"));
+        // U+0000, which PostgreSQL stores neither in text nor in jsonb (it was a 500 at the database)
+        c.add(json("NUL in a username", "POST", "/api/users/", t -> "{\"username\":\"a\\u0000b\",\"password\":\"p\"}",
+                400, NUL_JSON));
+        c.add(json("NUL in a sign-up's first name", "POST", "/api/users/", t -> user("\"first_name\":\"x\\u0000\""),
+                400, NUL_JSON));
+        c.add(json("NUL in a group name", "POST", "/api/groups/", t -> "{\"name\":\"g\\u0000\"}", 400, NUL_JSON));
+        c.add(json("NUL in a training option's value", "POST", "/api/trainings/",
+                t -> t.training(b -> b.add("options", Json.createObjectBuilder().add("x", "\u0000"))), 400, NUL_JSON));
+        c.add(json("NUL in a training option's key", "POST", "/api/trainings/",
+                t -> t.training(b -> b.add("options", Json.createObjectBuilder().add("a\u0000", 1))), 400, NUL_JSON));
+        c.add(urlEncoded("NUL in a url-encoded sign-up", "/api/users/", "username=a%00b&password=p", 400,
+                nulInField("username")));
+        c.add(urlEncoded("NUL in a url-encoded group name", "/api/groups/", "name=g%00", 400, nulInField("name")));
+        c.add(urlEncoded("NUL in a metric name", "@model/metrics/", "metric_names=a%00&metric_values=1", 400,
+                nulInField("metric_names")));
+        c.add(form("NUL in a metric value (multipart)", "@model/metrics/", t -> new Multipart()
+                .field("metric_names", "a").field("metric_values", "1\u0000"), 400, nulInField("metric_values")));
+        // (with a valid model file, which the server checks before it stores the model's name)
+        c.add(multipart("NUL in a model name", t -> new Multipart().field("name", "m\u0000").field("description", "d")
+                .file("model_file", "m.pt", t.modelBytes), 400, nulInField("name")));
+        c.add(multipart("NUL in a model description", t -> new Multipart().field("name", "m").field("description", "\u0000")
+                .file("model_file", "m.pt", t.modelBytes), 400, nulInField("description")));
+        // url-encoded bodies are read by the server's own bounded UTF-8 reader
+        c.add(urlEncoded("malformed escape in a url-encoded sign-up", "/api/users/", "username=%zz&password=p", 400,
+                "{\"detail\":\"The form body is not valid url-encoded text.\"}"));
+        // multipart parts the runtime cannot name (its getFileName() threw: a 500)
+        c.add(multipart("form part without Content-Disposition", t -> new Multipart().field("name", "m")
+                .field("description", "d").rawPart("Content-Type: text/plain\r\n", "x")
+                .file("model_file", "m.pt", new byte[]{1}), 400,
+                "{\"detail\":\"A form part has no Content-Disposition header.\"}"));
+        c.add(multipart("form part without a name", t -> new Multipart().field("name", "m").field("description", "d")
+                .rawPart("Content-Disposition: form-data\r\n", "x").file("model_file", "m.pt", new byte[]{1}), 400,
+                "{\"detail\":\"Bad request.\"}")); // the runtime's own refusal, as JSON
+        c.add(form("form part without any header", "@model/metrics/", t -> new Multipart().rawPart("", "x")
+                .field("metric_names", "a").field("metric_values", "1"), 400,
+                "{\"detail\":\"A form part has no Content-Disposition header.\"}"));
+        // options given as JSON null count as missing (they were an NPE: a 500)
+        c.add(json("dp clip norm null", "POST", "/api/trainings/", t -> t.training(b -> b.add("options",
+                Json.createObjectBuilder().add("dp", Json.createObjectBuilder().addNull("clip_norm")
+                        .add("noise_multiplier", 1)))), 400, DP_NEEDS));
+        c.add(json("dp noise multiplier null", "POST", "/api/trainings/", t -> t.training(b -> b.add("options",
+                Json.createObjectBuilder().add("dp", Json.createObjectBuilder().add("clip_norm", 1)
+                        .addNull("noise_multiplier")))), 400, DP_NEEDS));
         c.add(json("method not allowed", "DELETE", "/api/users/myself/", t -> null, 405,
                 "{\"detail\":\"Method \\\"DELETE\\\" not allowed.\"}"));
         return c.stream();
@@ -208,6 +258,56 @@ class BadInputIT {
         assertEquals(before, listings(), c.name() + " must leave nothing half-written");
     }
 
+    @Test
+    void aNulInBasicCredentialsIsA401NotADatabaseError() {
+        Reply password = api.send("GET", "/api/users/myself/", ApiClient.basic("a\u0000b", "pw"), null, null);
+        assertEquals(401, password.status(), password.toString());
+        assertEquals("Invalid username/password.", password.detail());
+        // 40 characters and no password: checked as a token, as the reference does
+        Reply token = api.send("GET", "/api/users/myself/", ApiClient.basic("\u0000".repeat(40), ""), null, null);
+        assertEquals(401, token.status(), token.toString());
+        assertEquals("Invalid token.", token.detail());
+    }
+
+    @Test
+    void urlEncodedSignUpsAndGroupsAreReadAsUtf8WhateverCharsetTheyName() {
+        String name = ApiClient.uniqueName("cs");
+        // an unknown charset was a 500 from the runtime's form reader
+        Reply user = api.send("POST", "/api/users/", null, "application/x-www-form-urlencoded; charset=nope",
+                "username=" + name + "&password=p&first_name=J%C3%BCrgen&actor=on");
+        assertEquals(201, user.status(), user.toString());
+        assertEquals(name, user.json().getString("username"));
+        assertEquals("J\u00fcrgen", user.json().getString("first_name"));
+        assertEquals(true, user.json().getBoolean("actor"));
+        Reply group = api.send("POST", "/api/groups/", actor.tokenHeader(),
+                "application/x-www-form-urlencoded; charset=latin1", "name=" + name + "-%C3%A9");
+        assertEquals(201, group.status(), group.toString());
+        assertEquals(name + "-\u00e9", group.json().getString("name"));
+    }
+
+    @Test
+    void malformedContentTypeAndAcceptHeadersAreAJson400() {
+        // the runtime's own refusal was a 400 with an empty body
+        String training = training(b -> { });
+        for (String type : new String[]{"a b", "application/json; charset", "/"}) {
+            Reply reply = api.sendWithHeaders("POST", "/api/trainings/",
+                    java.util.Map.of("Authorization", actor.tokenHeader(), "Content-Type", type), training);
+            assertEquals(400, reply.status(), type + ": " + reply);
+            assertEquals("{\"detail\":\"Malformed Content-Type header.\"}", reply.body(), type);
+        }
+        for (String accept : new String[]{"a b", "text/html;q"}) {
+            Reply reply = api.sendWithHeaders("GET", "/api/users/myself/",
+                    java.util.Map.of("Authorization", actor.tokenHeader(), "Accept", accept), null);
+            assertEquals(400, reply.status(), accept + ": " + reply);
+            assertEquals("{\"detail\":\"Malformed Accept header.\"}", reply.body(), accept);
+        }
+        // well-formed headers pass as before
+        Reply ok = api.sendWithHeaders("GET", "/api/users/myself/",
+                java.util.Map.of("Authorization", actor.tokenHeader(), "Accept", "application/json;q=0.9, */*;q=0.1"),
+                null);
+        assertEquals(200, ok.status(), ok.toString());
+    }
+
     /** What a refused creation could have added to: the caller's models and trainings, all users. */
     private String listings() {
         return api.get("/api/models/", actor).body() + api.get("/api/trainings/", actor).body()
@@ -231,6 +331,15 @@ class BadInputIT {
             String text = body.apply(t);
             return text == null ? new Body(null, null) : new Body("application/json", bytes(text));
         }, status, expected);
+    }
+
+    private static Case urlEncoded(String name, String path, String body, int status, String expected) {
+        return new Case(name, "POST", path, t -> new Body("application/x-www-form-urlencoded", bytes(body)), status,
+                expected);
+    }
+
+    private static String nulInField(String field) {
+        return "{\"detail\":\"The form field '" + field + "' contains the character U+0000, which is not accepted.\"}";
     }
 
     private static Case multipart(String name, Function<BadInputIT, Multipart> form, int status, String expected) {

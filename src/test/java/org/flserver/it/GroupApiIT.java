@@ -3,10 +3,14 @@ package org.flserver.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.net.http.HttpRequest;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
+import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.stream.Stream;
 import org.flserver.it.ApiClient.Account;
 import org.flserver.it.ApiClient.Reply;
 import org.junit.jupiter.api.Test;
@@ -15,6 +19,24 @@ import org.junit.jupiter.api.Test;
 class GroupApiIT {
 
     private final ApiClient api = new ApiClient();
+
+    @Test
+    void simultaneousCreatesOfOneNameMakeOneGroupAndRefuseTheOthersAsADuplicate() {
+        // Sent together, they may all pass the service's check; the unique key then refuses all but
+        // one with the duplicate's 400 (it was a 500). Whatever the timing, the outcome is the same.
+        Account creator = api.createUser("grp");
+        String body = "{\"name\":\"" + ApiClient.uniqueName("twins") + "\"}";
+        List<Reply> replies = Stream.generate(() -> api.exchangeAsync("POST", "/api/groups/", creator.tokenHeader(),
+                "application/json", HttpRequest.BodyPublishers.ofString(body))).limit(6).toList().stream()
+                .map(CompletableFuture::join).toList();
+        assertEquals(1, replies.stream().filter(r -> r.status() == 201).count(), replies.toString());
+        for (Reply r : replies) {
+            if (r.status() != 201) {
+                assertEquals(400, r.status(), r.toString());
+                assertEquals("{\"name\":[\"group with this name already exists.\"]}", r.body());
+            }
+        }
+    }
 
     @Test
     void anyoneCreatesButOnlyMembersReadAndOnlySuperusersList() throws Exception {

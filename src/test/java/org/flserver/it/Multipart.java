@@ -28,6 +28,14 @@ public final class Multipart {
         return this;
     }
 
+    /** A part with exactly these header lines (each ending in CRLF; none at all is allowed), for malformed forms. */
+    public Multipart rawPart(String headers, String value) {
+        head(headers);
+        write(value.getBytes(StandardCharsets.UTF_8));
+        write("\r\n");
+        return this;
+    }
+
     public String contentType() {
         return "multipart/form-data; boundary=" + boundary;
     }

@@ -377,6 +377,48 @@ class RobustAggregationIT {
                 + ", ε = " + dp.getJsonNumber("epsilon"));
     }
 
+    /**
+     * A model outlives its trainings: a new training on it, the earlier one deleted, starts with a
+     * fresh optimizer and no DP rounds spent. The earlier training's optimizer state (adam) and DP
+     * count used to carry over: a momentum optimizer then met adam's state file and the training
+     * failed, and ε counted the earlier training's round.
+     */
+    @Test
+    void aNewTrainingOnTheModelOfADeletedOneStartsWithAFreshOptimizerAndNoDpRoundsSpent() throws Exception {
+        String dp = "\"dp\": {\"clip_norm\": 1.0, \"noise_multiplier\": 1.1, \"seed\": 7}";
+        Started first = started("{\"server_optimizer\": {\"name\": \"adam\", \"lr\": 0.03, \"tau\": 0.001}, "
+                + dp + "}", 3);
+        aggregated(first, List.of(honest(5), honest(6), honest(7)));
+        JsonObject firstVersion = lastVersion(first);
+        assertEquals(1, firstVersion.getJsonObject("server_optimizer").getInt("steps"));
+        assertEquals(1, firstVersion.getJsonObject("dp").getInt("rounds"));
+        Reply deleted = driver.api().send("DELETE", "/api/trainings/" + first.training() + "/",
+                first.actor().account().tokenHeader(), null, null);
+        assertEquals(200, deleted.status(), deleted.toString());
+
+        // the same model (now at round 1) and participants, momentum instead of adam
+        String second = driver.createTraining(first.actor().account(), first.model(), 2, "FedAvg", null,
+                "{\"server_optimizer\": {\"name\": \"momentum\", \"lr\": 1.0}, " + dp + "}", first.clients());
+        driver.start(first.actor().account(), second);
+        TrainingDriver.awaitAll(first.clients(), "UPDATE_ROUND_START", 1);
+        List<Path> files = List.of(honest(8), honest(9), honest(5));
+        for (int i = 0; i < files.size(); i++) {
+            Reply r = driver.uploadUpdate(first.clients().get(i), first.model(), 1, files.get(i), SIZES[i]);
+            assertEquals(201, r.status(), r.toString());
+        }
+        TrainingDriver.awaitAll(first.clients(), "MODEL_TEST_ROUND", 2);
+        Started then = new Started(first.actor(), first.clients(), first.model(), second);
+        JsonObject version = lastVersion(then);
+        assertEquals(2, version.getInt("round"));
+        assertEquals(1, version.getJsonObject("server_optimizer").getInt("steps"), version.toString());
+        assertEquals(1, version.getJsonObject("dp").getInt("rounds"), version.toString());
+        try (org.htmlunit.WebClient browser = RoundDeadlinesIT.adminBrowser()) {
+            String privacy = browser.<org.htmlunit.html.HtmlPage>getPage(IntegrationEnvironment.baseUrl()
+                    + "/admin/training.xhtml?id=" + second).getHtmlElementById("privacy").asNormalizedText();
+            assertTrue(privacy.contains("after 1 DP round"), privacy);
+        }
+    }
+
     /** The documented generator (design.md §4.3), written out again here. */
     static double noise(long seed, long round, long k) {
         long key = mix64(mix64(seed) + round);

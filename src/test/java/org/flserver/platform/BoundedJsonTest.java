@@ -88,6 +88,18 @@ class BoundedJsonTest {
     }
 
     @Test
+    void aNulInAStringOrKeyIsRefused() {
+        String nul = "{\"detail\":\"JSON parse error - a string contains the character U+0000, which is not accepted.\"}";
+        // written as JSON's escape (a raw control character inside a string is no valid JSON at all)
+        assertEquals(nul, refusal("{\"a\":\"x\\u0000y\"}"));
+        assertEquals(nul, refusal("{\"a\\u0000\":1}"));
+        assertEquals(nul, refusal("[[\"\\u0000\"]]"));
+        assertEquals(nul, refusal("\"\\u0000\""));
+        // U+0001 and other control characters pass: PostgreSQL stores them
+        assertEquals("x\u0001", ((JsonObject) BoundedJson.read(new StringReader("{\"a\":\"x\\u0001\"}"))).getString("a"));
+    }
+
+    @Test
     void jsonBodiesAppliesTheLimitsToRequestBodies() {
         ApiException deep = assertThrows(ApiException.class, () -> JsonBodies.readObject(
                 new ByteArrayInputStream(("{\"a\":" + nested(1000, "") + "}").getBytes(StandardCharsets.UTF_8))));
