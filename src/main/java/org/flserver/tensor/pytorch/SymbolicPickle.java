@@ -44,12 +44,15 @@ final class SymbolicPickle {
     /**
      * Heap the interpreter may allocate for one pickle (estimated JVM sizes, see {@link #charge}), on
      * top of the pickle bytes themselves. The largest real files the project reads (torchvision's
-     * models saved whole, {@code data.pkl} up to about 400 KB) are charged under 10 MiB; the budget
-     * leaves more than ten times that, and bounds what concurrent uploads can cost
-     * (docs/pytorch-formats.md §d).
+     * models saved whole, {@code data.pkl} up to about 400 KB) are charged under 10 MiB (about 6 KiB
+     * a tensor, so a whole-module pickle of some 20,000 tensors fits; state_dicts cost less); the
+     * budget bounds what concurrent uploads can cost (docs/pytorch-formats.md §d).
      */
     static final long MAX_HEAP_BYTES = 128L << 20;
-    /** Memo entries; torch writes about seven per tensor. */
+    /**
+     * Memo entries. Python's pickler memoises every object and string: torchvision's models saved
+     * whole have 16 to 23 a tensor (efficientnet_v2_l: 35,868 for 1,548 tensors).
+     */
     static final int MAX_MEMO = 1_000_000;
     /** Characters of a dict key: keys become tensor and attribute names. */
     static final int MAX_KEY_CHARS = 4096;
@@ -143,7 +146,7 @@ final class SymbolicPickle {
     }
 
     /** The result: the root object and the storages in first-use order. */
-    record Result(Object root, Map<String, StorageRef> storages, int tensorCount, long heapCharged) {
+    record Result(Object root, Map<String, StorageRef> storages, int tensorCount) {
     }
 
     private final byte[] in;
@@ -156,15 +159,13 @@ final class SymbolicPickle {
     private final HashMap<Long, Object> memo = new HashMap<>();
     private final LinkedHashMap<String, StorageRef> storages = new LinkedHashMap<>();
     private int tensors;
-    private final long heapBudget;
     private long heap;
     private long work;
 
-    private SymbolicPickle(byte[] in, PicklePolicy policy, boolean torchscript, long heapBudget) {
+    private SymbolicPickle(byte[] in, PicklePolicy policy, boolean torchscript) {
         this.in = in;
         this.policy = policy;
         this.torchscript = torchscript;
-        this.heapBudget = heapBudget;
     }
 
     /**
@@ -173,16 +174,10 @@ final class SymbolicPickle {
      * @param torchscript whether the TorchScript allow-list applies (instead of torch.save's)
      */
     static Result interpret(byte[] pickle, PicklePolicy policy, boolean torchscript) throws WeightFileException {
-        return interpret(pickle, policy, torchscript, MAX_HEAP_BYTES);
-    }
-
-    /** As {@link #interpret(byte[], PicklePolicy, boolean)} with another heap budget (tests measure with it). */
-    static Result interpret(byte[] pickle, PicklePolicy policy, boolean torchscript, long heapBudget)
-            throws WeightFileException {
-        SymbolicPickle p = new SymbolicPickle(pickle, policy, torchscript, heapBudget);
+        SymbolicPickle p = new SymbolicPickle(pickle, policy, torchscript);
         try {
             Object root = p.run();
-            return new Result(root, p.storages, p.tensors, p.heap);
+            return new Result(root, p.storages, p.tensors);
         } catch (StackOverflowError | ClassCastException | IndexOutOfBoundsException e) {
             // Defensive: every path below checks types and bounds first; this keeps any slip a refusal.
             throw new WeightFileException("malformed pickle at byte " + p.pos);
@@ -660,8 +655,8 @@ final class SymbolicPickle {
     /** Charges {@code bytes} of heap about to be allocated; refuses the file when the budget is spent. */
     private void charge(long bytes) throws WeightFileException {
         heap += bytes;
-        if (heap > heapBudget) {
-            throw new WeightFileException("pickle needs more than " + (heapBudget >> 20)
+        if (heap > MAX_HEAP_BYTES) {
+            throw new WeightFileException("pickle needs more than " + (MAX_HEAP_BYTES >> 20)
                     + " MiB of memory to read (limit per file), at byte " + pos);
         }
     }
