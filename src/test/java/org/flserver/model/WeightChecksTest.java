@@ -70,6 +70,16 @@ class WeightChecksTest {
                 .startsWith("Invalid model file: GLOBAL 'os system' not allowed"));
     }
 
+    /** Files that broke the reader with an unchecked exception or exhausted it are 400s like any refusal. */
+    @Test
+    void filesBreakingAReaderBoundAreRefusedWith400() {
+        Path bombs = Fixtures.root().getParent().resolve("pickle-bombs"); // make_pickle_bombs.py
+        assertTrue(refusal(() -> WeightChecks.model(bombs.resolve("non_ascii_digit_fraction.safetensors")))
+                .startsWith("Invalid model file: malformed JSON header"));
+        assertTrue(refusal(() -> WeightChecks.model(bombs.resolve("long_key.pt")))
+                .startsWith("Invalid model file: pickle dict key of 5000 characters"));
+    }
+
     @Test
     void preprocessingMustBeARunnableModule() {
         WeightChecks.preprocessing(fixture("models/gelu_mlp.torchscript.pt"));

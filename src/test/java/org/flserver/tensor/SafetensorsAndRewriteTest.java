@@ -61,6 +61,21 @@ class SafetensorsAndRewriteTest {
         assertRefused("{" + ok + "} x", 8, "malformed JSON");
     }
 
+    /**
+     * Digits of other scripts (here ARABIC-INDIC DIGIT THREE, U+0663, and DEVANAGARI DIGIT ONE) are
+     * not JSON digits: they were taken by Character.isDigit and then made Double.parseDouble throw a
+     * NumberFormatException, which the upload answered with a 500.
+     */
+    @Test
+    void nonAsciiDigitsAreARefusalNotACrash() throws IOException {
+        String ok = "\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}";
+        assertRefused("{" + ok + ",\"b\":1.\u0663}", 1, "malformed JSON header");      // fraction
+        assertRefused("{" + ok + ",\"b\":1e\u0663}", 1, "malformed JSON header");      // exponent
+        assertRefused("{" + ok + ",\"b\":\u0663}", 1, "malformed JSON header");        // integer
+        assertRefused("{\"a\":{\"dtype\":\"U8\",\"shape\":[1\u0967],\"data_offsets\":[0,1]}}", 1,
+                "malformed JSON header");
+    }
+
     private void assertRefused(String header, int dataBytes, String why) throws IOException {
         byte[] h = header.getBytes(StandardCharsets.UTF_8);
         ByteBuffer b = ByteBuffer.allocate(8 + h.length + dataBytes).order(ByteOrder.LITTLE_ENDIAN);

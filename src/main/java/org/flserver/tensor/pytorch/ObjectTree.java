@@ -9,6 +9,7 @@ import org.flserver.tensor.pytorch.SymbolicPickle.PyTuple;
 import org.flserver.tensor.pytorch.SymbolicPickle.StorageRef;
 import org.flserver.tensor.pytorch.SymbolicPickle.TensorNode;
 
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -19,6 +20,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 
 /**
  * Walks the symbolic object tree of a pickle: names every tensor the way {@code state_dict()} does,
@@ -31,12 +33,22 @@ import java.util.Set;
  * again through the memo keeps its first name and collects the later paths as aliases.
  *
  * <p>The memo can make the tree a graph (shared or even cyclic), so the walk skips containers already
- * on the current path and has a step budget: a pickle of a few KB cannot make it walk forever.
+ * on the current path and has a work budget: a pickle of a few KB cannot make it walk forever. The
+ * budget counts work, not visits: building a name and digesting a string or bytes value cost by their
+ * length, since the memo lets one large value be reached millions of times. Names are bounded too
+ * (each, and all names and aliases together), so the walk's result stays small as well.
  */
 final class ObjectTree {
 
     static final int MAX_DEPTH = 1_000;
-    static final long MAX_STEPS = 5_000_000;
+    /** Work units of one walk: one per value visited, plus one per 64 characters of names built and hashed. */
+    static final long MAX_WORK = 5_000_000;
+    /** Characters of one tensor name (its path of keys and indices); real names are under 200. */
+    static final int MAX_NAME_CHARS = 8192;
+    /** Names after the first that one file may give its tensors together (tied weights have a few). */
+    static final int MAX_ALIASES = 100_000;
+    /** Characters of all tensor names and aliases of one file together. */
+    static final long MAX_NAMES_TOTAL_CHARS = 32L << 20;
     private static final List<String> MODULE_CONTAINERS = List.of("_parameters", "_buffers", "_modules");
 
     /** A tensor found by the walk, in first-visit order. */
@@ -44,7 +56,10 @@ final class ObjectTree {
     }
 
     private final Map<Object, Boolean> onPath = new IdentityHashMap<>();
-    private long steps;
+    private long work;
+    private final Map<Object, byte[]> encodedValues = new IdentityHashMap<>();
+    private long aliases;
+    private long nameChars;
 
     private ObjectTree() {
     }
@@ -62,11 +77,18 @@ final class ObjectTree {
         step(depth);
         if (v instanceof TensorNode tn) {
             NamedTensor known = found.get(tn);
+            nameChars += path.length();
+            if (nameChars > MAX_NAMES_TOTAL_CHARS) {
+                throw new WeightFileException("tensor names together exceed " + MAX_NAMES_TOTAL_CHARS + " characters");
+            }
             if (known == null) {
                 NamedTensor nt = new NamedTensor(tn, path, new ArrayList<>());
                 found.put(tn, nt);
                 order.add(nt);
             } else {
+                if (++aliases > MAX_ALIASES) {
+                    throw new WeightFileException("tensors are named more than " + MAX_ALIASES + " times over");
+                }
                 known.aliases().add(path);
             }
             return;
@@ -119,12 +141,25 @@ final class ObjectTree {
         if (depth > MAX_DEPTH) {
             throw new WeightFileException("pickled object tree is nested deeper than " + MAX_DEPTH);
         }
-        if (++steps > MAX_STEPS) {
-            throw new WeightFileException("pickled object graph is too large to walk");
+        work(1);
+    }
+
+    private void work(long units) throws WeightFileException {
+        work += units;
+        if (work > MAX_WORK) {
+            throw new WeightFileException("pickled object graph is too large to walk (more than " + MAX_WORK
+                    + " steps)");
         }
     }
 
-    private static String join(String path, String key) {
+    /** The name of a child: refused before it is built when it would be longer than {@link #MAX_NAME_CHARS}. */
+    private String join(String path, String key) throws WeightFileException {
+        long length = (long) path.length() + 1 + key.length();
+        if (length > MAX_NAME_CHARS) {
+            throw new WeightFileException("pickled object tree has a path longer than " + MAX_NAME_CHARS
+                    + " characters (at '" + SymbolicPickle.printable(path) + "')");
+        }
+        work(length / 64);
         return path.isEmpty() ? key : path + "." + key;
     }
 
@@ -162,13 +197,15 @@ final class ObjectTree {
         } else if (v instanceof Global g) {
             token(md, "G" + g);
         } else if (v instanceof String s) {
-            token(md, "s" + s);
+            work(s.length() / 32); // hashed at every reference
+            md.update(encodedOnce(v, () -> "s" + s));
         } else if (v instanceof Long || v instanceof Boolean) {
             token(md, "i" + v);
         } else if (v instanceof Double d) {
             token(md, "f" + Long.toHexString(Double.doubleToRawLongBits(d)));
         } else if (v instanceof byte[] b) {
-            token(md, "b" + HexFormat.of().formatHex(b));
+            work(b.length / 16); // two hex characters a byte, hashed at every reference
+            md.update(encodedOnce(v, () -> "b" + HexFormat.of().formatHex(b)));
         } else if (v == SymbolicPickle.None.NONE) {
             token(md, "N");
         } else if (!path.add(v)) {
@@ -211,11 +248,20 @@ final class ObjectTree {
     }
 
     private static void token(MessageDigest md, String s) {
+        md.update(encoded(s));
+    }
+
+    /**
+     * The token of a string or bytes value, encoded once per object: the memo lets one large value be
+     * referenced a million times, and re-encoding it at each reference allocated its size every time.
+     */
+    private byte[] encodedOnce(Object value, Supplier<String> token) {
+        return encodedValues.computeIfAbsent(value, v -> encoded(token.get()));
+    }
+
+    /** A token as hashed: its UTF-8 length (4 bytes, big-endian), then its UTF-8 bytes. */
+    private static byte[] encoded(String s) {
         byte[] b = s.getBytes(StandardCharsets.UTF_8);
-        md.update((byte) (b.length >>> 24));
-        md.update((byte) (b.length >>> 16));
-        md.update((byte) (b.length >>> 8));
-        md.update((byte) b.length);
-        md.update(b);
+        return ByteBuffer.allocate(4 + b.length).putInt(b.length).put(b).array();
     }
 }

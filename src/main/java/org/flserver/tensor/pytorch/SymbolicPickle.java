@@ -27,16 +27,40 @@ import java.util.regex.Pattern;
  *
  * <p>This is the reason the server can accept pickles from untrusted clients at all: Python's
  * unpickler runs whatever the file names. Every size in the input is checked against the bytes that
- * remain before anything is allocated, and stack, MARK depth, memo and tensor count are bounded, so
- * a hostile pickle costs at most a bounded amount of time and memory before it is refused.
+ * remain before anything is allocated, and stack, MARK depth, memo and tensor count are bounded.
+ * Every object the interpreter makes (strings, bytes, copies, containers and their entries, memo
+ * entries, tensor records) is charged to a byte budget before it is made, and every copy or merge is
+ * charged to the work budget by its size, so a hostile pickle costs at most {@link #MAX_HEAP_BYTES}
+ * of heap and {@link #MAX_WORK} units of work before it is refused (docs/pytorch-formats.md §d): a
+ * small file can no longer make the reader copy one large string a thousand times.
  */
 final class SymbolicPickle {
 
-    static final int MAX_OPCODES = 10_000_000;
+    /**
+     * Work units: one per opcode, plus one per item an opcode copies or merges (APPENDS, SETITEMS,
+     * TUPLE, BUILD, set copies), plus one per 64 bytes a string or bytes value is copied.
+     */
+    static final long MAX_WORK = 10_000_000;
+    /**
+     * Heap the interpreter may allocate for one pickle (estimated JVM sizes, see {@link #charge}), on
+     * top of the pickle bytes themselves. The largest real files the project reads (torchvision's
+     * models saved whole, {@code data.pkl} up to about 400 KB) are charged under 10 MiB (about 6 KiB
+     * a tensor, so a whole-module pickle of some 20,000 tensors fits; state_dicts cost less); the
+     * budget bounds what concurrent uploads can cost (docs/pytorch-formats.md §d).
+     */
+    static final long MAX_HEAP_BYTES = 128L << 20;
+    /**
+     * Memo entries. Python's pickler memoises every object and string: torchvision's models saved
+     * whole have 16 to 23 a tensor (efficientnet_v2_l: 35,868 for 1,548 tensors).
+     */
+    static final int MAX_MEMO = 1_000_000;
+    /** Characters of a dict key: keys become tensor and attribute names. */
+    static final int MAX_KEY_CHARS = 4096;
     static final int MAX_MARK_DEPTH = 1_000;
     /** Items on the stack; torch's pickler batches SETITEMS by 1000 pairs, so real files stay near 2000. */
     static final int MAX_STACK = 1_000_000;
-    static final int MAX_TENSORS = 1_000_000;
+    /** Tensor records; real models have hundreds to a few thousand. */
+    static final int MAX_TENSORS = 100_000;
     static final int MAX_DIMS = 32;
     private static final int MAX_GLOBAL_LINE = 512;
     private static final Pattern STORAGE_KEY = Pattern.compile("[0-9]{1,20}");
@@ -135,6 +159,8 @@ final class SymbolicPickle {
     private final HashMap<Long, Object> memo = new HashMap<>();
     private final LinkedHashMap<String, StorageRef> storages = new LinkedHashMap<>();
     private int tensors;
+    private long heap;
+    private long work;
 
     private SymbolicPickle(byte[] in, PicklePolicy policy, boolean torchscript) {
         this.in = in;
@@ -159,11 +185,8 @@ final class SymbolicPickle {
     }
 
     private Object run() throws WeightFileException {
-        int ops = 0;
         while (true) {
-            if (++ops > MAX_OPCODES) {
-                throw new WeightFileException("pickle has more than " + MAX_OPCODES + " opcodes");
-            }
+            work(1);
             int op = u8();
             switch (op) {
                 case PROTO -> {
@@ -204,45 +227,51 @@ final class SymbolicPickle {
                 case NONE -> push(None.NONE);
                 case NEWTRUE -> push(Boolean.TRUE);
                 case NEWFALSE -> push(Boolean.FALSE);
-                case BININT1 -> push((long) u8());
-                case BININT2 -> push((long) (u8() | (u8() << 8)));
-                case BININT -> push((long) s32());
-                case LONG1 -> push(long1());
-                case BINFLOAT -> push(Double.longBitsToDouble(be64()));
+                case BININT1 -> pushBoxed((long) u8());
+                case BININT2 -> pushBoxed((long) (u8() | (u8() << 8)));
+                case BININT -> pushBoxed((long) s32());
+                case LONG1 -> pushBoxed(long1());
+                case BINFLOAT -> pushBoxed(Double.longBitsToDouble(be64()));
                 case BINUNICODE -> push(utf8(u32()));
                 case SHORT_BINUNICODE -> push(utf8(u8()));
                 case BINUNICODE8 -> push(utf8(u64()));
                 case SHORT_BINBYTES -> push(bytes(u8()));
                 case BINBYTES -> push(bytes(u32()));
                 case BINBYTES8 -> push(bytes(u64()));
-                case EMPTY_TUPLE -> push(new PyTuple(List.of()));
-                case TUPLE -> push(new PyTuple(popMark()));
-                case TUPLE1 -> push(new PyTuple(List.of(pop())));
+                case EMPTY_TUPLE -> push(tuple(List.of()));
+                case TUPLE -> push(tuple(popMark()));
+                case TUPLE1 -> push(tuple(List.of(pop())));
                 case TUPLE2 -> {
                     Object b = pop();
                     Object a = pop();
-                    push(new PyTuple(List.of(a, b)));
+                    push(tuple(List.of(a, b)));
                 }
                 case TUPLE3 -> {
                     Object c = pop();
                     Object b = pop();
                     Object a = pop();
-                    push(new PyTuple(List.of(a, b, c)));
+                    push(tuple(List.of(a, b, c)));
                 }
-                case EMPTY_LIST -> push(new PyList(new ArrayList<>()));
+                case EMPTY_LIST -> push(newList(List.of()));
                 case APPEND -> {
                     Object v = pop();
-                    list(peek(), "APPEND").add(v);
+                    List<Object> l = list(peek(), "APPEND");
+                    charge(LIST_SLOT);
+                    l.add(v);
                 }
                 case APPENDS -> {
                     List<Object> vs = popMark();
-                    list(peek(), "APPENDS").addAll(vs);
+                    List<Object> l = list(peek(), "APPENDS");
+                    copying(vs.size(), LIST_SLOT);
+                    l.addAll(vs);
                 }
-                case EMPTY_DICT -> push(new PyDict());
+                case EMPTY_DICT -> push(newDict());
                 case SETITEM -> {
                     Object v = pop();
                     Object k = pop();
-                    dict(peek(), "SETITEM").items.put(key(k), v);
+                    PyDict d = dict(peek(), "SETITEM");
+                    charge(DICT_ENTRY);
+                    d.items.put(key(k), v);
                 }
                 case SETITEMS -> {
                     List<Object> kv = popMark();
@@ -250,16 +279,19 @@ final class SymbolicPickle {
                         throw new WeightFileException("pickle SETITEMS with an odd number of items");
                     }
                     PyDict d = dict(peek(), "SETITEMS");
+                    copying(kv.size() / 2, DICT_ENTRY);
                     for (int i = 0; i < kv.size(); i += 2) {
                         d.items.put(key(kv.get(i)), kv.get(i + 1));
                     }
                 }
-                case EMPTY_SET -> push(new PyList(new ArrayList<>()));
+                case EMPTY_SET -> push(newList(List.of()));
                 case ADDITEMS -> {
                     List<Object> vs = popMark();
-                    list(peek(), "ADDITEMS").addAll(vs);
+                    List<Object> l = list(peek(), "ADDITEMS");
+                    copying(vs.size(), LIST_SLOT);
+                    l.addAll(vs);
                 }
-                case FROZENSET -> push(new PyList(new ArrayList<>(popMark())));
+                case FROZENSET -> push(newList(popMark()));
                 case BINPUT -> memoPut(u8());
                 case LONG_BINPUT -> memoPut(u32());
                 case MEMOIZE -> memoPut(memo.size());
@@ -321,6 +353,7 @@ final class SymbolicPickle {
         if (!policy.isAllowed(module, name, torchscript)) {
             throw new WeightFileException("GLOBAL '" + printable(module) + " " + printable(name) + "' not allowed");
         }
+        charge(OBJECT + 2 * STRING + 2L * (module.length() + name.length()));
         return new Global(module, name);
     }
 
@@ -342,7 +375,7 @@ final class SymbolicPickle {
                 if (!a.isEmpty()) {
                     throw new WeightFileException("OrderedDict with constructor arguments is not supported");
                 }
-                return new PyDict();
+                return newDict();
             }
             case "torch._utils _rebuild_tensor_v2" -> {
                 if (a.size() != 6 && a.size() != 7) {
@@ -369,12 +402,14 @@ final class SymbolicPickle {
                 if (a.size() > 1 || a.size() == 1 && !(a.get(0) instanceof PyList)) {
                     throw new WeightFileException(g + " with unsupported arguments");
                 }
-                return new PyList(a.isEmpty() ? new ArrayList<>() : new ArrayList<>(((PyList) a.get(0)).items));
+                return newList(a.isEmpty() ? List.of() : ((PyList) a.get(0)).items);
             }
             case "_codecs encode" -> {
                 if (a.size() != 2 || !(a.get(0) instanceof String s) || !"latin1".equals(a.get(1))) {
                     throw new WeightFileException("_codecs encode with unsupported arguments");
                 }
+                charge(ARRAY + s.length());
+                work(s.length() / 64);
                 byte[] b = new byte[s.length()];
                 for (int i = 0; i < b.length; i++) {
                     char c = s.charAt(i);
@@ -394,6 +429,7 @@ final class SymbolicPickle {
                     throw new WeightFileException("functools partial of " + (a.isEmpty() ? "nothing"
                             : describe(a.get(0))) + " not allowed (only a torch.nn class or a listed function)");
                 }
+                charge(OBJECT);
                 return new PyObject(g);
             }
             case "torch.jit._pickle restore_type_tag" -> {
@@ -428,23 +464,28 @@ final class SymbolicPickle {
             throw new WeightFileException(rebuild + ": backward hooks are not an OrderedDict");
         }
         if (++tensors > MAX_TENSORS) {
-            throw new WeightFileException("more than " + MAX_TENSORS + " tensors");
+            throw new WeightFileException("pickle has more than " + MAX_TENSORS + " tensors");
         }
+        charge(OBJECT + 2 * (ARRAY + 8L * size.length));
         TensorNode node = new TensorNode(storage, offset, size, stride, rebuild);
         node.requiresGrad = a.size() > 4 && (Boolean) a.get(4);
         return node;
     }
 
-    private static long[] dims(Object o, String what) throws WeightFileException {
+    private long[] dims(Object o, String what) throws WeightFileException {
         if (!(o instanceof PyTuple t)) {
             throw new WeightFileException("tensor " + what + " is not a tuple");
         }
         if (t.items.size() > MAX_DIMS) {
             throw new WeightFileException("tensor has more than " + MAX_DIMS + " dimensions");
         }
+        charge(ARRAY + 8L * t.items.size());
         long[] r = new long[t.items.size()];
         for (int i = 0; i < r.length; i++) {
-            r[i] = nonNegative(t.items.get(i), "tensor " + what);
+            if (!(t.items.get(i) instanceof Long v) || v < 0) { // no message built per element
+                throw new WeightFileException("tensor " + what + " must be a non-negative integer");
+            }
+            r[i] = v;
         }
         return r;
     }
@@ -463,6 +504,7 @@ final class SymbolicPickle {
         if (!(args instanceof PyTuple t) || !t.items.isEmpty()) {
             throw new WeightFileException("NEWOBJ of " + g + " with constructor arguments is not supported");
         }
+        charge(OBJECT);
         return new PyObject(g);
     }
 
@@ -553,7 +595,12 @@ final class SymbolicPickle {
     private void build(Object target, Object state) throws WeightFileException {
         if (target instanceof PyObject o) {
             if (o.state instanceof PyDict old && state instanceof PyDict add) {
+                // Python's BUILD updates __dict__; torch writes one BUILD per object, but a file may repeat
+                // it: the merge costs its size in work, and the heap what the dict grows by.
+                work(add.items.size());
+                int before = old.items.size();
                 old.items.putAll(add.items);
+                charge((long) (old.items.size() - before) * DICT_ENTRY);
             } else {
                 o.state = state;
             }
@@ -588,9 +635,65 @@ final class SymbolicPickle {
             }
             return known;
         }
+        charge(OBJECT + DICT_ENTRY);
         StorageRef s = new StorageRef(key, dtype, location, numel);
         storages.put(key, s);
         return s;
+    }
+
+    // ---- budgets ---------------------------------------------------------------------------------------
+
+    // Estimated JVM sizes (compressed references): what each kind of value costs the heap.
+    private static final long OBJECT = 32;
+    private static final long ARRAY = 16;
+    private static final long STRING = 24 + ARRAY;
+    private static final long BOXED = 16;
+    private static final long LIST_SLOT = 8;
+    private static final long DICT_ENTRY = 48;
+    private static final long MEMO_ENTRY = 64;
+
+    /** Charges {@code bytes} of heap about to be allocated; refuses the file when the budget is spent. */
+    private void charge(long bytes) throws WeightFileException {
+        heap += bytes;
+        if (heap > MAX_HEAP_BYTES) {
+            throw new WeightFileException("pickle needs more than " + (MAX_HEAP_BYTES >> 20)
+                    + " MiB of memory to read (limit per file), at byte " + pos);
+        }
+    }
+
+    private void work(long units) throws WeightFileException {
+        work += units;
+        if (work > MAX_WORK) {
+            throw new WeightFileException("pickle needs more than " + MAX_WORK + " steps to read (limit per file)");
+        }
+    }
+
+    /** An opcode about to copy {@code items} references, each adding {@code bytesEach} of heap. */
+    private void copying(long items, long bytesEach) throws WeightFileException {
+        work(items);
+        charge(items * bytesEach);
+    }
+
+    private PyTuple tuple(List<Object> items) throws WeightFileException {
+        copying(items.size(), LIST_SLOT);
+        charge(OBJECT + ARRAY);
+        return new PyTuple(items);
+    }
+
+    private PyList newList(List<Object> items) throws WeightFileException {
+        copying(items.size(), LIST_SLOT);
+        charge(2 * OBJECT + ARRAY);
+        return new PyList(new ArrayList<>(items));
+    }
+
+    private PyDict newDict() throws WeightFileException {
+        charge(2 * OBJECT + ARRAY + 16 * LIST_SLOT);
+        return new PyDict();
+    }
+
+    private void pushBoxed(Object o) throws WeightFileException {
+        charge(BOXED);
+        push(o);
     }
 
     // ---- stack and memo ------------------------------------------------------------------------------
@@ -629,7 +732,14 @@ final class SymbolicPickle {
     }
 
     private void memoPut(long index) throws WeightFileException {
-        memo.put(index, peek());
+        Object v = peek();
+        if (!memo.containsKey(index)) {
+            if (memo.size() >= MAX_MEMO) {
+                throw new WeightFileException("pickle memo exceeds " + MAX_MEMO + " entries");
+            }
+            charge(MEMO_ENTRY);
+        }
+        memo.put(index, v);
     }
 
     private Object memoGet(long index) throws WeightFileException {
@@ -654,8 +764,15 @@ final class SymbolicPickle {
         return d;
     }
 
-    /** Dict keys must be hashable values whose Java equality matches Python's. */
+    /**
+     * Dict keys must be hashable values whose Java equality matches Python's. String keys become names
+     * (of tensors, attributes, modules), so they are short: at most {@link #MAX_KEY_CHARS}.
+     */
     private static Object key(Object k) throws WeightFileException {
+        if (k instanceof String s && s.length() > MAX_KEY_CHARS) {
+            throw new WeightFileException("pickle dict key of " + s.length() + " characters (at most "
+                    + MAX_KEY_CHARS + ")");
+        }
         if (k instanceof String || k instanceof Long || k instanceof Boolean || k == None.NONE) {
             return k;
         }
@@ -748,6 +865,8 @@ final class SymbolicPickle {
 
     private byte[] bytes(long n) throws WeightFileException {
         need(n);
+        charge(ARRAY + n);
+        work(n / 64);
         byte[] b = new byte[(int) n];
         System.arraycopy(in, pos, b, 0, (int) n);
         pos += (int) n;
@@ -756,6 +875,9 @@ final class SymbolicPickle {
 
     private String utf8(long n) throws WeightFileException {
         need(n);
+        // The decoder's char buffer (2 bytes a char, at most one char a byte) and the string it becomes.
+        charge(STRING + 2 * n);
+        work(n / 64);
         try {
             String s = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
                     .onUnmappableCharacter(CodingErrorAction.REPORT)

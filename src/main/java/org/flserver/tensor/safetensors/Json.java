@@ -175,7 +175,7 @@ public final class Json {
             i++;
         }
         int digits = i;
-        while (i < s.length() && Character.isDigit(s.charAt(i))) {
+        while (i < s.length() && isAsciiDigit(s.charAt(i))) {
             i++;
         }
         if (i == digits || s.charAt(digits) == '0' && i - digits > 1) {
@@ -186,7 +186,7 @@ public final class Json {
             integral = false;
             i++;
             int f = i;
-            while (i < s.length() && Character.isDigit(s.charAt(i))) {
+            while (i < s.length() && isAsciiDigit(s.charAt(i))) {
                 i++;
             }
             if (i == f) {
@@ -200,7 +200,7 @@ public final class Json {
                 i++;
             }
             int e = i;
-            while (i < s.length() && Character.isDigit(s.charAt(i))) {
+            while (i < s.length() && isAsciiDigit(s.charAt(i))) {
                 i++;
             }
             if (i == e) {
@@ -208,14 +208,27 @@ public final class Json {
             }
         }
         String t = s.substring(start, i);
-        if (!integral) {
-            return Double.parseDouble(t);
-        }
-        if (t.length() > 400) {
+        if (integral && t.length() > 400) {
             throw error("number too long");
         }
-        BigInteger v = new BigInteger(t);
-        return v.bitLength() < 64 ? (Number) v.longValue() : v;
+        // The grammar above admits only what both parsers take; a slip must still be a refusal, not a 500.
+        try {
+            if (!integral) {
+                return Double.parseDouble(t);
+            }
+            BigInteger v = new BigInteger(t);
+            return v.bitLength() < 64 ? (Number) v.longValue() : v;
+        } catch (NumberFormatException e) {
+            throw error("bad number");
+        }
+    }
+
+    /**
+     * JSON digits are ASCII only: {@link Character#isDigit} also takes other scripts' digits (Arabic-Indic,
+     * Devanagari, …), which {@link Double#parseDouble} then refuses with an unchecked exception.
+     */
+    private static boolean isAsciiDigit(char c) {
+        return c >= '0' && c <= '9';
     }
 
     private void literal(String word) throws WeightFileException {
