@@ -83,7 +83,7 @@ final class JsonInferenceRequest {
         try (JsonParser parser = Jsonp.createParser(new ByteArrayInputStream(bytes))) {
             return parse(parser);
         } catch (JsonParsingException e) {
-            throw ApiException.badRequest(PREFIX + oneLine(e.getMessage()));
+            throw ApiException.badRequest(PREFIX + BoundedJson.oneLine(e.getMessage()));
         } catch (JsonException | IllegalStateException | UnsupportedOperationException | NumberFormatException
                  | NoSuchElementException e) {
             // as BoundedJson: whatever else the provider throws for a malformed body is the body's fault
@@ -183,7 +183,7 @@ final class JsonInferenceRequest {
             }
             return input.decode();
         } catch (JsonParsingException e) {
-            throw ApiException.badRequest(PREFIX + oneLine(e.getMessage()));
+            throw ApiException.badRequest(PREFIX + BoundedJson.oneLine(e.getMessage()));
         } catch (JsonException | IllegalStateException | UnsupportedOperationException | NumberFormatException
                  | NoSuchElementException e) {
             throw ApiException.badRequest(PREFIX + "the request body is not valid JSON.");
@@ -333,13 +333,5 @@ final class JsonInferenceRequest {
             throw ApiException.badRequest(PREFIX + "a number is too long: at most " + BoundedJson.MAX_NUMBER_LENGTH
                     + " characters.");
         }
-    }
-
-    private static String oneLine(String message) {
-        if (message == null) {
-            return "malformed JSON.";
-        }
-        String line = message.replaceAll("\\s+", " ").trim();
-        return line.length() > 200 ? line.substring(0, 200) : line;
     }
 }

@@ -163,7 +163,8 @@ public final class BoundedJson {
         }
     }
 
-    static String oneLine(String message) {
+    /** A parser's message as one line of at most 200 characters, for a {@code detail}. */
+    public static String oneLine(String message) {
         if (message == null) {
             return "malformed JSON.";
         }
