@@ -24,7 +24,8 @@ refused_by_check -- the server must refuse them before libtorch sees them:
 
 reaches_runtime -- they pass every check and must be contained by the sandbox when they run:
   uninitialised memory returned as output, an endless loop, a 1 TiB allocation, a growing one, a
-  model whose run time the caller picks, and an exact echo of the input for marker tests.
+  model whose run time the caller picks, an exact echo of the input for marker tests, and outputs
+  bounded by bytes but not by shape (an empty [1, 0, 10^9], and [1, 0] with no classes).
 
 Rezipped archives are written by this script's own ZIP writer: STORED, no data descriptors, fixed
 timestamps, each record's data 64-byte aligned through an extra field as torch writes it. Archives
@@ -285,6 +286,14 @@ RUNTIME = [
      "float32 [B, 8], equal to the input",
      "latency and isolation tests: a slow request must not delay other callers' requests more than the "
      "sandbox allows, and its answer is still the caller's own input"),
+    ("empty_huge_output.pt", hm.EmptyHugeOutput(), "an output of no bytes and a huge shape: [1, 0, 10^9]",
+     "any float32 tensor", "float32 [1, 0, 1000000000], empty",
+     "with any method a 400 naming the shape (the server bounds an output's shape, a dimension of 0 "
+     "counted as 1, not only its bytes): argmax would allocate 10^9 indices; the server goes on"),
+    ("no_classes.pt", hm.NoClasses(), "an output with no classes: [1, 0]", "any float32 tensor",
+     "float32 [1, 0], empty",
+     "with NONE a 400 (argmax of no classes, as torch refuses it); with MC_DROPOUT the mean output is "
+     "empty and the entropies over no classes are 0, never a division by a class count of 0"),
 ]
 
 
@@ -305,6 +314,17 @@ def check_runtime(path, name):
         two[0, 0] = 2.0
         y = m(two)
         assert torch.equal(y, torch.full((1, 2), float(1 << 24)))
+    elif name == "empty_huge_output.pt":
+        y = m(x, True)
+        assert y.shape == (1, 0, 1000000000) and y.numel() == 0 and y.dtype == torch.float32
+    elif name == "no_classes.pt":
+        y = m(x, True)
+        assert y.shape == (1, 0) and y.dtype == torch.float32
+        try:
+            y.argmax(1)
+            raise SystemExit("torch took argmax of no classes")
+        except (IndexError, RuntimeError):
+            pass
     elif name == "spin.pt":
         n = 200
         start = time.perf_counter()

@@ -36,7 +36,8 @@ import org.junit.jupiter.api.Test;
  * HTTP/1.1 as curl and Python {@code requests} speak it: archives that hide code are refused before
  * any worker starts; models that loop, allocate without bound or return uninitialised memory run in
  * their owner's sandboxed worker, where they are stopped or contained, while other users' requests
- * are answered. The files are written by {@code src/test/python/hostile/make_hostile.py} and listed
+ * are answered; outputs bounded by bytes but not by shape are refused with a 400 before the server
+ * spends memory on them. The files are written by {@code src/test/python/hostile/make_hostile.py} and listed
  * with what each tries in {@code src/test/resources/hostile/manifest.json}.
  */
 class InferenceSandboxIT {
@@ -71,12 +72,18 @@ class InferenceSandboxIT {
     /** A model of {@code file} with a training using {@code uncertainty} (N=1 for MC dropout). */
     private static UUID trainedModel(Account as, String file, String uncertainty)
             throws IOException {
+        return trainedModel(as, file, uncertainty, "{\"N\": 1}");
+    }
+
+    /** A model of {@code file} with a training using {@code uncertainty} and these {@code options.uncertainty}. */
+    private static UUID trainedModel(Account as, String file, String uncertainty, String options)
+            throws IOException {
         Reply model = upload(as, file);
         assertEquals(201, model.status(), model.toString());
         UUID id = UUID.fromString(model.json().getString("model_id"));
         Reply training = postJson("/api/trainings/", as, "{\"model_id\": \"" + id + "\", \"target_num_updates\": 1,"
                 + " \"metric_names\": [\"accuracy\"], \"aggregation_method\": \"FedAvg\", \"uncertainty_method\": \""
-                + uncertainty + "\", \"options\": {\"uncertainty\": {\"N\": 1}}}");
+                + uncertainty + "\", \"options\": {\"uncertainty\": " + options + "}}");
         assertEquals(201, training.status(), training.toString());
         return id;
     }
@@ -218,6 +225,51 @@ class InferenceSandboxIT {
         r = infer(mallory, grow, rows(1, 2));
         assertEquals(200, r.status(), r.toString());
         assertArrayEquals(new float[] {16777216, 16777216}, values(r)[0], 0f);
+        assertEquals(200, API.send("GET", "/health/ready", null, null, (String) null).status());
+    }
+
+    @Test
+    void outputsBoundedByBytesButNotByShapeAreRefusedWithA400AndTheServerGoesOn() throws Exception {
+        // [1, 0, 10^9]: no bytes, yet argmax over dimension 1 would be 10^9 indices (8 GB) in the server,
+        // and the statistics of MC dropout would divide by its 0 classes (inference.md §2)
+        String tooLarge = "The model's output of shape [1, 0, 1000000000] is too large: the server takes at most ";
+        for (String method : List.of("NONE", "MC_DROPOUT")) {
+            UUID empty = trainedModel(mallory, "empty_huge_output.pt", method, "{\"N\": 2}");
+            Reply r = infer(mallory, empty, rows(1, 0));
+            assertEquals(400, r.status(), method + ": " + r);
+            assertEquals("application/json", r.header("Content-Type").split(";")[0], r.toString());
+            assertTrue(r.detail().startsWith(tooLarge), method + ": " + r);
+            assertTrue(r.detail().endsWith(" elements per request (a dimension of size 0 counted as 1)."), r.toString());
+        }
+
+        // [1, 0]: no classes. NONE is an argmax over nothing, refused as torch refuses it
+        UUID flat = trainedModel(mallory, "no_classes.pt", "NONE");
+        Reply r = infer(mallory, flat, rows(1, 0));
+        assertEquals(400, r.status(), r.toString());
+        assertEquals("The model's outputs cannot be summarised: argmax over dimension 1 needs at least one class,"
+                + " got an output of shape [1, 0]", r.detail());
+        // MC dropout (with and without softmax) has nothing to average and no class to divide by: an empty
+        // mean, and the entropies of one sample over no classes are 0 (api.md §10, inference.md §2)
+        for (String options : List.of("{\"N\": 2}", "{\"N\": 2, \"softmax\": true}")) {
+            UUID mc = trainedModel(mallory, "no_classes.pt", "MC_DROPOUT", options);
+            r = infer(mallory, mc, rows(1, 0));
+            assertEquals(200, r.status(), options + ": " + r);
+            assertEquals(Json.createArrayBuilder().add(Json.createArrayBuilder()).build(),
+                    r.json().getJsonArray("inference"), r.toString());
+            JsonObject uncertainty = r.json().getJsonObject("uncertainty");
+            for (String entropy : List.of("predictive_entropy", "expected_entropy", "mutual_info")) {
+                JsonArray values = uncertainty.getJsonArray(entropy);
+                assertEquals(1, values.size(), entropy + ": " + r);
+                assertEquals(0.0, values.getJsonNumber(0).doubleValue(), 0.0, entropy + ": " + r);
+            }
+        }
+
+        // the server did not die, nor the caller's next worker: a normal inference is answered
+        UUID echo = trainedModel(mallory, "echo.pt", "MC_DROPOUT");
+        float[][] own = {{1, 2, 3, 4, 5, 6, 7, 8}};
+        Reply after = infer(mallory, echo, own);
+        assertEquals(200, after.status(), after.toString());
+        assertArrayEquals(own[0], values(after)[0], 0f);
         assertEquals(200, API.send("GET", "/health/ready", null, null, (String) null).status());
     }
 
