@@ -1,17 +1,14 @@
 package org.flserver.inference;
 
-import jakarta.json.JsonException;
 import jakarta.json.JsonString;
 import jakarta.json.JsonValue;
 import jakarta.json.stream.JsonParser;
-import jakarta.json.stream.JsonParsingException;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
-import java.util.NoSuchElementException;
 import org.flserver.platform.ApiException;
 import org.flserver.platform.BoundedJson;
 import org.flserver.platform.Jsonp;
@@ -82,12 +79,8 @@ final class JsonInferenceRequest {
         }
         try (JsonParser parser = Jsonp.createParser(new ByteArrayInputStream(bytes))) {
             return parse(parser);
-        } catch (JsonParsingException e) {
-            throw ApiException.badRequest(PREFIX + BoundedJson.oneLine(e.getMessage()));
-        } catch (JsonException | IllegalStateException | UnsupportedOperationException | NumberFormatException
-                 | NoSuchElementException e) {
-            // as BoundedJson: whatever else the provider throws for a malformed body is the body's fault
-            throw ApiException.badRequest(PREFIX + "the request body is not valid JSON.");
+        } catch (RuntimeException e) {
+            throw BoundedJson.malformed(e); // the provider's refusals of a malformed body: 400, as everywhere
         }
     }
 
@@ -182,11 +175,8 @@ final class JsonInferenceRequest {
                 throw ApiException.badRequest(PREFIX + "more than one JSON value.");
             }
             return input.decode();
-        } catch (JsonParsingException e) {
-            throw ApiException.badRequest(PREFIX + BoundedJson.oneLine(e.getMessage()));
-        } catch (JsonException | IllegalStateException | UnsupportedOperationException | NumberFormatException
-                 | NoSuchElementException e) {
-            throw ApiException.badRequest(PREFIX + "the request body is not valid JSON.");
+        } catch (RuntimeException e) {
+            throw BoundedJson.malformed(e); // the provider's refusals of a malformed body: 400, as everywhere
         }
     }
 

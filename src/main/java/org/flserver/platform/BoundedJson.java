@@ -64,16 +64,29 @@ public final class BoundedJson {
                 throw ApiException.badRequest(PREFIX + "more than one JSON value.");
             }
             return value;
-        } catch (JsonParsingException e) {
-            throw ApiException.badRequest(PREFIX + oneLine(e.getMessage()));
-        } catch (JsonException | IllegalStateException | UnsupportedOperationException | NumberFormatException
-                 | java.util.NoSuchElementException e) {
-            // whatever else the provider throws for a malformed body is the body's fault, never a 500:
-            // JsonParsingException (syntax, its own size limits), IllegalStateException and
-            // NoSuchElementException (a stream that ends inside a value), NumberFormatException and
-            // UnsupportedOperationException (number forms its BigDecimal conversion refuses)
-            throw ApiException.badRequest(PREFIX + "the request body is not valid JSON.");
+        } catch (RuntimeException e) {
+            throw malformed(e);
         }
+    }
+
+    /**
+     * What an exception thrown while the JSON provider reads a body means: for what the provider
+     * throws on malformed input, the body's fault, a 400 — never a 500. That is JsonParsingException
+     * (syntax, its own size limits; its message, on one line, says where), other JsonExceptions,
+     * IllegalStateException and NoSuchElementException (a stream that ends inside a value),
+     * NumberFormatException and UnsupportedOperationException (number forms its BigDecimal
+     * conversion refuses). Anything else (an {@link ApiException} of the caller's own checks, a bug)
+     * is thrown on as it is. For every reader of request JSON, so that all answer alike.
+     */
+    public static ApiException malformed(RuntimeException e) {
+        if (e instanceof JsonParsingException) {
+            return ApiException.badRequest(PREFIX + oneLine(e.getMessage()));
+        }
+        if (e instanceof JsonException || e instanceof IllegalStateException || e instanceof UnsupportedOperationException
+                || e instanceof NumberFormatException || e instanceof java.util.NoSuchElementException) {
+            return ApiException.badRequest(PREFIX + "the request body is not valid JSON.");
+        }
+        throw e;
     }
 
     /**
@@ -164,7 +177,7 @@ public final class BoundedJson {
     }
 
     /** A parser's message as one line of at most 200 characters, for a {@code detail}. */
-    public static String oneLine(String message) {
+    static String oneLine(String message) {
         if (message == null) {
             return "malformed JSON.";
         }
