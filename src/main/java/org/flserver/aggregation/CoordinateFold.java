@@ -11,19 +11,25 @@ import java.util.Arrays;
  * The coordinate-wise robust rules on floating-point storages: per component, the N clients'
  * values (unweighted, as in Flower) are ordered and reduced to their median (the mean of the two
  * middle values in double for even N, like {@code np.median}) or their trimmed mean (the ⌊βN⌋
- * lowest and highest dropped, the rest summed in ascending order in double precision and divided
- * by N − 2⌊βN⌋). The result is rounded once to the storage's dtype.
+ * lowest and highest dropped, the rest summed in double precision and divided by N − 2⌊βN⌋). The
+ * result is rounded once to the storage's dtype.
  *
  * <p>float32 storages (the common case, and the benchmark's) go through {@link RobustKernels}, one
  * tile of {@link RobustKernels#TILE} columns at a time: the N clients' values of the tile become N
- * rows of sortable int keys in one flat buffer (checked finite on the way), a {@link SortingNetwork}
- * pruned to the rows the rule reads orders every column at once with lane-wise integer min/max
- * (the tile's N × 512 bytes stay in the core's L1 cache through the whole network), and the result
- * is read off the sorted rows: the middle row(s), or the kept rows summed per column in a register
- * in ascending order. No branch depends on a value. The
- * keys order -0.0 before 0.0; neither the sums nor the mean of two middle values can tell, and a
- * median of ±0 is zero either way. Other floating dtypes are widened to double and sorted per
- * coordinate ({@link FloatBlocks}, {@link #sort}, {@link #median}).
+ * rows of sortable int keys in one flat buffer (checked finite on the way), and a comparator
+ * network orders every column at once with lane-wise integer min/max (the tile's N × 512 bytes
+ * stay in the core's L1 cache through the whole network). For the median it is a
+ * {@link SortingNetwork} pruned to the middle rows, and the result is read off them. For the
+ * trimmed mean it only finds the two bounds, the (⌊βN⌋ + 1)-th smallest and largest value L and H
+ * ({@link SortingNetwork#trimBounds}, a selection network far smaller than a sort); then every
+ * client's value is clamped to [L, H], the clamped values are summed in client order, and ⌊βN⌋·L
+ * and ⌊βN⌋·H are taken off, which leaves the sum of the kept values (exactly so in real
+ * arithmetic, ties included; in double the rounding errors stay of the size of the kept values,
+ * since no dropped value, however large, enters the sum: {@link RobustKernels#trimmedMeanTile}). No
+ * branch depends on a value. The keys order -0.0 before 0.0; neither the sums nor the mean of two
+ * middle values can tell, and a median of ±0 is zero either way. Other floating dtypes are
+ * widened to double and sorted per coordinate, the kept values summed in ascending order
+ * ({@link FloatBlocks}, {@link #sort}, {@link #median}).
  *
  * <p>Memory per thread: the N clients' slices of one block as floats (N × block × 4 bytes) and one
  * tile of keys, or the slices as doubles for the other dtypes. For the trimmed mean it also counts, per client, the
@@ -53,6 +59,8 @@ final class CoordinateFold extends FoldKernel {
     private final int[] lo;
     private final int[] hi;
     private final float[] row;
+    /** The trimmed mean's network and the rows of the tile where it leaves the two bounds; null for the median. */
+    private final SortingNetwork.Bounds bounds;
     /** Per client: components trimmed low / high (this thread's share). */
     final long[] trimmedLow;
     final long[] trimmedHigh;
@@ -69,11 +77,11 @@ final class CoordinateFold extends FoldKernel {
         int padded = padded(block);
         xf = new float[n][padded];
         tileKeys = new int[n * RobustKernels.TILE];
-        tileFloats = new float[n * RobustKernels.TILE];
+        tileFloats = new float[(n + 2) * RobustKernels.TILE];
         tileSums = new double[RobustKernels.TILE];
         int h = n >> 1;
-        SortingNetwork network = median ? SortingNetwork.sorting(n, (n & 1) == 1 ? h : h - 1, h)
-                : SortingNetwork.sorting(n, trim, n - trim - 1);
+        bounds = median ? null : SortingNetwork.trimBounds(n, trim);
+        SortingNetwork network = median ? SortingNetwork.sorting(n, (n & 1) == 1 ? h : h - 1, h) : bounds.network();
         groups = network.groups(RobustKernels.TILE);
         lo = network.lo(RobustKernels.TILE);
         hi = network.hi(RobustKernels.TILE);
@@ -101,15 +109,13 @@ final class CoordinateFold extends FoldKernel {
             if (!RobustKernels.keysTile(xf, clients, t0, tileKeys)) {
                 throw firstNonFinite(s, start, n);
             }
-            RobustKernels.sortTile(tileKeys, groups, lo, hi);
             if (median) {
+                RobustKernels.sortTile(tileKeys, groups, lo, hi);
                 RobustKernels.medianTile(tileKeys, clients, row, t0, tileFloats);
             } else {
-                if (trim > 0) {
-                    RobustKernels.countTrimmed(xf, clients, t0, tileKeys, trim, clients - trim - 1, trimmedLow, trimmedHigh,
-                            tileFloats);
-                }
-                RobustKernels.meanTile(tileKeys, trim, clients - trim, clients - 2 * trim, row, t0, tileFloats, tileSums);
+                RobustKernels.boundsTile(tileKeys, bounds, groups, lo, hi);
+                RobustKernels.trimmedMeanTile(xf, clients, t0, tileKeys, bounds.lowRow(), bounds.highRow(), trim, row, t0,
+                        trimmedLow, trimmedHigh, tileFloats, tileSums);
             }
         }
         out.clear().order(target.byteOrder());

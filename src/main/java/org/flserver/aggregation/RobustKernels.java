@@ -85,7 +85,8 @@ final class RobustKernels {
                 || !java.util.Arrays.equals(kv, ks)) {
             return false;
         }
-        SortingNetwork net = SortingNetwork.sorting(rows, 1, rows - 2);
+        SortingNetwork.Bounds bounds = SortingNetwork.trimBounds(rows, 1);
+        SortingNetwork net = bounds.network();
         VectorRobustKernels.sortTile(kv, net.groups(TILE), net.lo(TILE), net.hi(TILE));
         scalarSortTile(ks, net.groups(TILE), net.lo(TILE), net.hi(TILE));
         float[] fv = new float[TILE + 5];
@@ -96,12 +97,11 @@ final class RobustKernels {
         long[] lowS = new long[rows];
         long[] highV = new long[rows];
         long[] highS = new long[rows];
-        VectorRobustKernels.meanTile(kv, 1, rows - 1, rows - 2, fv, 5, new float[kv.length], new double[TILE]);
-        scalarMeanTile(ks, 1, rows - 1, rows - 2, fs, 5);
+        VectorRobustKernels.trimmedMeanTile(x, rows, 0, kv, bounds.lowRow(), bounds.highRow(), 1, fv, 5, lowV, highV,
+                new float[kv.length + 2 * TILE], new double[TILE]);
+        scalarTrimmedMeanTile(x, rows, 0, ks, bounds.lowRow(), bounds.highRow(), 1, fs, 5, lowS, highS);
         VectorRobustKernels.medianTile(kv, rows, gv, 3, new float[kv.length]);
         scalarMedianTile(ks, rows, gs, 3);
-        VectorRobustKernels.countTrimmed(x, rows, 0, kv, 1, rows - 2, lowV, highV, new float[kv.length]);
-        scalarCountTrimmed(x, rows, 0, ks, 1, rows - 2, lowS, highS);
         return java.util.Arrays.equals(kv, ks) && java.util.Arrays.equals(fv, fs) && java.util.Arrays.equals(gv, gs)
                 && java.util.Arrays.equals(lowV, lowS) && java.util.Arrays.equals(highV, highS);
     }
@@ -129,16 +129,36 @@ final class RobustKernels {
     }
 
     /**
-     * out[at + j] = (float) (the sum of rows [fromRow, toRow) of column j, ascending, in double,
-     * from 0.0) / count), j &lt; {@link #TILE}; scratch holds as many floats as the tile has keys, sums
-     * {@link #TILE} doubles.
+     * Runs a {@link SortingNetwork#trimBounds} network over the tile (its groups' and comparators'
+     * offsets in it given), leaving the bounds in its rows {@code bounds.lowRow()} and
+     * {@code bounds.highRow()}; other rows may differ between the forms.
      */
-    static void meanTile(int[] k, int fromRow, int toRow, double count, float[] out, int at, float[] scratch,
-            double[] sums) {
-        if (VECTOR) {
-            VectorRobustKernels.meanTile(k, fromRow, toRow, count, out, at, scratch, sums);
+    static void boundsTile(int[] k, SortingNetwork.Bounds bounds, int[] groups, int[] lo, int[] hi) {
+        if (VECTOR && bounds.width() == 8) {
+            VectorRobustKernels.trimBounds8(k, groups, bounds.network().rows);
         } else {
-            scalarMeanTile(k, fromRow, toRow, count, out, at);
+            sortTile(k, groups, lo, hi);
+        }
+    }
+
+    /**
+     * The trimmed mean of columns [from, from + {@link #TILE}) of the rows x[0, rows), trim values
+     * dropped at each end, given the keys k of the same columns after a {@link SortingNetwork#trimBounds}
+     * network left the bounds in rows lowRow (the (trim + 1)-th smallest value, L) and highRow (the
+     * (trim + 1)-th largest, H): out[at + j] = (float) ((S - trim·L - trim·H) / (rows - 2·trim)) in
+     * double, where S adds every client's value clamped to [L, H] in client order from 0.0. The trim
+     * values below L each count as L in S and the trim above H as H, whatever the ties, so S -
+     * trim·L - trim·H is the sum of the kept values; clamped, no dropped value (an attacker's 1e30,
+     * say) ever enters the sum. low[c] += the columns where x[c] &lt; L, high[c] += those where x[c] &gt;
+     * H (compared as floats: -0.0 is not below 0.0). scratch holds (rows + 2) × {@link #TILE} floats,
+     * sums {@link #TILE} doubles.
+     */
+    static void trimmedMeanTile(float[][] x, int rows, int from, int[] k, int lowRow, int highRow, int trim, float[] out,
+            int at, long[] low, long[] high, float[] scratch, double[] sums) {
+        if (VECTOR) {
+            VectorRobustKernels.trimmedMeanTile(x, rows, from, k, lowRow, highRow, trim, out, at, low, high, scratch, sums);
+        } else {
+            scalarTrimmedMeanTile(x, rows, from, k, lowRow, highRow, trim, out, at, low, high);
         }
     }
 
@@ -152,20 +172,6 @@ final class RobustKernels {
             VectorRobustKernels.medianTile(k, rows, out, at, scratch);
         } else {
             scalarMedianTile(k, rows, out, at);
-        }
-    }
-
-    /**
-     * low[c] += the columns j of the tile where x[c][from + j] &lt; row loRow of the tile, high[c] +=
-     * those where it is &gt; row hiRow (compared as floats: -0.0 is not below 0.0), c &lt; rows;
-     * scratch holds as many floats as the tile has keys.
-     */
-    static void countTrimmed(float[][] x, int rows, int from, int[] k, int loRow, int hiRow, long[] low, long[] high,
-            float[] scratch) {
-        if (VECTOR) {
-            VectorRobustKernels.countTrimmed(x, rows, from, k, loRow, hiRow, low, high, scratch);
-        } else {
-            scalarCountTrimmed(x, rows, from, k, loRow, hiRow, low, high);
         }
     }
 
@@ -224,13 +230,26 @@ final class RobustKernels {
         }
     }
 
-    static void scalarMeanTile(int[] k, int fromRow, int toRow, double count, float[] out, int at) {
+    static void scalarTrimmedMeanTile(float[][] x, int rows, int from, int[] k, int lowRow, int highRow, int trim,
+            float[] out, int at, long[] low, long[] high) {
+        double t = trim;
+        double count = rows - 2 * trim;
         for (int j = 0; j < TILE; j++) {
+            float lo = fromKey(k[lowRow * TILE + j]);
+            float hi = fromKey(k[highRow * TILE + j]);
             double sum = 0.0;
-            for (int r = fromRow; r < toRow; r++) {
-                sum += fromKey(k[r * TILE + j]);
+            for (int c = 0; c < rows; c++) {
+                float y = x[c][from + j];
+                if (y < lo) {
+                    low[c]++;
+                    y = lo;
+                } else if (y > hi) {
+                    high[c]++;
+                    y = hi;
+                }
+                sum += y;
             }
-            out[at + j] = (float) (sum / count);
+            out[at + j] = (float) ((sum - t * lo - t * hi) / count);
         }
     }
 
@@ -239,21 +258,6 @@ final class RobustKernels {
         for (int j = 0; j < TILE; j++) {
             out[at + j] = (rows & 1) == 1 ? fromKey(k[h * TILE + j])
                     : (float) (((double) fromKey(k[(h - 1) * TILE + j]) + fromKey(k[h * TILE + j])) / 2);
-        }
-    }
-
-    static void scalarCountTrimmed(float[][] x, int rows, int from, int[] k, int loRow, int hiRow, long[] low, long[] high) {
-        for (int c = 0; c < rows; c++) {
-            float[] xc = x[c];
-            int below = 0;
-            int above = 0;
-            for (int j = 0; j < TILE; j++) {
-                float y = xc[from + j];
-                below += y < fromKey(k[loRow * TILE + j]) ? 1 : 0;
-                above += y > fromKey(k[hiRow * TILE + j]) ? 1 : 0;
-            }
-            low[c] += below;
-            high[c] += above;
         }
     }
 

@@ -18,8 +18,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * sorting networks sort groups of 16 rows first), with a storage length and block sizes that are not
  * multiples of the tile: every output float is bit-identical to the definition computed here per
  * coordinate from a sort (median: the middle value, or the mean of the two middle values in double;
- * trimmed mean: the kept values summed in ascending order from 0.0 in double, divided, rounded
- * once), and the trim counts per client equal the values strictly below / above the kept ones.
+ * trimmed mean: every client's value clamped to the (trim + 1)-th smallest and largest, L and H,
+ * summed in client order from 0.0 in double, trim·L and trim·H taken off, divided, rounded once), and
+ * the trim counts per client equal the values strictly below / above the kept ones.
  */
 class CoordinateFoldFloat32Test {
 
@@ -33,7 +34,7 @@ class CoordinateFoldFloat32Test {
     @Test
     void everyCoordinateFollowsTheDefinition() throws Exception {
         SplittableRandom r = new SplittableRandom(21);
-        for (int n : new int[] {13, 16, 17, 32, 50}) {
+        for (int n : new int[] {13, 16, 17, 32, 47, 50}) {
             float[][] x = new float[n][ELEMENTS];
             List<WeightedFile> clients = new ArrayList<>();
             for (int c = 0; c < n; c++) {
@@ -47,44 +48,65 @@ class CoordinateFoldFloat32Test {
                 Float32FoldTest.write(f, x[c]);
                 clients.add(new WeightedFile(f, 1 + c % 3));
             }
-            int trim = n / 5;
             int[] median = new int[ELEMENTS];
-            int[] trimmed = new int[ELEMENTS];
-            long[] low = new long[n];
-            long[] high = new long[n];
             for (int j = 0; j < ELEMENTS; j++) {
-                float[] col = new float[n];
-                for (int c = 0; c < n; c++) {
-                    col[c] = x[c][j];
-                }
-                Arrays.sort(col);
+                float[] col = column(x, j);
                 int h = n / 2;
                 median[j] = Float.floatToRawIntBits(n % 2 == 1 ? col[h] : (float) (((double) col[h - 1] + col[h]) / 2));
-                double sum = 0.0;
-                for (int k = trim; k < n - trim; k++) {
-                    sum += col[k];
-                }
-                trimmed[j] = Float.floatToRawIntBits((float) (sum / (n - 2 * trim)));
-                for (int c = 0; c < n; c++) {
-                    low[c] += x[c][j] < col[trim] ? 1 : 0;
-                    high[c] += x[c][j] > col[n - trim - 1] ? 1 : 0;
-                }
             }
-            for (RobustAggregation agg : List.of(new RobustAggregation(), new RobustAggregation(1, 300, PicklePolicy.standard()),
-                    new RobustAggregation(2, 1024, PicklePolicy.standard()))) {
+            for (RobustAggregation agg : aggregations()) {
                 Path out = dir.resolve("median-" + n + ".safetensors");
                 agg.aggregate(AggregationRule.median(), clients, clients.get(0).path(), out);
                 assertBits(median, out, "median, N = " + n);
-                out = dir.resolve("trimmed-" + n + ".safetensors");
-                AggregationReport report = agg.aggregate(AggregationRule.trimmedMean(0.2), clients, clients.get(0).path(), out);
-                assertBits(trimmed, out, "trimmed mean, N = " + n);
-                assertEquals(trim, report.trimmedPerSide());
-                for (int c = 0; c < n; c++) {
-                    assertEquals(low[c], report.clients().get(c).trimmedLow(), "trimmed low, N = " + n + ", client " + c);
-                    assertEquals(high[c], report.clients().get(c).trimmedHigh(), "trimmed high, N = " + n + ", client " + c);
+            }
+            // β = 0.1 keeps trim below 8 (the selection networks for N >= 16), 0.2 goes beyond it from N = 40
+            for (double beta : new double[] {0.1, 0.2}) {
+                int trim = (int) Math.floor(beta * n);
+                int[] trimmed = new int[ELEMENTS];
+                long[] low = new long[n];
+                long[] high = new long[n];
+                for (int j = 0; j < ELEMENTS; j++) {
+                    float[] col = column(x, j);
+                    float lo = col[trim];
+                    float hi = col[n - trim - 1];
+                    double sum = 0.0;
+                    for (int c = 0; c < n; c++) {
+                        sum += Math.min(Math.max(x[c][j], lo), hi);
+                    }
+                    trimmed[j] = Float.floatToRawIntBits((float) ((sum - (double) trim * lo - (double) trim * hi) / (n - 2 * trim)));
+                    for (int c = 0; c < n; c++) {
+                        low[c] += x[c][j] < lo ? 1 : 0;
+                        high[c] += x[c][j] > hi ? 1 : 0;
+                    }
+                }
+                for (RobustAggregation agg : aggregations()) {
+                    Path out = dir.resolve("trimmed-" + n + ".safetensors");
+                    AggregationReport report = agg.aggregate(AggregationRule.trimmedMean(beta), clients, clients.get(0).path(), out);
+                    String what = "trimmed mean, β = " + beta + ", N = " + n;
+                    assertBits(trimmed, out, what);
+                    assertEquals(trim, report.trimmedPerSide());
+                    for (int c = 0; c < n; c++) {
+                        assertEquals(low[c], report.clients().get(c).trimmedLow(), what + ", trimmed low of client " + c);
+                        assertEquals(high[c], report.clients().get(c).trimmedHigh(), what + ", trimmed high of client " + c);
+                    }
                 }
             }
         }
+    }
+
+    private static List<RobustAggregation> aggregations() {
+        return List.of(new RobustAggregation(), new RobustAggregation(1, 300, PicklePolicy.standard()),
+                new RobustAggregation(2, 1024, PicklePolicy.standard()));
+    }
+
+    /** Column j of x, sorted. */
+    private static float[] column(float[][] x, int j) {
+        float[] col = new float[x.length];
+        for (int c = 0; c < x.length; c++) {
+            col[c] = x[c][j];
+        }
+        Arrays.sort(col);
+        return col;
     }
 
     private static void assertBits(int[] expected, Path out, String what) throws Exception {

@@ -13,8 +13,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The kernels of the robust rules: the sorting networks give a sort's order statistics for every
- * N from 1 to 64, the sortable keys order floats like {@link Float#compare}, and the Vector API
- * forms give the scalar forms' bits on random data with ties, ±0, subnormals and extreme values.
+ * N from 1 to 64 and the trimmed mean's bounds networks its bounds for every N up to 80 and every
+ * trim, the sortable keys order floats like {@link Float#compare}, the trimmed mean is the mean of
+ * the kept values, and the Vector API forms give the scalar forms' bits on random data with ties,
+ * ±0, subnormals and extreme values.
  */
 class RobustKernelsTest {
 
@@ -33,6 +35,16 @@ class RobustKernelsTest {
             }
         }
         return x;
+    }
+
+    /** Column j of rows x[0, rows), sorted in Float.compare's order (-0.0 before 0.0). */
+    private static float[] sortedColumn(float[][] x, int rows, int j) {
+        float[] col = new float[rows];
+        for (int c = 0; c < rows; c++) {
+            col[c] = x[c][j];
+        }
+        Arrays.sort(col);
+        return col;
     }
 
     @Test
@@ -71,11 +83,7 @@ class RobustKernelsTest {
                 assertTrue(RobustKernels.scalarKeysTile(x, rows, 0, keys));
                 RobustKernels.scalarSortTile(keys, net.groups(n), net.lo(n), net.hi(n));
                 for (int j = 0; j < n; j++) {
-                    float[] col = new float[rows];
-                    for (int c = 0; c < rows; c++) {
-                        col[c] = x[c][j];
-                    }
-                    Arrays.sort(col); // Float.compare's order: -0.0 before 0.0
+                    float[] col = sortedColumn(x, rows, j); // Float.compare's order: -0.0 before 0.0
                     for (int k = range[0]; k <= range[1]; k++) {
                         assertEquals(Float.floatToRawIntBits(col[k]), Float.floatToRawIntBits(RobustKernels.fromKey(keys[k * n + j])),
                                 "N = " + rows + ", rows " + Arrays.toString(range) + ", row " + k + ", column " + j);
@@ -86,10 +94,12 @@ class RobustKernelsTest {
     }
 
     /**
-     * The scalar tile forms against their definitions, column by column: the median (middle value,
-     * or the mean of the two middle values in double), the trimmed mean (kept values summed in
-     * ascending order from 0.0 in double, divided, rounded once) and the trim counts (compared as
-     * floats).
+     * The scalar tile forms against their definitions, column by column from a sort: the median
+     * (middle value, or the mean of the two middle values in double), the trimmed mean (every value
+     * clamped to the (trim + 1)-th smallest and largest, L and H, summed in client order from 0.0 in
+     * double, trim·L and trim·H taken off, divided, rounded once; within a few units in the last
+     * place of the mean of the kept values, which is what it stands for) and the trim counts
+     * (compared as floats).
      */
     @Test
     void scalarTileFormsFollowTheirDefinitions() {
@@ -104,24 +114,16 @@ class RobustKernelsTest {
             RobustKernels.scalarSortTile(keys, full.groups(n), full.lo(n), full.hi(n));
             float[] mean = new float[n + 3];
             float[] median = new float[n + 3];
-            RobustKernels.scalarMeanTile(keys, trim, rows - trim, rows - 2 * trim, mean, 3);
-            RobustKernels.scalarMedianTile(keys, rows, median, 3);
             long[] low = new long[rows];
             long[] high = new long[rows];
-            RobustKernels.scalarCountTrimmed(x, rows, 7, keys, trim, rows - trim - 1, low, high);
+            RobustKernels.scalarTrimmedMeanTile(x, rows, 7, keys, trim, rows - trim - 1, trim, mean, 3, low, high);
+            RobustKernels.scalarMedianTile(keys, rows, median, 3);
             long[] wantLow = new long[rows];
             long[] wantHigh = new long[rows];
             for (int j = 0; j < n; j++) {
-                float[] col = new float[rows];
-                for (int c = 0; c < rows; c++) {
-                    col[c] = x[c][7 + j];
-                }
-                Arrays.sort(col);
-                double sum = 0;
-                for (int k = trim; k < rows - trim; k++) {
-                    sum += col[k];
-                }
-                assertEquals(Float.floatToRawIntBits((float) (sum / (rows - 2 * trim))), Float.floatToRawIntBits(mean[3 + j]));
+                float[] col = sortedColumn(x, rows, 7 + j);
+                assertEquals(Float.floatToRawIntBits(trimmedMean(x, rows, 7 + j, col, trim)), Float.floatToRawIntBits(mean[3 + j]),
+                        "N = " + rows + ", column " + j);
                 int h = rows >> 1;
                 float med = (rows & 1) == 1 ? col[h] : (float) (((double) col[h - 1] + col[h]) / 2);
                 assertEquals(med, median[3 + j], 0.0f, "N = " + rows + ", column " + j); // ±0 may differ only in sign
@@ -140,6 +142,107 @@ class RobustKernelsTest {
         bad[2][0] = Float.POSITIVE_INFINITY;
         assertFalse(RobustKernels.scalarKeysTile(bad, 3, 0, new int[3 * n]));
         assertTrue(RobustKernels.scalarKeysTile(bad, 2, 0, new int[3 * n]));
+    }
+
+    /** The definition of the trimmed mean's tile form for column j of x, given the column sorted. */
+    private static float trimmedMean(float[][] x, int rows, int j, float[] sorted, int trim) {
+        float lo = sorted[trim];
+        float hi = sorted[rows - trim - 1];
+        double sum = 0.0;
+        for (int c = 0; c < rows; c++) {
+            sum += Math.min(Math.max(x[c][j], lo), hi);
+        }
+        return (float) ((sum - (double) trim * lo - (double) trim * hi) / (rows - 2 * trim));
+    }
+
+    /**
+     * The clamped sum stands for the mean of the kept values: on values of one scale (where a sum of
+     * 40 doubles is exact to far below a float's precision) it rounds to the same float as the exact
+     * mean (BigDecimal) within one unit in the last place, whatever an outlier's size.
+     */
+    @Test
+    void trimmedMeanIsTheMeanOfTheKeptValues() {
+        SplittableRandom r = new SplittableRandom(8);
+        int n = RobustKernels.TILE;
+        for (int rows : new int[] {3, 10, 17, 50}) {
+            int trim = rows / 10 + 1;
+            float[][] x = new float[rows][n];
+            for (int c = 0; c < rows; c++) {
+                for (int j = 0; j < n; j++) {
+                    x[c][j] = c == 0 ? 1e30f : (float) r.nextGaussian(); // client 0: an attacker's huge values
+                }
+            }
+            int[] keys = new int[rows * n];
+            assertTrue(RobustKernels.scalarKeysTile(x, rows, 0, keys));
+            SortingNetwork.Bounds bounds = SortingNetwork.trimBounds(rows, trim);
+            SortingNetwork net = bounds.network();
+            RobustKernels.scalarSortTile(keys, net.groups(n), net.lo(n), net.hi(n));
+            float[] mean = new float[n];
+            long[] low = new long[rows];
+            long[] high = new long[rows];
+            RobustKernels.scalarTrimmedMeanTile(x, rows, 0, keys, bounds.lowRow(), bounds.highRow(), trim, mean, 0, low, high);
+            for (int j = 0; j < n; j++) {
+                float[] col = sortedColumn(x, rows, j);
+                java.math.BigDecimal sum = java.math.BigDecimal.ZERO;
+                for (int k = trim; k < rows - trim; k++) {
+                    sum = sum.add(new java.math.BigDecimal(col[k]));
+                }
+                float exact = sum.divide(java.math.BigDecimal.valueOf(rows - 2 * trim), java.math.MathContext.DECIMAL128).floatValue();
+                assertEquals(exact, mean[j], Math.ulp(exact), "N = " + rows + ", column " + j);
+            }
+            assertEquals(n, high[0], "the attacker's values are all trimmed high");
+        }
+    }
+
+    /**
+     * The trimmed mean's bounds networks (selection networks for N &ge; 16 and trim &lt; 8, sorts
+     * otherwise) leave a sort's rows trim and N - trim - 1 in their bound rows, for every N from 1 to
+     * 80 and every trim; for N = 16..20 exhaustively over every 0-1 input (the 0-1 principle holds for
+     * the selection of one rank by comparators as for sorting).
+     */
+    @Test
+    void boundsNetworksGiveTheOrderStatisticsOfASort() {
+        SplittableRandom r = new SplittableRandom(9);
+        int n = RobustKernels.TILE;
+        for (int rows = 1; rows <= 80; rows++) {
+            for (int trim = 0; 2 * trim < rows; trim++) {
+                SortingNetwork.Bounds bounds = SortingNetwork.trimBounds(rows, trim);
+                assertEquals(rows >= 16 && trim < 8 ? Integer.highestOneBit(2 * trim + 1) : 0, bounds.width(), "N = " + rows);
+                SortingNetwork net = bounds.network();
+                float[][] x = randomRows(r, rows, n);
+                int[] keys = new int[rows * n];
+                assertTrue(RobustKernels.scalarKeysTile(x, rows, 0, keys));
+                RobustKernels.scalarSortTile(keys, net.groups(n), net.lo(n), net.hi(n));
+                for (int j = 0; j < n; j++) {
+                    float[] col = sortedColumn(x, rows, j);
+                    String what = "N = " + rows + ", trim " + trim + ", column " + j;
+                    assertEquals(col[trim], RobustKernels.fromKey(keys[bounds.lowRow() * n + j]), 0.0f, what);
+                    assertEquals(col[rows - trim - 1], RobustKernels.fromKey(keys[bounds.highRow() * n + j]), 0.0f, what);
+                }
+            }
+        }
+        for (int rows = 16; rows <= 20; rows++) {
+            for (int trim = 0; trim < 8; trim++) {
+                SortingNetwork.Bounds bounds = SortingNetwork.trimBounds(rows, trim);
+                SortingNetwork net = bounds.network();
+                int inputs = 1 << rows;
+                int[] keys = new int[rows * n];
+                for (int m0 = 0; m0 < inputs; m0 += n) {
+                    for (int j = 0; j < n; j++) {
+                        for (int c = 0; c < rows; c++) {
+                            keys[c * n + j] = ((m0 + j) >> c) & 1;
+                        }
+                    }
+                    RobustKernels.scalarSortTile(keys, net.groups(n), net.lo(n), net.hi(n));
+                    for (int j = 0; j < n; j++) {
+                        int ones = Integer.bitCount(m0 + j);
+                        String what = "N = " + rows + ", trim " + trim + ", input " + (m0 + j);
+                        assertEquals(trim >= rows - ones ? 1 : 0, keys[bounds.lowRow() * n + j], what);
+                        assertEquals(rows - trim - 1 >= rows - ones ? 1 : 0, keys[bounds.highRow() * n + j], what);
+                    }
+                }
+            }
+        }
     }
 
     /** The 0-1 principle: a full network sorts every 0-1 input, for every N up to 14 exhaustively. */
@@ -177,28 +280,36 @@ class RobustKernelsTest {
         for (int rows = 1; rows <= 64; rows++) {
             int n = 1 + r.nextInt(200);
             float[][] x = randomRows(r, rows, Math.max(n, 2 * t));
-            int trim = rows / 10;
-            SortingNetwork net = SortingNetwork.sorting(rows, trim, rows - trim - 1);
+            // trims 4..7 for most N >= 16: the register form of the selection network (lists of 8 rows)
+            int trim = rows % 3 == 0 ? rows / 3 : rows >= 16 ? 4 + rows % 4 : rows / 10;
+            SortingNetwork.Bounds bounds = SortingNetwork.trimBounds(rows, trim);
+            SortingNetwork net = bounds.network();
             int[] kv = new int[rows * t];
             int[] ks = new int[rows * t];
             int from = r.nextInt(t);
             assertTrue(VectorRobustKernels.keysTile(x, rows, from, kv));
             assertTrue(RobustKernels.scalarKeysTile(x, rows, from, ks));
             assertArrayEquals(ks, kv, "keys, N = " + rows);
-            VectorRobustKernels.sortTile(kv, net.groups(t), net.lo(t), net.hi(t));
+            if (bounds.width() == 8) {
+                VectorRobustKernels.trimBounds8(kv, net.groups(t), rows);
+            } else {
+                VectorRobustKernels.sortTile(kv, net.groups(t), net.lo(t), net.hi(t));
+            }
             RobustKernels.scalarSortTile(ks, net.groups(t), net.lo(t), net.hi(t));
-            assertArrayEquals(ks, kv, "sorted keys, N = " + rows);
+            for (int row : new int[] {bounds.lowRow(), bounds.highRow()}) {
+                assertArrayEquals(Arrays.copyOfRange(ks, row * t, row * t + t), Arrays.copyOfRange(kv, row * t, row * t + t),
+                        "bound row " + row + ", N = " + rows + ", trim " + trim);
+            }
             float[] fv = new float[t + 9];
             float[] fs = new float[t + 9];
-            VectorRobustKernels.meanTile(kv, trim, rows - trim, rows - 2 * trim, fv, 9, new float[kv.length], new double[t]);
-            RobustKernels.scalarMeanTile(ks, trim, rows - trim, rows - 2 * trim, fs, 9);
-            assertArrayEquals(fs, fv, "means, N = " + rows);
             long[] lowV = new long[rows];
             long[] lowS = new long[rows];
             long[] highV = new long[rows];
             long[] highS = new long[rows];
-            VectorRobustKernels.countTrimmed(x, rows, from, kv, trim, rows - trim - 1, lowV, highV, new float[kv.length]);
-            RobustKernels.scalarCountTrimmed(x, rows, from, ks, trim, rows - trim - 1, lowS, highS);
+            VectorRobustKernels.trimmedMeanTile(x, rows, from, kv, bounds.lowRow(), bounds.highRow(), trim, fv, 9, lowV, highV,
+                    new float[kv.length + 2 * t], new double[t]);
+            RobustKernels.scalarTrimmedMeanTile(x, rows, from, ks, bounds.lowRow(), bounds.highRow(), trim, fs, 9, lowS, highS);
+            assertArrayEquals(fs, fv, "trimmed means, N = " + rows);
             assertArrayEquals(lowS, lowV, "trimmed low, N = " + rows);
             assertArrayEquals(highS, highV, "trimmed high, N = " + rows);
             int h = rows >> 1;
@@ -207,6 +318,7 @@ class RobustKernelsTest {
             assertTrue(RobustKernels.scalarKeysTile(x, rows, from, ks));
             VectorRobustKernels.sortTile(kv, middle.groups(t), middle.lo(t), middle.hi(t));
             RobustKernels.scalarSortTile(ks, middle.groups(t), middle.lo(t), middle.hi(t));
+            assertArrayEquals(ks, kv, "sorted keys, N = " + rows);
             VectorRobustKernels.medianTile(kv, rows, fv, 2, new float[kv.length]);
             RobustKernels.scalarMedianTile(ks, rows, fs, 2);
             assertArrayEquals(fs, fv, "medians, N = " + rows);
