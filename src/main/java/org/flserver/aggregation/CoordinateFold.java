@@ -64,6 +64,8 @@ final class CoordinateFold extends FoldKernel {
     /** Per client: components trimmed low / high (this thread's share). */
     final long[] trimmedLow;
     final long[] trimmedHigh;
+    /** The float32 kernels' counts per lane until the end of each unit ({@link RobustKernels#flushTrimCounts}). */
+    private final float[] trimLanes;
 
     CoordinateFold(FedAvgPlan plan, ClientSlices slices, TemplateRewrite rewrite, boolean median, int trim) {
         super(plan, slices, rewrite);
@@ -74,6 +76,7 @@ final class CoordinateFold extends FoldKernel {
         this.clients = n;
         trimmedLow = new long[n];
         trimmedHigh = new long[n];
+        trimLanes = new float[n * RobustKernels.trimCountLanes()];
         int padded = padded(block);
         xf = new float[n][padded];
         tileKeys = new int[n * RobustKernels.TILE];
@@ -115,8 +118,11 @@ final class CoordinateFold extends FoldKernel {
             } else {
                 RobustKernels.boundsTile(tileKeys, bounds, groups, lo, hi);
                 RobustKernels.trimmedMeanTile(xf, clients, t0, tileKeys, bounds.lowRow(), bounds.highRow(), trim, row, t0,
-                        trimmedLow, trimmedHigh, tileFloats, tileSums);
+                        trimmedLow, trimmedHigh, trimLanes, tileFloats, tileSums);
             }
+        }
+        if (!median) {
+            RobustKernels.flushTrimCounts(trimLanes, clients, trimmedLow, trimmedHigh);
         }
         out.clear().order(target.byteOrder());
         out.asFloatBuffer().put(row, 0, n);

@@ -97,8 +97,10 @@ final class RobustKernels {
         long[] lowS = new long[rows];
         long[] highV = new long[rows];
         long[] highS = new long[rows];
-        VectorRobustKernels.trimmedMeanTile(x, rows, 0, kv, bounds.lowRow(), bounds.highRow(), 1, fv, 5, lowV, highV,
+        float[] lanes = new float[rows * VectorRobustKernels.countLanes()];
+        VectorRobustKernels.trimmedMeanTile(x, rows, 0, kv, bounds.lowRow(), bounds.highRow(), 1, fv, 5, lanes,
                 new float[kv.length + 2 * TILE], new double[TILE]);
+        VectorRobustKernels.flushCounts(lanes, rows, lowV, highV);
         scalarTrimmedMeanTile(x, rows, 0, ks, bounds.lowRow(), bounds.highRow(), 1, fs, 5, lowS, highS);
         VectorRobustKernels.medianTile(kv, rows, gv, 3, new float[kv.length]);
         scalarMedianTile(ks, rows, gs, 3);
@@ -150,15 +152,35 @@ final class RobustKernels {
      * values below L each count as L in S and the trim above H as H, whatever the ties, so S -
      * trim·L - trim·H is the sum of the kept values; clamped, no dropped value (an attacker's 1e30,
      * say) ever enters the sum. low[c] += the columns where x[c] &lt; L, high[c] += those where x[c] &gt;
-     * H (compared as floats: -0.0 is not below 0.0). scratch holds (rows + 2) × {@link #TILE} floats,
-     * sums {@link #TILE} doubles.
+     * H (compared as floats: -0.0 is not below 0.0), at once or at the next {@link #flushTrimCounts}
+     * (lanes: rows × {@link #trimCountLanes()} floats). scratch holds (rows + 2) × {@link #TILE}
+     * floats, sums {@link #TILE} doubles.
      */
     static void trimmedMeanTile(float[][] x, int rows, int from, int[] k, int lowRow, int highRow, int trim, float[] out,
-            int at, long[] low, long[] high, float[] scratch, double[] sums) {
+            int at, long[] low, long[] high, float[] lanes, float[] scratch, double[] sums) {
         if (VECTOR) {
-            VectorRobustKernels.trimmedMeanTile(x, rows, from, k, lowRow, highRow, trim, out, at, low, high, scratch, sums);
+            VectorRobustKernels.trimmedMeanTile(x, rows, from, k, lowRow, highRow, trim, out, at, lanes, scratch, sums);
         } else {
             scalarTrimmedMeanTile(x, rows, from, k, lowRow, highRow, trim, out, at, low, high);
+        }
+    }
+
+    /**
+     * The floats {@link #trimmedMeanTile} needs in {@code lanes} per client (the vector form counts
+     * there per lane, zeroes to start with, and adds the counts to low and high only in
+     * {@link #flushTrimCounts}); 0 for the scalar form.
+     */
+    static int trimCountLanes() {
+        return VECTOR ? VectorRobustKernels.countLanes() : 0;
+    }
+
+    /**
+     * Adds what {@link #trimmedMeanTile} counted per lane since the last flush to low and high (at
+     * least every 2^21 tiles, so that the float lanes stay exact); nothing to do in the scalar form.
+     */
+    static void flushTrimCounts(float[] lanes, int rows, long[] low, long[] high) {
+        if (VECTOR) {
+            VectorRobustKernels.flushCounts(lanes, rows, low, high);
         }
     }
 

@@ -37,6 +37,14 @@ class RobustKernelsTest {
         return x;
     }
 
+    private static double[] toDoubles(float[] f) {
+        double[] d = new double[f.length];
+        for (int i = 0; i < f.length; i++) {
+            d[i] = f[i];
+        }
+        return d;
+    }
+
     /** Column j of rows x[0, rows), sorted in Float.compare's order (-0.0 before 0.0). */
     private static float[] sortedColumn(float[][] x, int rows, int j) {
         float[] col = new float[rows];
@@ -306,8 +314,14 @@ class RobustKernelsTest {
             long[] lowS = new long[rows];
             long[] highV = new long[rows];
             long[] highS = new long[rows];
-            VectorRobustKernels.trimmedMeanTile(x, rows, from, kv, bounds.lowRow(), bounds.highRow(), trim, fv, 9, lowV, highV,
-                    new float[kv.length + 2 * t], new double[t]);
+            float[] lanes = new float[rows * VectorRobustKernels.countLanes()];
+            for (int twice = 0; twice < 2; twice++) { // the lanes go on counting until flushed
+                VectorRobustKernels.trimmedMeanTile(x, rows, from, kv, bounds.lowRow(), bounds.highRow(), trim, fv, 9, lanes,
+                        new float[kv.length + 2 * t], new double[t]);
+            }
+            VectorRobustKernels.flushCounts(lanes, rows, lowV, highV);
+            assertEquals(0, Arrays.stream(toDoubles(lanes)).filter(v -> v != 0).count(), "lanes zeroed by the flush");
+            RobustKernels.scalarTrimmedMeanTile(x, rows, from, ks, bounds.lowRow(), bounds.highRow(), trim, fs, 9, lowS, highS);
             RobustKernels.scalarTrimmedMeanTile(x, rows, from, ks, bounds.lowRow(), bounds.highRow(), trim, fs, 9, lowS, highS);
             assertArrayEquals(fs, fv, "trimmed means, N = " + rows);
             assertArrayEquals(lowS, lowV, "trimmed low, N = " + rows);
