@@ -20,6 +20,7 @@ import java.util.UUID;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.flserver.model.BoundedUpload;
+import org.flserver.model.WeightCheckSlots;
 import org.flserver.platform.ApiException;
 import org.flserver.platform.JsonBodies;
 import org.flserver.platform.Uuids;
@@ -48,6 +49,9 @@ public class InferenceResource {
 
     @Inject
     CurrentUser caller;
+
+    @Inject
+    WeightCheckSlots checkSlots;
 
     @Inject
     ClientDisconnects disconnects;
@@ -106,7 +110,8 @@ public class InferenceResource {
         }
         Tensor tensor;
         try {
-            tensor = ModelInputs.fromBytes(input);
+            byte[] bytes = input;
+            tensor = checkSlots.check(() -> ModelInputs.fromBytes(bytes));
         } catch (ModelInputs.BadInput bytesFailed) {
             tensor = jsonText(input, bytesFailed);
         }

@@ -81,6 +81,9 @@ public class ModelResource {
     @Inject
     FormLimits formLimits;
 
+    @Inject
+    WeightCheckSlots checkSlots;
+
     @GET
     @Operation(summary = "Models related to the caller: own models (local ones included) and the models of"
             + " trainings the caller is actor or participant of")
@@ -135,10 +138,12 @@ public class ModelResource {
         try (ReceivedFile weights = receive(modelFile);
              ReceivedFile preprocessing = preprocessingFile == null ? null : receive(preprocessingFile)) {
             // both files are read by the non-executing reader before either is kept
-            WeightChecks.model(weights.temp());
-            if (preprocessing != null) {
-                WeightChecks.preprocessing(preprocessing.temp());
-            }
+            checkSlots.check(() -> {
+                WeightChecks.model(weights.temp());
+                if (preprocessing != null) {
+                    WeightChecks.preprocessing(preprocessing.temp());
+                }
+            });
             StoredFile storedWeights = files.commit(weights);
             StoredFile storedPreprocessing = preprocessing == null ? null : files.commit(preprocessing);
             return created(models.create(caller.id(), new ModelUpload(type, name, description, round, inputShape,
@@ -228,7 +233,7 @@ public class ModelResource {
     private Response uploadPreprocessing(UUID modelId, UploadForm form) {
         EntityPart file = form.requiredFile("model_preprocessing_file");
         try (ReceivedFile received = receive(file)) {
-            WeightChecks.preprocessing(received.temp());
+            checkSlots.check(() -> WeightChecks.preprocessing(received.temp()));
             models.setPreprocessing(modelId, caller.id(), files.commit(received));
         }
         // 202 and the typo are the reference's contract
@@ -283,7 +288,7 @@ public class ModelResource {
         UUID globalId = Uuids.pathId(id, "GlobalModel");
         StoredFile global = updates.checkLocalUpdate(globalId, caller.id(), round);
         try (ReceivedFile received = receive(file)) {
-            WeightChecks.update(received.temp(), WeightChecks.stored(files.path(global.sha256())));
+            checkSlots.check(() -> WeightChecks.update(received.temp(), WeightChecks.stored(files.path(global.sha256()))));
             // stored before the transaction: content-addressed, so a refused insert leaves a harmless file
             StoredFile stored = files.commit(received);
             updates.storeLocalUpdate(globalId, caller.id(), round, sampleSize, stored, form);
@@ -319,10 +324,12 @@ public class ModelResource {
         EntityPart secondFile = form.requiredFile("second_moment_file");
         UUID globalId = Uuids.pathId(id, "GlobalModel");
         StoredFile global = updates.checkSwagStatistics(globalId, caller.id(), round);
-        Set<Long> lengths = WeightChecks.momentLengths(WeightChecks.stored(files.path(global.sha256())));
         try (ReceivedFile first = receive(firstFile); ReceivedFile second = receive(secondFile)) {
-            long length = WeightChecks.moment(first.temp(), "first moment", lengths);
-            WeightChecks.moment(second.temp(), "second moment", Set.of(length));
+            checkSlots.check(() -> {
+                Set<Long> lengths = WeightChecks.momentLengths(WeightChecks.stored(files.path(global.sha256())));
+                long length = WeightChecks.moment(first.temp(), "first moment", lengths);
+                WeightChecks.moment(second.temp(), "second moment", Set.of(length));
+            });
             StoredFile storedFirst = files.commit(first);
             StoredFile storedSecond = files.commit(second);
             updates.storeSwagStatistics(globalId, caller.id(), round, sampleSize, storedFirst, storedSecond);
@@ -353,7 +360,9 @@ public class ModelResource {
         try {
             JsonValue inputShape = model instanceof GlobalModel global ? ModelJson.inputShape(global.getInputShape())
                     : JsonValue.NULL;
-            return ModelStats.of(WeightFiles.open(files.path(sha256)), inputShape);
+            return ModelStats.of(checkSlots.check(() -> WeightFiles.open(files.path(sha256))), inputShape);
+        } catch (ApiException busy) {
+            throw busy; // no free slot to read the file in: 503, not stats of null
         } catch (IOException | RuntimeException e) {
             LOG.warning("no stats for model " + model.getId() + ": " + e.getMessage());
             return JsonValue.NULL;

@@ -5,7 +5,8 @@ import org.flserver.platform.ApiException;
 
 /**
  * A refusal that tells the client when to come back ({@code Retry-After}, in seconds): 429 when
- * too many password checks failed, 503 when too many were waiting to run. The texts follow DRF's
+ * too many password checks failed, 503 when too many were waiting to run (or, {@link #unavailable},
+ * too many of some other bounded work, such as upload checks). The password texts follow DRF's
  * throttling answer, which clients of the reference server already know.
  */
 public class RetryLater extends ApiException {
@@ -27,6 +28,11 @@ public class RetryLater extends ApiException {
     public static RetryLater busy(long seconds) {
         return new RetryLater(503, "Too many password checks at once. Try again in " + seconds
                 + (seconds == 1 ? " second." : " seconds."), seconds);
+    }
+
+    /** 503 with the given text: some other bounded resource stayed taken for too long. */
+    public static RetryLater unavailable(String text, long seconds) {
+        return new RetryLater(503, text, seconds);
     }
 
     public long seconds() {
