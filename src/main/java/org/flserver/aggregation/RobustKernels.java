@@ -53,7 +53,7 @@ final class RobustKernels {
         java.util.SplittableRandom r = new java.util.SplittableRandom(14);
         float[] special = {0.0f, -0.0f, Float.MIN_VALUE, -Float.MIN_VALUE, Float.MIN_NORMAL, -Float.MAX_VALUE,
                 Float.MAX_VALUE, 1.0f, 1.0f, -3.5e-41f};
-        float[][] x = new float[17][n]; // 17 rows for a network with a group
+        float[][] x = new float[33][n]; // up to 33 rows: networks with a group, and with two groups and a row more
         for (float[] row : x) {
             for (int j = 0; j < n; j++) {
                 row[j] = r.nextInt(4) == 0 ? special[r.nextInt(special.length)]
@@ -67,7 +67,7 @@ final class RobustKernels {
                 return false;
             }
         }
-        if (!tilesAgree(x, rows) || !tilesAgree(x, 6) || !tilesAgree(x, 17)) { // odd and even N, a group
+        if (!tilesAgree(x, rows) || !tilesAgree(x, 6) || !tilesAgree(x, 17) || !tilesAgree(x, 33)) { // odd and even N, groups
             return false;
         }
         x[3][n - 20] = Float.NaN;
@@ -77,7 +77,11 @@ final class RobustKernels {
                 && !VectorRobustKernels.keysTile(new float[][] {x[4]}, 1, n - TILE, new int[TILE]);
     }
 
-    /** The tile kernels of both forms on the first {@link #TILE} columns of the rows: the same keys, order, median, mean and counts. */
+    /**
+     * The tile kernels of both forms on the first {@link #TILE} columns of the rows: the same keys,
+     * the same sorted middle rows and medians, the same bounds (for 17 and 33 rows, trims 4 and 7:
+     * the register form of the selection network, with a merge for 33), trimmed means and counts.
+     */
     private static boolean tilesAgree(float[][] x, int rows) {
         int[] kv = new int[rows * TILE];
         int[] ks = new int[rows * TILE];
@@ -85,27 +89,39 @@ final class RobustKernels {
                 || !java.util.Arrays.equals(kv, ks)) {
             return false;
         }
-        SortingNetwork.Bounds bounds = SortingNetwork.trimBounds(rows, 1);
+        SortingNetwork middle = SortingNetwork.sorting(rows, (rows - 1) / 2, rows / 2);
+        VectorRobustKernels.sortTile(kv, middle.groups(TILE), middle.lo(TILE), middle.hi(TILE));
+        scalarSortTile(ks, middle.groups(TILE), middle.lo(TILE), middle.hi(TILE));
+        float[] gv = new float[TILE + 5];
+        float[] gs = new float[TILE + 5];
+        VectorRobustKernels.medianTile(kv, rows, gv, 3, new float[kv.length]);
+        scalarMedianTile(ks, rows, gs, 3);
+        if (!java.util.Arrays.equals(kv, ks) || !java.util.Arrays.equals(gv, gs)) {
+            return false;
+        }
+        VectorRobustKernels.keysTile(x, rows, 0, kv);
+        scalarKeysTile(x, rows, 0, ks);
+        int trim = Math.min((rows - 1) / 4, 7);
+        SortingNetwork.Bounds bounds = SortingNetwork.trimBounds(rows, trim);
         SortingNetwork net = bounds.network();
-        VectorRobustKernels.sortTile(kv, net.groups(TILE), net.lo(TILE), net.hi(TILE));
+        if (bounds.width() == 8) {
+            VectorRobustKernels.trimBounds8(kv, net.groups(TILE), rows);
+        } else {
+            VectorRobustKernels.sortTile(kv, net.groups(TILE), net.lo(TILE), net.hi(TILE));
+        }
         scalarSortTile(ks, net.groups(TILE), net.lo(TILE), net.hi(TILE));
         float[] fv = new float[TILE + 5];
         float[] fs = new float[TILE + 5];
-        float[] gv = new float[TILE + 5];
-        float[] gs = new float[TILE + 5];
         long[] lowV = new long[rows];
         long[] lowS = new long[rows];
         long[] highV = new long[rows];
         long[] highS = new long[rows];
         float[] lanes = new float[rows * VectorRobustKernels.countLanes()];
-        VectorRobustKernels.trimmedMeanTile(x, rows, 0, kv, bounds.lowRow(), bounds.highRow(), 1, fv, 5, lanes,
+        VectorRobustKernels.trimmedMeanTile(x, rows, 0, kv, bounds.lowRow(), bounds.highRow(), trim, fv, 5, lanes,
                 new float[kv.length + 2 * TILE], new double[TILE]);
         VectorRobustKernels.flushCounts(lanes, rows, lowV, highV);
-        scalarTrimmedMeanTile(x, rows, 0, ks, bounds.lowRow(), bounds.highRow(), 1, fs, 5, lowS, highS);
-        VectorRobustKernels.medianTile(kv, rows, gv, 3, new float[kv.length]);
-        scalarMedianTile(ks, rows, gs, 3);
-        return java.util.Arrays.equals(kv, ks) && java.util.Arrays.equals(fv, fs) && java.util.Arrays.equals(gv, gs)
-                && java.util.Arrays.equals(lowV, lowS) && java.util.Arrays.equals(highV, highS);
+        scalarTrimmedMeanTile(x, rows, 0, ks, bounds.lowRow(), bounds.highRow(), trim, fs, 5, lowS, highS);
+        return java.util.Arrays.equals(fv, fs) && java.util.Arrays.equals(lowV, lowS) && java.util.Arrays.equals(highV, highS);
     }
 
     // ---- dispatch ----
