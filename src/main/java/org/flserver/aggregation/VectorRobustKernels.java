@@ -277,7 +277,7 @@ final class VectorRobustKernels {
      * afterwards. Steps of at most 16 min/max and 40 vector operations in all, as in
      * {@link #sortGroups}: a merge or an insertion in one method (56 and 65 operations) was boxed by
      * C2 once FedAvg's and the median's kernels had run in the same JVM (JFR's allocation samples:
-     * gigabytes per second; the trimmed mean of 50 × 10M took 0.6–0.9 instead of 0.4 s).
+     * gigabytes per second; the trimmed mean of 50 × 10M took 0.53–0.88 instead of about 0.4 s).
      */
     static void trimBounds8(int[] k, int[] groups, int rows) {
         int t = RobustKernels.TILE;
@@ -574,9 +574,10 @@ final class VectorRobustKernels {
      * passes, then trim times each bound is taken off and the rest divided. The sums are kept in
      * memory, not in a register across the loop over the rows: carried through that loop, C2 left
      * them boxed in some runs (an allocation per row and DL columns, twice as slow). A method of its
-     * own so that C2 compiles it apart: inlined into {@code CoordinateFold.unit} after the block reads
-     * and the other kernels, the widening met the end of C2's inlining budget for that method
-     * (NodeCountInliningCutoff in -XX:+PrintInlining), was left as calls and every vector boxed.
+     * own, larger than C2's FreqInlineSize (344 bytecodes against 325), so that C2 compiles it apart:
+     * inlined into {@code CoordinateFold.unit} after the block reads and the other kernels, the
+     * widening met the end of C2's inlining budget for that method (NodeCountInliningCutoff in
+     * -XX:+PrintInlining), was left as calls and every vector boxed.
      */
     private static void sumClamped(float[] scratch, int rows, int trim, float[] out, int at, double[] acc) {
         int tile = RobustKernels.TILE;
