@@ -34,12 +34,37 @@ final class VectorRobustKernels {
                 && DoubleVector.SPECIES_PREFERRED.vectorBitSize() >= 256;
     }
 
+    /**
+     * Two clients per pass over the tile's columns, then the last one of an odd number alone. That
+     * makes this method larger than C2's FreqInlineSize (325 bytecodes), so C2 always compiles it
+     * apart instead of inlining it into {@code CoordinateFold.unit}: inlined there, together with
+     * the block reads and the trimmed mean's other kernels, it pushed that method past C2's inlining
+     * budget, the vector stores of {@link #clampRows} failed to intrinsify (-XX:+PrintInlining:
+     * "failed to inline (intrinsic)") and every vector was boxed (the trimmed mean of 50 × 10M took
+     * 1.0–1.5 instead of 0.35–0.4 s, in some JVMs and not others).
+     */
     static boolean keysTile(float[][] x, int rows, int from, int[] k) {
+        int t = RobustKernels.TILE;
         IntVector max = IntVector.zero(INTS);
-        for (int c = 0; c < rows; c++) {
+        int c = 0;
+        for (; c + 2 <= rows; c += 2) {
+            float[] x0 = x[c];
+            float[] x1 = x[c + 1];
+            int base = c * t;
+            for (int j = 0; j < t; j += L) {
+                IntVector b0 = (IntVector) FloatVector.fromArray(FLOATS, x0, from + j).convertShape(VectorOperators.REINTERPRET_F2I, INTS, 0);
+                IntVector b1 = (IntVector) FloatVector.fromArray(FLOATS, x1, from + j).convertShape(VectorOperators.REINTERPRET_F2I, INTS, 0);
+                max = max.max(b0.lanewise(VectorOperators.AND, 0x7fffffff)).max(b1.lanewise(VectorOperators.AND, 0x7fffffff));
+                b0.lanewise(VectorOperators.XOR, b0.lanewise(VectorOperators.ASHR, 31).lanewise(VectorOperators.AND, 0x7fffffff))
+                        .intoArray(k, base + j);
+                b1.lanewise(VectorOperators.XOR, b1.lanewise(VectorOperators.ASHR, 31).lanewise(VectorOperators.AND, 0x7fffffff))
+                        .intoArray(k, base + t + j);
+            }
+        }
+        if (c < rows) {
             float[] xc = x[c];
-            int base = c * RobustKernels.TILE;
-            for (int j = 0; j < RobustKernels.TILE; j += L) {
+            int base = c * t;
+            for (int j = 0; j < t; j += L) {
                 IntVector b = (IntVector) FloatVector.fromArray(FLOATS, xc, from + j).convertShape(VectorOperators.REINTERPRET_F2I, INTS, 0);
                 max = max.max(b.lanewise(VectorOperators.AND, 0x7fffffff));
                 b.lanewise(VectorOperators.XOR, b.lanewise(VectorOperators.ASHR, 31).lanewise(VectorOperators.AND, 0x7fffffff))
@@ -527,13 +552,46 @@ final class VectorRobustKernels {
      * by {@link #flushCounts}: exact up to 2^24 per lane, at most TILE / L per tile. A
      * {@code trueCount} per vector of columns took a third of the trimmed mean's time (2.7 against
      * 1.5 µs per tile of 50 rows), adding the lanes up per client and tile still a fifth (2.05
-     * against 1.6 µs).
+     * against 1.6 µs). Two clients per pass (the bounds loaded once for both), then the last one of
+     * an odd number alone: like {@link #keysTile}, larger than FreqInlineSize on purpose, so that C2
+     * compiles it apart; it was this method's stores that failed to intrinsify when it was inlined.
      */
     private static void clampRows(float[][] x, int rows, int from, float[] scratch, int bounds, float[] lanes) {
         int tile = RobustKernels.TILE;
         FloatVector zero = FloatVector.zero(FLOATS);
         FloatVector one = FloatVector.broadcast(FLOATS, 1.0f);
-        for (int c = 0; c < rows; c++) {
+        int c = 0;
+        for (; c + 2 <= rows; c += 2) {
+            float[] x0 = x[c];
+            float[] x1 = x[c + 1];
+            int base = c * tile;
+            int l0 = 2 * L * c;
+            FloatVector below0 = FloatVector.fromArray(FLOATS, lanes, l0);
+            FloatVector above0 = FloatVector.fromArray(FLOATS, lanes, l0 + L);
+            FloatVector below1 = FloatVector.fromArray(FLOATS, lanes, l0 + 2 * L);
+            FloatVector above1 = FloatVector.fromArray(FLOATS, lanes, l0 + 3 * L);
+            for (int j = 0; j < tile; j += L) {
+                FloatVector lo = FloatVector.fromArray(FLOATS, scratch, bounds + j);
+                FloatVector hi = FloatVector.fromArray(FLOATS, scratch, bounds + tile + j);
+                FloatVector y0 = FloatVector.fromArray(FLOATS, x0, from + j);
+                FloatVector y1 = FloatVector.fromArray(FLOATS, x1, from + j);
+                VectorMask<Float> under0 = y0.lt(lo);
+                VectorMask<Float> over0 = hi.lt(y0);
+                VectorMask<Float> under1 = y1.lt(lo);
+                VectorMask<Float> over1 = hi.lt(y1);
+                below0 = below0.add(zero.blend(one, under0));
+                above0 = above0.add(zero.blend(one, over0));
+                below1 = below1.add(zero.blend(one, under1));
+                above1 = above1.add(zero.blend(one, over1));
+                y0.blend(lo, under0).blend(hi, over0).intoArray(scratch, base + j);
+                y1.blend(lo, under1).blend(hi, over1).intoArray(scratch, base + tile + j);
+            }
+            below0.intoArray(lanes, l0);
+            above0.intoArray(lanes, l0 + L);
+            below1.intoArray(lanes, l0 + 2 * L);
+            above1.intoArray(lanes, l0 + 3 * L);
+        }
+        if (c < rows) {
             float[] xc = x[c];
             int base = c * tile;
             FloatVector below = FloatVector.fromArray(FLOATS, lanes, 2 * L * c);
