@@ -7,6 +7,7 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.context.Initialized;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
+import java.lang.management.ManagementFactory;
 import java.net.URISyntaxException;
 import java.net.URL;
 import java.nio.file.Files;
@@ -75,6 +76,10 @@ public class InferenceSandbox {
     @Inject
     @ConfigProperty(name = "fl.inference.worker-memory-mb", defaultValue = "6144")
     long memoryMb;
+
+    @Inject
+    @ConfigProperty(name = "fl.inference.memory-budget-mb", defaultValue = "0")
+    long memoryBudgetMb;
 
     @Inject
     @ConfigProperty(name = "fl.inference.worker-idle-seconds", defaultValue = "600")
@@ -185,13 +190,48 @@ public class InferenceSandbox {
         long maxBytes = Math.max(1 << 20, maxOutputBytes);
         // as many elements as float32 outputs of maxBytes hold: the statistics hold each as a double
         long maxElements = maxBytes / 4;
-        WorkerPool.Settings settings = new WorkerPool.Settings(Math.max(1, maxWorkers), Math.max(1, workersPerUser),
+        long workerMb = Math.max(512, memoryMb);
+        long budgetMb = memoryBudgetMb > 0 ? memoryBudgetMb : defaultMemoryBudgetMb();
+        int workers = workersWithinBudget(Math.max(1, maxWorkers), workerMb, budgetMb);
+        if (workers < Math.max(1, maxWorkers)) {
+            LOG.warning("at most " + workers + " inference workers instead of fl.inference.max-workers=" + maxWorkers
+                    + ": their address-space limits (fl.inference.worker-memory-mb=" + workerMb + ") must fit the memory"
+                    + " budget of " + budgetMb + " MiB (fl.inference.memory-budget-mb"
+                    + (memoryBudgetMb > 0 ? "" : "; by default the machine's memory less the server's heap and 1 GiB")
+                    + "), so that models that allocate all they may cannot exhaust the machine's memory together");
+        }
+        WorkerPool.Settings settings = new WorkerPool.Settings(workers, Math.max(1, workersPerUser),
                 Duration.ofSeconds(Math.max(1, startSeconds)), Duration.ofSeconds(Math.max(1, idleSeconds)),
                 new Limits(maxBytes, maxBytes, 1024 + 1, MAX_VECTOR, maxElements));
         LOG.info(() -> "inference runs in " + (m == WorkerLauncher.Mode.BWRAP ? "bubblewrap sandboxes" : "UNSANDBOXED"
                 + " worker processes") + ": at most " + settings.maxWorkers() + " workers, " + settings.workersPerOwner()
                 + " per user, deadline " + timeout().toMillis() + " ms, runtime " + runtime + ", cache " + cache);
         return new WorkerPool(launcher, settings, threads);
+    }
+
+    /**
+     * How many workers may run at once: the configured maximum, lowered so that the workers'
+     * address-space limits together stay within the budget, and at least one. A worker's limit is
+     * what a model that allocates without bound can take before its allocations fail inside the
+     * worker; eight such workers of 6 GiB would ask the kernel for more than most machines have, and
+     * its out-of-memory killer might then end the server instead of a worker.
+     */
+    static int workersWithinBudget(int maxWorkers, long workerMemoryMb, long budgetMb) {
+        long fit = budgetMb / Math.max(1, workerMemoryMb);
+        return (int) Math.max(1, Math.min(maxWorkers, fit));
+    }
+
+    /**
+     * The workers' memory budget when none is configured: the physical memory this JVM sees (a
+     * container's limit, where there is one) less the server's maximum heap and 1 GiB for the rest
+     * of the server process; unlimited where the JVM does not tell the physical memory.
+     */
+    static long defaultMemoryBudgetMb() {
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            long physicalMb = os.getTotalMemorySize() >> 20;
+            return Math.max(0, physicalMb - (Runtime.getRuntime().maxMemory() >> 20) - 1024);
+        }
+        return Long.MAX_VALUE;
     }
 
     /** The directory (or jar) that holds the worker's classes: the application's own classes. */
