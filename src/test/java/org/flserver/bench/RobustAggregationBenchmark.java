@@ -7,6 +7,8 @@ import org.flserver.aggregation.StreamingFedAvg;
 import org.flserver.aggregation.WeightedFile;
 
 import java.io.IOException;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -93,12 +95,14 @@ public final class RobustAggregationBenchmark {
                 System.gc();
                 AggregationBenchmark.resetPeakRss();
                 double[] runs = new double[TIMED_RUNS];
+                long collections = collections();
                 for (int t = 0; t < TIMED_RUNS; t++) {
                     long t0 = System.nanoTime();
                     ours(rule, clients, out);
                     runs[t] = (System.nanoTime() - t0) / 1e9;
                     Files.delete(out);
                 }
+                collections = collections() - collections;
                 long rss = AggregationBenchmark.statusBytes("VmHWM:");
                 double seconds = AggregationBenchmark.median(runs);
                 List<String> cmd = new ArrayList<>(List.of(script.toString(), "run", "--rule", name,
@@ -109,9 +113,9 @@ public final class RobustAggregationBenchmark {
                 cmd.addAll(specs);
                 String json = python(cmd);
                 double np = field(json, "compute_s");
-                System.out.printf(Locale.ROOT, "%4d %11d %-13s %10.2f %12d %12.2f %11.2f %12.0f %8.1fx   ours %s, numpy %s%n", n,
+                System.out.printf(Locale.ROOT, "%4d %11d %-13s %10.2f %12d %12.2f %11.2f %12.0f %8.1fx   ours %s (%d GCs), numpy %s%n", n,
                         params, name, seconds, rss >> 20, np, field(json, "load_s"), field(json, "peak_rss_mb"), np / seconds,
-                        AggregationBenchmark.fmt(runs), AggregationBenchmark.fmt(numbers(json, "compute_runs_s")));
+                        AggregationBenchmark.fmt(runs), collections, AggregationBenchmark.fmt(numbers(json, "compute_runs_s")));
             }
             // RobustAggregation's default block: 2^20 float32 elements over all clients (4 MiB), held twice
             // (values and sort keys) by each of the two threads.
@@ -125,6 +129,21 @@ public final class RobustAggregationBenchmark {
                 }
             }
         }
+    }
+
+    /**
+     * Garbage collections so far in this JVM. An aggregation allocates its buffers once per run
+     * (Krum also its pairs' accumulators once per block, about 100 KB at N = 50): that makes a few
+     * collections in the timed runs, up to about 15 for Krum; a kernel that C2 left boxed (every
+     * vector an object, the rule several times slower) makes hundreds. The figure makes such a run
+     * visible in the table.
+     */
+    private static long collections() {
+        long n = 0;
+        for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+            n += Math.max(0, gc.getCollectionCount());
+        }
+        return n;
     }
 
     private static void ours(AggregationRule rule, List<WeightedFile> clients, Path out) throws IOException {
