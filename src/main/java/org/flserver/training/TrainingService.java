@@ -10,11 +10,14 @@ import jakarta.persistence.LockModeType;
 import jakarta.persistence.PersistenceContext;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.flserver.model.GlobalModel;
 import org.flserver.model.LocalModel;
 import org.flserver.model.Model;
@@ -40,6 +43,16 @@ public class TrainingService {
 
     /** Options are small settings; this bound keeps them well inside every database's column. */
     static final int MAX_OPTIONS_CHARS = 65536;
+
+    /**
+     * Most participants one training may have: a bound on what one training's rounds query and
+     * compute per phase (their participant sets go into SQL {@code IN} lists, which PostgreSQL
+     * caps at 65535 parameters) far above the few to few thousand organisations or devices of a
+     * federated training.
+     */
+    @Inject
+    @ConfigProperty(name = "fl.training.max-participants", defaultValue = "10000")
+    int maxParticipants;
 
     @Inject
     RoundEngine engine;
@@ -88,6 +101,7 @@ public class TrainingService {
         if (!(model instanceof GlobalModel global)) {
             throw ApiException.badRequest("Model " + model.getId() + " is not a global model.");
         }
+        requireAtMostMaxParticipants(new HashSet<>(request.clients()).size());
         List<User> participants = users.allOf(request.clients());
         GlobalModel trainedModel = global;
         if (modelTrainings.trainingOf(global).isPresent()) {
@@ -220,9 +234,21 @@ public class TrainingService {
 
     /** Registers participants (idempotent). Actor only: api.md §15.2. */
     public void addParticipants(UUID callerId, UUID trainingId, List<UUID> userIds) {
+        Set<UUID> added = new HashSet<>(userIds);
+        requireAtMostMaxParticipants(added.size()); // before any database work
         Training training = lockedForActor(callerId, trainingId);
+        training.getParticipants().forEach(u -> added.remove(u.getId()));
+        requireAtMostMaxParticipants(training.getParticipants().size() + added.size());
         training.getParticipants().addAll(users.allOf(userIds));
         training.touch();
+    }
+
+    /** 400 when a training would have more than {@code fl.training.max-participants} participants. */
+    private void requireAtMostMaxParticipants(int participants) {
+        if (participants > maxParticipants) {
+            throw ApiException.badRequest("A training can have at most " + maxParticipants
+                    + " participants (fl.training.max-participants).");
+        }
     }
 
     /** Removes participants; ids that are not participants are ignored. Actor only: api.md §15.2. */

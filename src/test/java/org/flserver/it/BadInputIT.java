@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import jakarta.json.Json;
+import jakarta.json.JsonArrayBuilder;
 import jakarta.json.JsonObjectBuilder;
 import jakarta.json.JsonValue;
 import java.io.StringReader;
@@ -11,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.UUID;
 import java.util.function.Function;
 import java.util.stream.Stream;
 import org.flserver.it.ApiClient.Account;
@@ -126,6 +128,13 @@ class BadInputIT {
         c.add(json("unknown client", "POST", "/api/trainings/",
                 t -> t.training(b -> b.add("clients", Json.createArrayBuilder().add(UNKNOWN))), 400,
                 "{\"detail\":\"Not all provided users were found!\"}"));
+        // more participants than fl.training.max-participants (10000 by default): refused before any user is looked up
+        c.add(json("more clients than a training may have", "POST", "/api/trainings/",
+                t -> t.training(b -> b.add("clients", randomIds(10_001))), 400,
+                "{\"detail\":\"A training can have at most 10000 participants (fl.training.max-participants).\"}"));
+        c.add(json("more clients added than a training may have", "PUT", "@training/clients/",
+                t -> Json.createObjectBuilder().add("clients", randomIds(10_001)).build().toString(), 400,
+                "{\"detail\":\"A training can have at most 10000 participants (fl.training.max-participants).\"}"));
         c.add(json("daisy chain period not an integer", "POST", "/api/trainings/",
                 t -> t.training(b -> b.add("options", Json.createObjectBuilder().add("daisy_chain_period", "x"))), 400,
                 "{\"options\":[\"daisy_chain_period must be a non-negative integer.\"]}"));
@@ -233,6 +242,15 @@ class BadInputIT {
         c.add(json("method not allowed", "DELETE", "/api/users/myself/", t -> null, 405,
                 "{\"detail\":\"Method \\\"DELETE\\\" not allowed.\"}"));
         return c.stream();
+    }
+
+    /** n distinct random user ids, none of them a user's. */
+    private static JsonArrayBuilder randomIds(int n) {
+        JsonArrayBuilder ids = Json.createArrayBuilder();
+        for (int i = 0; i < n; i++) {
+            ids.add(UUID.randomUUID().toString());
+        }
+        return ids;
     }
 
     @Test
