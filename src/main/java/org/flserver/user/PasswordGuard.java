@@ -70,12 +70,22 @@ public class PasswordGuard {
     @ConfigProperty(name = "fl.auth.pbkdf2-iterations", defaultValue = "600000")
     int pbkdf2Iterations;
 
+    /** Sign-ups one client address may make per window; 0: no limit. */
+    @Inject
+    @ConfigProperty(name = "fl.signup.max-per-address", defaultValue = "20")
+    int signUpsPerAddress;
+
+    @Inject
+    @ConfigProperty(name = "fl.signup.window-seconds", defaultValue = "3600")
+    long signUpWindowSeconds;
+
     /** Addresses of reverse proxies whose X-Forwarded-For is believed; empty: none. */
     @Inject
     @ConfigProperty(name = "fl.auth.trusted-proxies")
     Optional<String> trustedProxies;
 
     private PasswordChecks checks;
+    private SignUpLimit signUps;
     private Set<String> proxies;
 
     @PostConstruct
@@ -90,6 +100,8 @@ public class PasswordGuard {
         // a random password nobody knows, hashed like new passwords are
         String dummy = PasswordHasher.hash(PasswordHasher.newToken(), pbkdf2Iterations);
         checks = new PasswordChecks(throttle, PasswordHasher::verify, dummy, concurrent, VERIFICATION_WAIT_MILLIS);
+        signUps = new SignUpLimit(new SignUpLimit.Settings(Math.max(0, signUpsPerAddress),
+                Math.max(1, signUpWindowSeconds) * 1000, Math.max(100, maxEntries)), () -> System.nanoTime() / 1_000_000);
         proxies = trustedProxies.map(list -> Arrays.stream(list.split(",")).map(String::trim)
                 .filter(s -> !s.isEmpty()).collect(Collectors.toSet())).orElse(Set.of());
     }
@@ -105,6 +117,18 @@ public class PasswordGuard {
             throw RetryLater.busy(1);
         }
         return hash;
+    }
+
+    /**
+     * Counts a sign-up from the client address (see {@link #clientAddress}); 429 with
+     * {@code Retry-After} when the address already made {@code fl.signup.max-per-address} in its
+     * window ({@code fl.signup.window-seconds}).
+     */
+    public void countSignUp(String address) {
+        long wait = signUps.acquire(address);
+        if (wait > 0) {
+            throw RetryLater.tooManySignUps(signUpsPerAddress, Math.max(1, signUpWindowSeconds), wait);
+        }
     }
 
     public PasswordChecks.Result check(String username, String password, String address,

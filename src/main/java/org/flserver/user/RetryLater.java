@@ -5,7 +5,7 @@ import org.flserver.platform.ApiException;
 
 /**
  * A refusal that tells the client when to come back ({@code Retry-After}, in seconds): 429 when
- * too many password checks failed, 503 when too many were waiting to run (or, {@link #unavailable},
+ * too many password checks failed or an address made too many sign-ups, 503 when too many were waiting to run (or, {@link #unavailable},
  * too many of some other bounded work, such as upload checks). The password texts follow DRF's
  * throttling answer, which clients of the reference server already know.
  */
@@ -22,6 +22,12 @@ public class RetryLater extends ApiException {
     public static RetryLater throttled(long seconds) {
         return new RetryLater(429, "Request was throttled. Expected available in " + seconds
                 + (seconds == 1 ? " second." : " seconds."), seconds);
+    }
+
+    /** 429: the client's address made as many sign-ups as its window allows. */
+    public static RetryLater tooManySignUps(int max, long windowSeconds, long seconds) {
+        return new RetryLater(429, "Too many sign-ups from this address: at most " + max + " in " + windowSeconds
+                + " seconds. Try again in " + seconds + (seconds == 1 ? " second." : " seconds."), seconds);
     }
 
     /** 503: every verification slot was taken for too long. */

@@ -6,12 +6,14 @@ import jakarta.json.JsonArrayBuilder;
 import jakarta.json.JsonObject;
 import jakarta.json.JsonObjectBuilder;
 import jakarta.json.JsonValue;
+import jakarta.servlet.http.HttpServletRequest;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import java.io.InputStream;
@@ -49,6 +51,12 @@ public class UserResource {
 
     @Inject
     MessageEndpointRule endpoints;
+
+    @Inject
+    PasswordGuard guard;
+
+    @Context
+    HttpServletRequest request;
 
     @POST
     @Anonymous
@@ -110,6 +118,8 @@ public class UserResource {
             endpoints.problem(endpoint).ifPresent(problem -> fields.error("message_endpoint", problem));
         }
         fields.check();
+        // a well-formed sign-up counts against its address's limit, before its password is hashed
+        guard.countSignUp(guard.clientAddress(request));
         User user = users.create(new NewUser(username, password, orEmpty(firstName), orEmpty(lastName),
                 orEmpty(email), Boolean.TRUE.equals(actor), Boolean.TRUE.equals(client), orEmpty(endpoint)));
         return Response.status(201).entity(UserJson.created(user)).build();

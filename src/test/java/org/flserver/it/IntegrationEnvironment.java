@@ -37,6 +37,14 @@ public class IntegrationEnvironment implements LauncherSessionListener {
      */
     public static final Path DATA_DIRECTORY = Path.of("target", "it", "data");
 
+    /**
+     * Sign-ups per client address (fl.signup.max-per-address) on every test server: far more than
+     * the whole suite makes from the loopback address, which the servers also believe as a proxy
+     * (fl.auth.trusted-proxies), so that UserApiIT can sign up from an address of its own
+     * (X-Forwarded-For) until it is refused.
+     */
+    static final int SIGNUPS_PER_ADDRESS = 1000;
+
     /** {@code fl.upload.max-bytes} of the test servers: 8 MiB. */
     public static final long UPLOAD_LIMIT_BYTES = 8L << 20;
 
@@ -130,6 +138,8 @@ public class IntegrationEnvironment implements LauncherSessionListener {
                 "-Dfl.data.dir=" + dataDir.toAbsolutePath(),
                 // Test users need no production-strength hashing; verification reads the count from the hash.
                 "-Dfl.auth.pbkdf2-iterations=1000",
+                "-Dfl.signup.max-per-address=" + SIGNUPS_PER_ADDRESS,
+                "-Dfl.auth.trusted-proxies=127.0.0.1,0:0:0:0:0:0:0:1,::1",
                 "-Dfl.admin.username=admin",
                 "-Dfl.admin.password=admin-password",
                 // Small enough that a test can send a little more than the limit (ModelApiIT).

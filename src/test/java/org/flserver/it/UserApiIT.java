@@ -6,8 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import jakarta.json.JsonObject;
 import java.net.http.HttpRequest;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.stream.Stream;
 import org.flserver.it.ApiClient.Account;
 import org.flserver.it.ApiClient.Reply;
@@ -35,6 +40,43 @@ class UserApiIT {
                 assertEquals("{\"username\":[\"A user with that username already exists.\"]}", r.body());
             }
         }
+    }
+
+    /**
+     * fl.signup.max-per-address: the test servers allow {@link IntegrationEnvironment#SIGNUPS_PER_ADDRESS}
+     * sign-ups per address and hour and believe X-Forwarded-For from 127.0.0.1, so this test signs
+     * up from addresses of its own (documentation addresses, which nothing else uses).
+     */
+    @Test
+    void signUpsFromOneAddressAreLimitedAndTheRefusalSaysWhenToComeBack() throws Exception {
+        String address = "198.51.100.7";
+        ExecutorService four = Executors.newFixedThreadPool(4); // four at a time, to keep the test short
+        try {
+            List<Future<Reply>> replies = new ArrayList<>();
+            for (int i = 0; i < IntegrationEnvironment.SIGNUPS_PER_ADDRESS; i++) {
+                replies.add(four.submit(() -> signUpFrom(address, ApiClient.uniqueName("many"))));
+            }
+            for (Future<Reply> r : replies) {
+                assertEquals(201, r.get().status(), r.get().toString());
+            }
+        } finally {
+            four.shutdownNow();
+        }
+        String name = ApiClient.uniqueName("one-more");
+        Reply refused = signUpFrom(address, name);
+        assertEquals(429, refused.status(), refused.toString());
+        long retryAfter = Long.parseLong(refused.header("Retry-After"));
+        assertTrue(retryAfter >= 1 && retryAfter <= 3600, refused.toString());
+        assertEquals("Too many sign-ups from this address: at most " + IntegrationEnvironment.SIGNUPS_PER_ADDRESS
+                + " in 3600 seconds. Try again in " + retryAfter + (retryAfter == 1 ? " second." : " seconds."),
+                refused.detail());
+        // nothing was created: the name is still free, and another address is not limited
+        assertEquals(201, signUpFrom("198.51.100.8", name).status());
+    }
+
+    private Reply signUpFrom(String address, String username) {
+        return api.sendWithHeaders("POST", "/api/users/", Map.of("X-Forwarded-For", address,
+                "Content-Type", "application/json"), "{\"username\":\"" + username + "\",\"password\":\"pw\"}");
     }
 
     @Test
