@@ -128,7 +128,7 @@ class BadInputIT {
         c.add(json("unknown client", "POST", "/api/trainings/",
                 t -> t.training(b -> b.add("clients", Json.createArrayBuilder().add(UNKNOWN))), 400,
                 "{\"detail\":\"Not all provided users were found!\"}"));
-        // more participants than fl.training.max-participants (10000 by default): refused before any user is looked up
+        // more than fl.training.max-participants (10000 by default): refused before any user is looked up
         c.add(json("more clients than a training may have", "POST", "/api/trainings/",
                 t -> t.training(b -> b.add("clients", randomIds(10_001))), 400,
                 "{\"detail\":\"A training can have at most 10000 participants (fl.training.max-participants).\"}"));

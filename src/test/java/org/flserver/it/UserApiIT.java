@@ -44,8 +44,8 @@ class UserApiIT {
 
     /**
      * fl.signup.max-per-address: the test servers allow {@link IntegrationEnvironment#SIGNUPS_PER_ADDRESS}
-     * sign-ups per address and hour and believe X-Forwarded-For from 127.0.0.1, so this test signs
-     * up from addresses of its own (documentation addresses, which nothing else uses).
+     * sign-ups per address and hour and believe X-Forwarded-For from loopback, so this test signs up
+     * from addresses of its own (documentation addresses, which nothing else uses).
      */
     @Test
     void signUpsFromOneAddressAreLimitedAndTheRefusalSaysWhenToComeBack() throws Exception {
@@ -53,8 +53,10 @@ class UserApiIT {
         ExecutorService four = Executors.newFixedThreadPool(4); // four at a time, to keep the test short
         try {
             List<Future<Reply>> replies = new ArrayList<>();
+            String prefix = ApiClient.uniqueName("many");
             for (int i = 0; i < IntegrationEnvironment.SIGNUPS_PER_ADDRESS; i++) {
-                replies.add(four.submit(() -> signUpFrom(address, ApiClient.uniqueName("many"))));
+                String name = prefix + "-" + i;
+                replies.add(four.submit(() -> signUpFrom(address, name)));
             }
             for (Future<Reply> r : replies) {
                 assertEquals(201, r.get().status(), r.get().toString());

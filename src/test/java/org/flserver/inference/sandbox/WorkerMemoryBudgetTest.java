@@ -42,6 +42,7 @@ class WorkerMemoryBudgetTest {
                 .findFirst().orElseThrow();
         long heapMb = Runtime.getRuntime().maxMemory() >> 20;
         assertTrue(budget > 0, "the test machine has more than a heap and 1 GiB: " + budget);
-        assertTrue(budget <= memTotalMb - heapMb - 1024 + 1, budget + " MiB, MemTotal " + memTotalMb + " MiB, heap " + heapMb);
+        assertTrue(budget <= memTotalMb - heapMb - 1024 + 1,
+                budget + " MiB, MemTotal " + memTotalMb + " MiB, heap " + heapMb + " MiB");
     }
 }
