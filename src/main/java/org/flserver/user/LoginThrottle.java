@@ -214,7 +214,7 @@ public final class LoginThrottle {
     }
 
     /** Whole seconds to wait, rounded up, at least 1 (Retry-After has no fractions). */
-    private static long seconds(long millis) {
+    static long seconds(long millis) {
         return Math.max(1, (millis + 999) / 1000);
     }
 

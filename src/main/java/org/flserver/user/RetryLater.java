@@ -21,25 +21,28 @@ public class RetryLater extends ApiException {
 
     /** 429: the password was not checked because of earlier failures. */
     public static RetryLater throttled(long seconds) {
-        return new RetryLater(429, "Request was throttled. Expected available in " + seconds
-                + (seconds == 1 ? " second." : " seconds."), seconds);
+        return new RetryLater(429, "Request was throttled. Expected available in " + inSeconds(seconds), seconds);
     }
 
     /** 429: the client's address made as many sign-ups as its window allows. */
     public static RetryLater tooManySignUps(int max, long windowSeconds, long seconds) {
         return new RetryLater(429, "Too many sign-ups from this address: at most " + max + " in " + windowSeconds
-                + " seconds. Try again in " + seconds + (seconds == 1 ? " second." : " seconds."), seconds);
+                + " seconds. Try again in " + inSeconds(seconds), seconds);
     }
 
     /** 503: every verification slot was taken for too long. */
     public static RetryLater busy(long seconds) {
-        return new RetryLater(503, "Too many password checks at once. Try again in " + seconds
-                + (seconds == 1 ? " second." : " seconds."), seconds);
+        return new RetryLater(503, "Too many password checks at once. Try again in " + inSeconds(seconds), seconds);
     }
 
     /** 503 with the given text: some other bounded resource stayed taken for too long. */
     public static RetryLater unavailable(String text, long seconds) {
         return new RetryLater(503, text, seconds);
+    }
+
+    /** "1 second." or "N seconds.", the end of every text here. */
+    private static String inSeconds(long seconds) {
+        return seconds + (seconds == 1 ? " second." : " seconds.");
     }
 
     public long seconds() {

@@ -59,8 +59,7 @@ final class SignUpLimit {
             window[1]++;
             return 0;
         }
-        long waitMillis = window[0] + settings.windowMillis() - now;
-        return Math.max(1, (waitMillis + 999) / 1000);
+        return LoginThrottle.seconds(window[0] + settings.windowMillis() - now);
     }
 
     /** Drops every window that has ended, or, when none has, the earliest started one. */
