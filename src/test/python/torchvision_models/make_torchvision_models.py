@@ -9,13 +9,16 @@ tests, deterministically (seeded by model name), with Debian's PyTorch and torch
         and, with sample sizes, OUT/NAME.expected.pt: the clients' FedAvg mean; prints a JSON line
     /usr/bin/python3 make_torchvision_models.py serve OUT
         every model of `list` one after the other: writes its files as `write` does (clients and
-        expected only for tier "average"), prints a JSON line, waits for a line on stdin, deletes
-        the files; so at most one model is on disk at a time (vgg19 alone is 575 MB)
+        expected only for tier "average") and prints a JSON line; the reader sends "next" when it
+        is done with a model, which deletes that model's files. The next model is written while
+        the reader reads the current one, so at most two models are on disk at a time (vgg19
+        alone is 575 MB)
 
 The FedAvg mean follows the server's rounding rule: acc = 0.0 in float64, acc += float64(x_i) * n_i
 in client order, mean = acc / N, rounded once to float32 (to nearest even); integer tensors
 trunc(sum(n_i * x_i) / N) in exact integer arithmetic. No weights are downloaded (weights=None).
 """
+import contextlib
 import copy
 import json
 import os
@@ -56,7 +59,41 @@ def model_names():
     return cls, det, quant
 
 
-def build(name):
+@contextlib.contextmanager
+def init_skipped():
+    """torch.nn.init's initializers (kaiming_uniform_, trunc_normal_, ...) as no-ops for a while.
+
+    Building convnext_large with them takes 13 s, most of it in trunc_normal_; without them a model
+    is only allocated. Buffers are not made by them (BatchNorm's statistics are zeros and ones from
+    the constructors), so only the parameters are left for `fill_parameters`.
+    """
+    saved = {}
+    for k in dir(torch.nn.init):
+        f = getattr(torch.nn.init, k)
+        if k.endswith("_") and not k.startswith("_") and callable(f):
+            saved[k] = f
+            setattr(torch.nn.init, k, lambda tensor, *args, **kwargs: tensor)
+    try:
+        yield
+    finally:
+        for k, f in saved.items():
+            setattr(torch.nn.init, k, f)
+
+
+def fill_parameters(model, name):
+    """Every floating parameter drawn from N(0, 0.02²), seeded by the model's name (fast: 3 ns a value)."""
+    g = torch.Generator().manual_seed(zlib.crc32(("%s/fill" % name).encode()))
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.is_floating_point():
+                p.normal_(0.0, 0.02, generator=g)
+
+
+def build(name, initialized=True):
+    """The model; with initialized=False its parameters are left uninitialized (see init_skipped)."""
+    if not initialized:
+        with init_skipped():
+            return build(name)
     torch.manual_seed(zlib.crc32(name.encode()))
     if name == USER_MODEL:
         return SiteNet()
@@ -133,8 +170,14 @@ def listing():
 
 
 def write(out, name, ns):
-    """ns None: tier by size (clients with sample sizes 30 and 70 for tier "average", none for "read")."""
-    model = build(name)
+    """ns None: tier by size (clients with sample sizes 30 and 70 for tier "average", none for "read").
+
+    A model of tier "read" is only parsed by the tests, so its parameters need not follow the
+    model's own initialization: they are filled from one seeded normal distribution instead
+    (`fill_parameters`), which takes the generator from minutes to well under one. Every other
+    model is built as torchvision initializes it, seeded by its name.
+    """
+    model = build(name, initialized=False)
     params = sum(t.numel() for t in model.parameters())
     if params > MAX_PARAMS:
         raise SystemExit("%s has %d parameters: add it to ENORMOUS" % (name, params))
@@ -142,6 +185,10 @@ def write(out, name, ns):
     if ns is None:
         tier = "average" if params <= AVERAGE_MAX_PARAMS else "read"
         ns = [30, 70] if tier == "average" else []
+    if tier == "read":
+        fill_parameters(model, name)
+    else:
+        model = build(name)
     files = {"model": os.path.join(out, name + ".pt")}
     torch.save(model, files["model"])
     if ns:
@@ -155,6 +202,15 @@ def write(out, name, ns):
     return {"name": name, "params": params, "tier": tier, "ns": ns, "files": files, "state_dict": state}
 
 
+def release(line):
+    """Waits for the reader's "next" for the model of this line, then deletes its files."""
+    if sys.stdin.readline().strip() != "next":
+        return False
+    for f in line["files"].values():
+        os.remove(f)
+    return True
+
+
 def main(argv):
     if len(argv) >= 1 and argv[0] == "list":
         print(json.dumps(listing()))
@@ -163,14 +219,19 @@ def main(argv):
         print(json.dumps(write(argv[1], argv[2], [int(n) for n in argv[3:]])), flush=True)
     elif len(argv) == 2 and argv[0] == "serve":
         os.makedirs(argv[1], exist_ok=True)
+        # One model ahead: the next model is built and written while the reader checks the current
+        # one (two cores busy instead of one), and announced once the reader is done with the
+        # current one and its files are deleted. Every file name starts with its model's name.
+        current = None
         for e in listing()["models"]:
             line = write(argv[1], e["name"], None)
             line["kind"] = e["kind"]
-            print(json.dumps(line), flush=True)
-            if sys.stdin.readline().strip() != "next":
+            if current is not None and not release(current):
                 return 0
-            for f in line["files"].values():
-                os.remove(f)
+            print(json.dumps(line), flush=True)
+            current = line
+        if current is not None and not release(current):
+            return 0
         print(json.dumps({"done": True}), flush=True)
     else:
         sys.stderr.write(__doc__)

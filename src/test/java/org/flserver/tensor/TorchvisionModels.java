@@ -71,7 +71,10 @@ public final class TorchvisionModels {
         return json(run(out, args.toArray(String[]::new)));
     }
 
-    /** One model after the other from the generator's {@code serve}; its files are deleted after {@code next}. */
+    /**
+     * One model after the other from the generator's {@code serve}; its files are deleted after
+     * {@code next}. The generator writes the next model while the caller reads the current one.
+     */
     public static final class Served implements AutoCloseable {
         private final Process process;
         private final BufferedReader out;

@@ -25,7 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * float models) and detection model that torchvision 0.14 builds offline, except the four enormous
  * ones (over 1 GB each; the generator's {@code list} names them), and of a model whose classes live
  * in the user's package {@code mysite.nets}. The files are written by PyTorch at test time
- * ({@link TorchvisionModels}), one model at a time, and deleted after use.
+ * ({@link TorchvisionModels}), the next while this test reads one, and deleted after use.
  *
  * <p>What is covered: every model is read as a pickled module whose tensor table holds every
  * {@code state_dict()} entry with PyTorch's name, shape and dtype, has a stable fingerprint, and
