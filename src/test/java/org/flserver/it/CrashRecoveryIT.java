@@ -22,6 +22,7 @@ import org.junit.jupiter.api.Test;
  * exactly one global model version per round, every update aggregated, and the expected weights.
  * The servers run on a schema of their own, so no other test server can take the job.
  */
+@OwnServers
 class CrashRecoveryIT {
 
     private static final Path SET = Path.of(System.getProperty("fl.fixtures", "src/test/resources/pytorch"))

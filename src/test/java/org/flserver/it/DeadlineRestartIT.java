@@ -46,6 +46,7 @@ import org.junit.jupiter.api.Test;
  * here in double precision from the fixture files that were uploaded), and the database rows that
  * record a closing (aggregation jobs, model versions, notifications).
  */
+@OwnServers
 class DeadlineRestartIT {
 
     private static final Path SET = Path.of(System.getProperty("fl.fixtures", "src/test/resources/pytorch"))

@@ -38,6 +38,7 @@ import org.junit.jupiter.api.Test;
  *     claimed after every restart forever.</li>
  * </ul>
  */
+@OwnServers
 class PendingAggregationIT {
 
     private static final Path SET = Path.of(System.getProperty("fl.fixtures", "src/test/resources/pytorch"))

@@ -19,6 +19,7 @@ import org.junit.jupiter.api.Test;
  * an HTTP/1.1 DELETE or GET that carries a body; restarted with the README's one pre-boot command
  * file ({@code --prebootcommandfile}), the same requests reach the application.
  */
+@OwnServers
 class PlainDeploymentIT {
 
     @Test

@@ -22,6 +22,7 @@ import org.junit.jupiter.api.Test;
  * and the model files go to a folder under {@code target}, named by the {@code FL_*} environment
  * variables, so the checkout's {@code ./fl-data} stays untouched.
  */
+@OwnServers
 class RunCommandIT {
 
     @Test

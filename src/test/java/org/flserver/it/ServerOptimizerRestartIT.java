@@ -26,6 +26,7 @@ import org.junit.jupiter.api.Test;
  * weighted mean rounded to float32, as the aggregate file holds it; then Reddi et al.'s FedAdam,
  * m and v from 0, rounded once to float32).
  */
+@OwnServers
 class ServerOptimizerRestartIT {
 
     private static final int[] SIZES = {10, 30, 60};

@@ -23,6 +23,7 @@ import org.junit.jupiter.api.Test;
  * gives up during the start leaves a stack trace on the console), just as nobody does who watches
  * the run command start.
  */
+@OwnServers
 class StartupLogIT {
 
     private static final int LINE_BUDGET = 100;
