@@ -57,7 +57,7 @@ final class PairwiseDistances {
                 int pairs = rows * (rows - 1) / 2;
                 double[] v = new double[pairs];
                 double[] s = new double[pairs];
-                VectorPairwiseDistances.addAll(x, rows, n, v);
+                VectorPairwiseDistances.addAll(x, rows, n, v, new double[VectorPairwiseDistances.accumulators(rows)]);
                 scalarAddAll(x, rows, n, s);
                 for (int p = 0; p < pairs; p++) {
                     if (Double.doubleToRawLongBits(v[p]) != Double.doubleToRawLongBits(s[p])) {
@@ -81,11 +81,25 @@ final class PairwiseDistances {
      * [0, n), for every pair, in the order of the class comment.
      */
     static void addAll(double[][] x, int rows, int n, double[] total) {
+        addAll(x, rows, n, total, scratch(rows));
+    }
+
+    /**
+     * As {@link #addAll(double[][], int, int, double[])}, with the vector form's accumulators in
+     * {@code scratch} (from {@link #scratch}, one per thread, reused block after block: for 50
+     * clients they are 91 KiB, which a new array per block made into garbage at every block).
+     */
+    static void addAll(double[][] x, int rows, int n, double[] total, double[] scratch) {
         if (VECTOR) {
-            VectorPairwiseDistances.addAll(x, rows, n, total);
+            VectorPairwiseDistances.addAll(x, rows, n, total, scratch);
         } else {
             scalarAddAll(x, rows, n, total);
         }
+    }
+
+    /** Scratch for {@link #addAll(double[][], int, int, double[], double[])} with this many rows. */
+    static double[] scratch(int rows) {
+        return new double[VECTOR ? VectorPairwiseDistances.accumulators(rows) : 0];
     }
 
     static void scalarAddAll(double[][] x, int rows, int n, double[] total) {

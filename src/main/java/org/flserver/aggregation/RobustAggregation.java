@@ -11,6 +11,7 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.Supplier;
 
 /**
  * The aggregation rules of {@link AggregationRule} over N weight files, streaming like
@@ -176,7 +177,7 @@ public final class RobustAggregation {
         }
         List<WeightedFile> withGlobal = new ArrayList<>(clients);
         withGlobal.add(new WeightedFile(global, 0));
-        double[] squares = orderedScan(withGlobal, global, n, (partial, x, len) -> {
+        double[] squares = orderedScan(withGlobal, global, n, () -> (partial, x, len) -> {
             double[] g = x[n];
             for (int c = 0; c < n; c++) {
                 double[] xc = x[c];
@@ -255,7 +256,10 @@ public final class RobustAggregation {
     double[] pairwiseSquaredDistances(List<WeightedFile> clients, Path template) throws IOException {
         int n = clients.size();
         int pairs = n * (n - 1) / 2;
-        return orderedScan(clients, template, pairs, (partial, x, len) -> PairwiseDistances.addAll(x, n, len, partial));
+        return orderedScan(clients, template, pairs, () -> {
+            double[] scratch = PairwiseDistances.scratch(n);
+            return (partial, x, len) -> PairwiseDistances.addAll(x, n, len, partial, scratch);
+        });
     }
 
     /** What {@link #orderedScan} computes from one block into its unit's partial vector. */
@@ -265,22 +269,27 @@ public final class RobustAggregation {
 
     /**
      * A {@link FloatScan} over the floating-point storages of {@code clients} whose per-unit partial
-     * vectors of {@code length} doubles are summed in unit order.
+     * vectors of {@code length} doubles are summed in unit order; {@code sums} makes each thread's
+     * {@link BlockSum} (which may keep scratch of its own).
      */
-    double[] orderedScan(List<WeightedFile> clients, Path template, int length, BlockSum sum) throws IOException {
+    double[] orderedScan(List<WeightedFile> clients, Path template, int length, Supplier<BlockSum> sums)
+            throws IOException {
         FedAvgPlan plan = FedAvgPlan.of(clients, template, policy, threads, blockFor(clients.size()), false);
-        OrderedSums sums = new OrderedSums(length, FloatScan.floatUnits(plan));
+        OrderedSums ordered = new OrderedSums(length, FloatScan.floatUnits(plan));
         plan.open();
         try {
-            FloatScan.run(plan, threads, () -> (u, s, start, n, x) -> {
-                double[] partial = new double[length];
-                sum.add(partial, x, n);
-                sums.add(u, partial);
+            FloatScan.run(plan, threads, () -> {
+                BlockSum sum = sums.get();
+                return (u, s, start, n, x) -> {
+                    double[] partial = new double[length];
+                    sum.add(partial, x, n);
+                    ordered.add(u, partial);
+                };
             });
         } finally {
             plan.close();
         }
-        return sums.total();
+        return ordered.total();
     }
 
     private void scan(List<WeightedFile> clients, Path template, FloatScan.Visitor visitor) throws IOException {

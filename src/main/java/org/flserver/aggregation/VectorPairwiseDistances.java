@@ -36,13 +36,20 @@ final class VectorPairwiseDistances {
         return DoubleVector.SPECIES_PREFERRED.length() >= 8;
     }
 
-    static void addAll(double[][] x, int rows, int n, double[] total) {
+    /** Doubles of accumulators for this many rows: one block per pair of 4-row groups. */
+    static int accumulators(int rows) {
+        int groups = (rows + 3) >> 2;
+        return groups * (groups + 1) / 2 * BLOCK;
+    }
+
+    /** Adds the pairs' distances over [0, n) to total; acc: at least {@link #accumulators}(rows) doubles, any content. */
+    static void addAll(double[][] x, int rows, int n, double[] total, double[] acc) {
         int groups = (rows + 3) >> 2;
         double[][] r = new double[groups * 4][];
         for (int i = 0; i < r.length; i++) {
             r[i] = x[Math.min(i, rows - 1)]; // padding rows repeat the last; their pairs are dropped
         }
-        double[] acc = new double[groups * (groups + 1) / 2 * BLOCK];
+        java.util.Arrays.fill(acc, 0, accumulators(rows), 0.0);
         int full = n & ~7;
         for (int t0 = 0; t0 < full; t0 += TILE) {
             int t1 = Math.min(full, t0 + TILE);

@@ -57,6 +57,10 @@ class PairwiseDistancesTest {
                 && VectorPairwiseDistances.supported(), "no 8-lane double vectors here: only the scalar loops run");
         assertTrue(PairwiseDistances.VECTOR, "the probe must have chosen the vector form");
         SplittableRandom r = new SplittableRandom(5);
+        // one scratch for every call, as a thread of Krum keeps it: what a call leaves in it (NaN
+        // before the first) must not reach the next call's sums
+        double[] scratch = new double[VectorPairwiseDistances.accumulators(53)];
+        java.util.Arrays.fill(scratch, Double.NaN);
         for (int rows = 1; rows <= 53; rows++) {
             int n = r.nextInt(rows < 12 ? 1200 : 300); // beyond one tile for small N; tails of 0..7
             double[][] x = new double[rows][n];
@@ -79,7 +83,7 @@ class PairwiseDistancesTest {
             for (int p = 0; p < pairs; p++) {
                 v[p] = s[p] = r.nextDouble();
             }
-            VectorPairwiseDistances.addAll(x, rows, n, v);
+            VectorPairwiseDistances.addAll(x, rows, n, v, scratch);
             PairwiseDistances.scalarAddAll(x, rows, n, s);
             for (int p = 0; p < pairs; p++) {
                 assertEquals(Double.doubleToRawLongBits(s[p]), Double.doubleToRawLongBits(v[p]),
