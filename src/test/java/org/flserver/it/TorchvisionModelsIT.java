@@ -34,7 +34,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * <p>Needs Debian's python3-torch and python3-torchvision for {@code /usr/bin/python3} (or
  * {@code -Dfl.python}); without them it fails and says how to install them.
  */
-@OwnServers
 class TorchvisionModelsIT {
 
     private static final int[] SIZES = {30, 70};
