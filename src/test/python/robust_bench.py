@@ -5,7 +5,9 @@ stacked into one (N, S) float32 array, then
 
   fedavg        weighted sum over axis 0 (np.tensordot) / total weight
   median        np.median(stack, axis=0)                          (Flower's FedMedian)
-  trimmed_mean  np.sort(stack, axis=0)[k:N-k].mean(axis=0), k = floor(beta N)   (FedTrimmedAvg)
+  trimmed_mean  np.sort(stack, axis=0)[k:N-k].mean(axis=0), k = floor(beta N)   (the issue's reference)
+  trimmed_mean_partition  the same rows k..N-k-1 from np.partition(stack, (k, N-k-1), axis=0), as
+                Flower's FedTrimmedAvg computes them (its _trim_mean follows scipy.stats.trim_mean)
   krum          squared L2 distances of every pair of rows (upper triangle), scores, the best row (Krum)
 
     robust_bench.py generate --dir D --clients N --params S     writes D/client<i>.pt (torch.save of a
@@ -53,6 +55,9 @@ def compute(rule, beta, f, weights, stack):
     if rule == "trimmed_mean":
         k = int(math.floor(beta * n))
         return np.sort(stack, axis=0)[k:n - k].mean(axis=0)
+    if rule == "trimmed_mean_partition":
+        k = int(math.floor(beta * n))
+        return np.partition(stack, (k, n - k - 1), axis=0)[k:n - k].mean(axis=0)
     if rule == "krum":
         d = np.zeros((n, n))
         for a in range(n):

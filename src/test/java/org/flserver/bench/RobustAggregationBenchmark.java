@@ -26,9 +26,10 @@ import java.util.stream.Stream;
  * {@link StreamingFedAvg} (mean), median, trimmed mean (β = 0.1) and Krum (f = ⌊(N − 3) / 2⌋,
  * at most 10) with {@link RobustAggregation}, each after two untimed warm-up runs, measuring the
  * median wall time of {@value #TIMED_RUNS} runs and their peak RSS (VmHWM reset before them); and
- * robust_bench.py runs numpy's versions (np.median, sort-based trimmed mean, Krum over the stacked
- * arrays, weighted sum), one process per rule, reporting the median compute time (after loading) of
- * as many computations, and the peak RSS. The medians, on both sides, because single runs on the
+ * robust_bench.py runs numpy's versions (np.median; the sort-based trimmed mean and, printed below
+ * its row, the np.partition form that Flower's FedTrimmedAvg uses; Krum over the stacked arrays;
+ * weighted sum), one process per rule, reporting the median compute time (after loading) of as
+ * many computations, and the peak RSS. The medians, on both sides, because single runs on the
  * shared virtual machine vary by up to half (the table in the README gives every run).
  *
  * <p>Run with {@code mvn -B -o -Pbench-robust -DskipTests test}; {@code -Dbench.cases=10x10000000,50x10000000}
@@ -77,7 +78,8 @@ public final class RobustAggregationBenchmark {
             Object[][] rules = {
                 {"fedavg", null, List.of()},
                 {"median", AggregationRule.median(), List.of()},
-                {"trimmed_mean", AggregationRule.trimmedMean(0.1), List.of("--trim-fraction", "0.1")},
+                // numpy's second form of the trimmed mean: Flower's own (np.partition), printed below the row
+                {"trimmed_mean", AggregationRule.trimmedMean(0.1), List.of("--trim-fraction", "0.1"), "trimmed_mean_partition"},
                 {"krum", AggregationRule.krum(f), List.of("--byzantine", Integer.toString(f))},
             };
             List<String> only = List.of(System.getProperty("bench.rules", "fedavg,median,trimmed_mean,krum").split(","));
@@ -105,17 +107,19 @@ public final class RobustAggregationBenchmark {
                 collections = collections() - collections;
                 long rss = AggregationBenchmark.statusBytes("VmHWM:");
                 double seconds = AggregationBenchmark.median(runs);
-                List<String> cmd = new ArrayList<>(List.of(script.toString(), "run", "--rule", name,
-                        "--repeat", Integer.toString(TIMED_RUNS)));
                 @SuppressWarnings("unchecked")
                 List<String> extra = (List<String>) r[2];
-                cmd.addAll(extra);
-                cmd.addAll(specs);
-                String json = python(cmd);
+                String json = numpy(script, name, extra, specs);
                 double np = field(json, "compute_s");
                 System.out.printf(Locale.ROOT, "%4d %11d %-13s %10.2f %12d %12.2f %11.2f %12.0f %8.1fx   ours %s (%d GCs), numpy %s%n", n,
                         params, name, seconds, rss >> 20, np, field(json, "load_s"), field(json, "peak_rss_mb"), np / seconds,
                         AggregationBenchmark.fmt(runs), collections, AggregationBenchmark.fmt(numbers(json, "compute_runs_s")));
+                if (r.length > 3) {
+                    String second = numpy(script, (String) r[3], extra, specs);
+                    double np2 = field(second, "compute_s");
+                    System.out.printf(Locale.ROOT, "%30s numpy as %s: %.2f s, %.1fx ours (runs %s)%n", "", r[3], np2,
+                            np2 / seconds, AggregationBenchmark.fmt(numbers(second, "compute_runs_s")));
+                }
             }
             // RobustAggregation's default block: 2^20 float32 elements over all clients (4 MiB), held twice
             // (values and sort keys) by each of the two threads.
@@ -152,6 +156,16 @@ public final class RobustAggregationBenchmark {
         } else {
             new RobustAggregation().aggregate(rule, clients, clients.get(0).path(), out);
         }
+    }
+
+    /** robust_bench.py's run of one numpy rule on the files: its JSON line. */
+    private static String numpy(Path script, String rule, List<String> extra, List<String> specs)
+            throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of(script.toString(), "run", "--rule", rule,
+                "--repeat", Integer.toString(TIMED_RUNS)));
+        cmd.addAll(extra);
+        cmd.addAll(specs);
+        return python(cmd);
     }
 
     private static String python(List<String> args) throws IOException, InterruptedException {
