@@ -3,6 +3,8 @@ package org.flserver.aggregation;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.VectorSpecies;
 
+import java.util.Arrays;
+
 /**
  * The Vector API form of {@link PairwiseDistances}: the rows are taken four by four, and a block of
  * 4 × 4 pairs is computed at once, its sixteen accumulator vectors (eight lanes: the eight
@@ -49,7 +51,7 @@ final class VectorPairwiseDistances {
         for (int i = 0; i < r.length; i++) {
             r[i] = x[Math.min(i, rows - 1)]; // padding rows repeat the last; their pairs are dropped
         }
-        java.util.Arrays.fill(acc, 0, accumulators(rows), 0.0);
+        Arrays.fill(acc, 0, accumulators(rows), 0.0);
         int full = n & ~7;
         for (int t0 = 0; t0 < full; t0 += TILE) {
             int t1 = Math.min(full, t0 + TILE);

@@ -33,7 +33,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * (up to 12.5 M parameters, the generator's tier "average", among them resnet18, the mobilenets,
  * efficientnet_b0 to b3, ssdlite and the user model) are also averaged: two perturbed clients with
  * sample sizes 30 and 70 give, storage by storage, exactly the bytes of PyTorch's mean (float64
- * accumulation rounded once to float32). The big ones are only read, to keep the test at minutes.
+ * accumulation rounded once to float32). The big ones are only read, to keep the test at about a
+ * minute (and the generator gives them parameters from one seeded normal distribution instead of
+ * torchvision's initialization, which took most of the time before).
  */
 class TorchvisionModelsTest {
 
