@@ -10,6 +10,7 @@ import java.util.Arrays;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
+import java.util.logging.Logger;
 import java.util.stream.Collectors;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 
@@ -21,6 +22,8 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
  */
 @ApplicationScoped
 public class PasswordGuard {
+
+    private static final Logger LOG = Logger.getLogger(PasswordGuard.class.getName());
 
     /** How long a check waits for a free verification slot before the client is told to come back. */
     private static final long VERIFICATION_WAIT_MILLIS = 5_000;
@@ -75,6 +78,11 @@ public class PasswordGuard {
     @ConfigProperty(name = "fl.signup.max-per-address", defaultValue = "20")
     int signUpsPerAddress;
 
+    /** Sign-ups from all addresses together per window; 0: no limit. */
+    @Inject
+    @ConfigProperty(name = "fl.signup.max-total", defaultValue = "500")
+    int signUpsTotal;
+
     @Inject
     @ConfigProperty(name = "fl.signup.window-seconds", defaultValue = "3600")
     long signUpWindowSeconds;
@@ -100,7 +108,7 @@ public class PasswordGuard {
         // a random password nobody knows, hashed like new passwords are
         String dummy = PasswordHasher.hash(PasswordHasher.newToken(), pbkdf2Iterations);
         checks = new PasswordChecks(throttle, PasswordHasher::verify, dummy, concurrent, VERIFICATION_WAIT_MILLIS);
-        signUps = new SignUpLimit(new SignUpLimit.Settings(Math.max(0, signUpsPerAddress),
+        signUps = new SignUpLimit(new SignUpLimit.Settings(Math.max(0, signUpsPerAddress), Math.max(0, signUpsTotal),
                 Math.max(1, signUpWindowSeconds) * 1000, Math.max(100, maxEntries)), () -> System.nanoTime() / 1_000_000);
         proxies = trustedProxies.map(list -> Arrays.stream(list.split(",")).map(String::trim)
                 .filter(s -> !s.isEmpty()).collect(Collectors.toSet())).orElse(Set.of());
@@ -122,13 +130,24 @@ public class PasswordGuard {
     /**
      * Counts a sign-up from the client address (see {@link #clientAddress}); 429 with
      * {@code Retry-After} when the address already made {@code fl.signup.max-per-address} in its
-     * window ({@code fl.signup.window-seconds}).
+     * window ({@code fl.signup.window-seconds}), or all addresses together
+     * {@code fl.signup.max-total} in theirs. The first refusal of the latter in a window is logged:
+     * the operator should know that sign-ups are being refused to everyone.
      */
     public void countSignUp(String address) {
-        long wait = signUps.acquire(address);
-        if (wait > 0) {
-            throw RetryLater.tooManySignUps(signUpsPerAddress, Math.max(1, signUpWindowSeconds), wait);
+        SignUpLimit.Verdict verdict = signUps.acquire(address);
+        if (verdict.seconds() == 0) {
+            return;
         }
+        long window = Math.max(1, signUpWindowSeconds);
+        if (!verdict.total()) {
+            throw RetryLater.tooManySignUps(signUpsPerAddress, window, verdict.seconds());
+        }
+        if (verdict.first()) {
+            LOG.warning("sign-ups refused for everyone for the next " + verdict.seconds() + " s: " + signUpsTotal
+                    + " were made in this window of " + window + " s (fl.signup.max-total)");
+        }
+        throw RetryLater.tooManySignUpsOnServer(signUpsTotal, window, verdict.seconds());
     }
 
     public PasswordChecks.Result check(String username, String password, String address,

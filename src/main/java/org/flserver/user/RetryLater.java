@@ -26,7 +26,16 @@ public class RetryLater extends ApiException {
 
     /** 429: the client's address made as many sign-ups as its window allows. */
     public static RetryLater tooManySignUps(int max, long windowSeconds, long seconds) {
-        return new RetryLater(429, "Too many sign-ups from this address: at most " + max + " in " + windowSeconds
+        return signUps("from this address", max, windowSeconds, seconds);
+    }
+
+    /** 429: all addresses together made {@code max} sign-ups in the window; it ends in {@code seconds}. */
+    public static RetryLater tooManySignUpsOnServer(int max, long windowSeconds, long seconds) {
+        return signUps("on this server", max, windowSeconds, seconds);
+    }
+
+    private static RetryLater signUps(String where, int max, long windowSeconds, long seconds) {
+        return new RetryLater(429, "Too many sign-ups " + where + ": at most " + max + " in " + windowSeconds
                 + " seconds. Try again in " + inSeconds(seconds), seconds);
     }
 
