@@ -5,10 +5,10 @@ import org.flserver.platform.ApiException;
 
 /**
  * A refusal that tells the client when to come back ({@code Retry-After}, in seconds): 429 when
- * too many password checks failed or an address made too many sign-ups, 503 when too many were
- * waiting to run (or, {@link #unavailable}, too many of some other bounded work, such as upload
- * checks). The password texts follow DRF's throttling answer, which clients of the reference
- * server already know.
+ * too many password checks failed or too many sign-ups came (from one address, or from all
+ * together), 503 when too many were waiting to run (or, {@link #unavailable}, too many of some
+ * other bounded work, such as upload checks). The password texts follow DRF's throttling answer,
+ * which clients of the reference server already know.
  */
 public class RetryLater extends ApiException {
 

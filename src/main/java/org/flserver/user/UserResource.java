@@ -118,7 +118,7 @@ public class UserResource {
             endpoints.problem(endpoint).ifPresent(problem -> fields.error("message_endpoint", problem));
         }
         fields.check();
-        // a well-formed sign-up counts against its address's limit, before its password is hashed
+        // a well-formed sign-up counts against the sign-up limits, before its password is hashed
         guard.countSignUp(guard.clientAddress(request));
         User user = users.create(new NewUser(username, password, orEmpty(firstName), orEmpty(lastName),
                 orEmpty(email), Boolean.TRUE.equals(actor), Boolean.TRUE.equals(client), orEmpty(endpoint)));

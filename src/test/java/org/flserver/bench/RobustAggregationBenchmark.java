@@ -136,11 +136,11 @@ public final class RobustAggregationBenchmark {
     }
 
     /**
-     * Garbage collections so far in this JVM. An aggregation allocates its buffers once per run
-     * (Krum also its pairs' accumulators once per block, about 100 KB at N = 50): that makes a few
-     * collections in the timed runs, up to about 15 for Krum; a kernel that C2 left boxed (every
-     * vector an object, the rule several times slower) makes hundreds. The figure makes such a run
-     * visible in the table.
+     * Garbage collections so far in this JVM. An aggregation allocates its block buffers once per
+     * run (Krum also a small vector of partial sums per block): that makes a few collections in the
+     * timed runs, up to about 15 for Krum; a kernel that C2 left boxed (every vector an object,
+     * the rule several times slower) makes hundreds. The figure makes such a run visible in the
+     * table.
      */
     private static long collections() {
         long n = 0;
