@@ -1,6 +1,7 @@
 package org.flserver.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -64,6 +65,11 @@ class PlainDeploymentIT {
             RequestBodies.areRefusedByPayara(api);
         }
         assertTrue(Files.isDirectory(dir.resolve("fl-data")), "the embedded database lives in ./fl-data");
+        // the schema upgrade of the new database ran with its backup (H2SchemaUpgrade), which is gone again
+        assertTrue(Files.readString(dir.resolve("first.log")).contains("holds the database as it was"),
+                "the upgrade's backup is announced in the log");
+        assertFalse(Files.exists(dir.resolve("fl-data").resolve("db").resolve("fl.before-upgrade.sql")),
+                "the upgrade's backup is deleted after the upgrade");
         try (PayaraMicroProcess second = PayaraMicroProcess.start(dir, List.of(), IntegrationEnvironment.preBootOptions(),
                 dir.resolve("second.log"))) {
             ApiClient api = new ApiClient(second.baseUrl());
@@ -73,5 +79,7 @@ class PlainDeploymentIT {
 
             RequestBodies.reachTheApplication(api);
         }
+        assertFalse(Files.readString(dir.resolve("second.log")).contains("holds the database as it was"),
+                "a start without pending migrations takes no backup");
     }
 }
