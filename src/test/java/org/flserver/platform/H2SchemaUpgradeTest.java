@@ -18,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.FlywayException;
 import org.flywaydb.core.api.MigrationInfo;
+import org.flywaydb.core.api.MigrationInfoService;
 import org.flywaydb.core.api.MigrationVersion;
 import org.h2.jdbcx.JdbcDataSource;
 import org.junit.jupiter.api.Test;
@@ -47,7 +48,7 @@ class H2SchemaUpgradeTest {
      * {@code point}; the next start leaves it fully upgraded, with the data, and without a backup.
      */
     @ParameterizedTest(name = "from version ''{0}'', halted at {1}")
-    @CsvSource({"5, 6:1", "5, 6:7", "5, done", "'', 1:5", "'', 3:2"})
+    @CsvSource({"5, 6:1", "5, 6:7", "5, done", "'', 3:2"})
     void anUpgradeInterruptedByACrashIsFinishedAtTheNextStart(String from, String point) throws Exception {
         boolean old = !from.isEmpty();
         Path db = old ? databaseWithData(from) : dir.resolve("db");
@@ -169,7 +170,7 @@ class H2SchemaUpgradeTest {
     private int upgradeHaltedAt(Path db, String point) throws Exception {
         Path log = dir.resolve("halted-" + point.replace(':', '-') + ".log");
         Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), H2UpgradeCrash.class.getName(), url(db), point)
+                "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), H2UpgradeCrash.class.getName(), url(db), point)
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
         if (!p.waitFor(120, TimeUnit.SECONDS)) {
             p.destroyForcibly();
@@ -192,11 +193,11 @@ class H2SchemaUpgradeTest {
 
     /** At the latest version, every migration successful, the same schema as a new database, no backup left. */
     private void assertUpgraded(Path db) throws Exception {
-        Flyway f = flyway(db).load();
-        for (MigrationInfo m : f.info().applied()) {
+        MigrationInfoService info = flyway(db).load().info();
+        for (MigrationInfo m : info.applied()) {
             assertTrue(m.getState().isApplied() && !m.getState().isFailed(), m.getVersion() + " " + m.getState());
         }
-        assertEquals(LATEST, f.info().current().getVersion().getVersion());
+        assertEquals(LATEST, info.current().getVersion().getVersion());
         assertSameSchema(freshSchema(), schema(db));
         assertFalse(Files.exists(backup(db)), "backup deleted");
         assertFalse(Files.exists(backup(db).resolveSibling(backup(db).getFileName() + ".tmp")), "no temporary file");
@@ -238,13 +239,12 @@ class H2SchemaUpgradeTest {
     }
 
     private static void insertData(Path db) throws SQLException {
+        String version = "INSERT INTO model_version (model_id, round, weights_sha256, weights_size, created_at)"
+                + " VALUES ('m1', %d, REPEAT('a', 64), 10, CURRENT_TIMESTAMP)";
         execute(db, "INSERT INTO fl_user (id, username, password_hash, token, date_joined) VALUES"
-                + " ('u1', 'alice', 'h', '0123456789012345678901234567890123456789', CURRENT_TIMESTAMP)");
-        execute(db, "INSERT INTO model (id, model_type, owner_id, created_at) VALUES ('m1', 'GLOBAL', 'u1', CURRENT_TIMESTAMP)");
-        for (int round = 0; round < 3; round++) {
-            execute(db, "INSERT INTO model_version (model_id, round, weights_sha256, weights_size, created_at)"
-                    + " VALUES ('m1', " + round + ", REPEAT('a', 64), 10, CURRENT_TIMESTAMP)");
-        }
+                + " ('u1', 'alice', 'h', '0123456789012345678901234567890123456789', CURRENT_TIMESTAMP)",
+                "INSERT INTO model (id, model_type, owner_id, created_at) VALUES ('m1', 'GLOBAL', 'u1', CURRENT_TIMESTAMP)",
+                String.format(version, 0), String.format(version, 1), String.format(version, 2));
     }
 
     /** The rows of {@link #insertData} are there, and new rows get identities after theirs. */
@@ -258,38 +258,49 @@ class H2SchemaUpgradeTest {
 
     /** Tables, columns (type, nullability, default), constraints and indexes of the PUBLIC schema. */
     private static List<String> schema(Path db) throws SQLException {
-        List<String> s = new ArrayList<>(strings(db, "SELECT table_name || '.' || column_name || ' ' || data_type || ' '"
-                + " || is_nullable || ' ' || COALESCE(column_default, '-') FROM information_schema.columns"
-                + " WHERE table_schema = 'PUBLIC' ORDER BY table_name, ordinal_position"));
-        s.addAll(strings(db, "SELECT table_name || ' ' || constraint_type || ' ' || constraint_name"
-                + " FROM information_schema.table_constraints WHERE table_schema = 'PUBLIC' ORDER BY 1"));
         // indexes by what they index: H2 names the indexes of constraints itself, differently when the
         // tables are created by a script, where a foreign key also uses an index of the same columns
         // that the migration created instead of one of its own; and the migrations' own index names
-        s.addAll(strings(db, "SELECT table_name || ' ' || index_name FROM information_schema.indexes"
+        List<String> s = strings(db, "SELECT table_name || '.' || column_name || ' ' || data_type || ' '"
+                + " || is_nullable || ' ' || COALESCE(column_default, '-') FROM information_schema.columns"
+                + " WHERE table_schema = 'PUBLIC' ORDER BY table_name, ordinal_position",
+                "SELECT table_name || ' ' || constraint_type || ' ' || constraint_name"
+                + " FROM information_schema.table_constraints WHERE table_schema = 'PUBLIC' ORDER BY 1",
+                "SELECT table_name || ' ' || index_name FROM information_schema.indexes"
                 + " WHERE table_schema = 'PUBLIC' AND index_name NOT LIKE 'CONSTRAINT%'"
-                + " AND index_name NOT LIKE 'PRIMARY_KEY%' AND index_name NOT LIKE '%_INDEX_%'"));
-        s.addAll(strings(db, "SELECT DISTINCT i.table_name || ' ' || i.index_type_name || ' ' || LISTAGG(c.column_name, ',')"
+                + " AND index_name NOT LIKE 'PRIMARY_KEY%' AND index_name NOT LIKE '%_INDEX_%'",
+                "SELECT DISTINCT i.table_name || ' ' || i.index_type_name || ' ' || LISTAGG(c.column_name, ',')"
                 + " WITHIN GROUP (ORDER BY c.ordinal_position) FROM information_schema.indexes i"
                 + " JOIN information_schema.index_columns c ON c.index_schema = i.index_schema AND c.index_name = i.index_name"
-                + " WHERE i.table_schema = 'PUBLIC' GROUP BY i.table_name, i.index_name, i.index_type_name ORDER BY 1"));
+                + " WHERE i.table_schema = 'PUBLIC' GROUP BY i.table_name, i.index_name, i.index_type_name ORDER BY 1");
         s.sort(null); // the same elements, in the order of their names (H2 lists constraints of equal names in any order)
         return s;
     }
 
-    private static List<String> strings(Path db, String sql) throws SQLException {
+    /**
+     * The first column of every row of the queries, in order, over one connection (H2 opens the
+     * database file with the first connection and closes it with the last: once per call).
+     */
+    private static List<String> strings(Path db, String... queries) throws SQLException {
         List<String> out = new ArrayList<>();
-        try (Connection c = dataSource(db).getConnection(); Statement st = c.createStatement(); ResultSet r = st.executeQuery(sql)) {
-            while (r.next()) {
-                out.add(r.getString(1));
+        try (Connection c = dataSource(db).getConnection(); Statement st = c.createStatement()) {
+            for (String sql : queries) {
+                try (ResultSet r = st.executeQuery(sql)) {
+                    while (r.next()) {
+                        out.add(r.getString(1));
+                    }
+                }
             }
         }
         return out;
     }
 
-    private static void execute(Path db, String sql) throws SQLException {
+    /** The statements, in order, over one connection. */
+    private static void execute(Path db, String... statements) throws SQLException {
         try (Connection c = dataSource(db).getConnection(); Statement st = c.createStatement()) {
-            st.execute(sql);
+            for (String sql : statements) {
+                st.execute(sql);
+            }
         }
     }
 }
