@@ -148,8 +148,10 @@ final class TorchZipWriter {
         for (int i = 0; i < records.size(); i++) {
             Record r = records.get(i);
             boolean far = offsets[i] >= zip64From;
-            // Past 4 GiB, as torch (miniz) writes it and needs it: both sizes and the offset are
-            // 0xFFFFFFFF and the ZIP64 extra holds all three.
+            // Past 4 GiB both sizes and the offset are 0xFFFFFFFF and the ZIP64 extra holds all
+            // three. miniz marks only the fields that overflow; APPNOTE 4.5.3 allows either, and
+            // torch's reader (TorchSaveWriterPythonIT) and java.util.zip (TorchSaveWriterTest) read
+            // this form. A record's own size never passes 4 GiB: it is one byte array or buffer.
             int size32 = far ? (int) U32 : (int) r.size();
             ByteBuffer e = le(46 + r.name.length + (far ? ZIP64_EXTRA : 0));
             e.putInt(0x02014b50).putShort((short) 0).putShort((short) 0).putShort((short) flags(r.size()))
