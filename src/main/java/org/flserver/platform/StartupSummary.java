@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DatabaseMetaData;
 import java.sql.SQLException;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.logging.Logger;
 import java.util.regex.Pattern;
@@ -69,12 +70,21 @@ public class StartupSummary implements ServletContextListener {
                 + "\n  inference: " + inference());
     }
 
+    /**
+     * Said of H2: it keeps commits in memory up to half a second before writing them (README,
+     * "Configuration"), so an operator should know it is not the database for production.
+     */
+    static final String EMBEDDED = " (embedded, for trying fl-server out; production runs on PostgreSQL: README,"
+            + " \"Configuration\")";
+
     /** Product, version, URL (without password) and user of the connected database. */
     private String database() {
         try (Connection connection = dataSource.getConnection()) {
             DatabaseMetaData meta = connection.getMetaData();
-            return meta.getDatabaseProductName() + " " + meta.getDatabaseProductVersion() + " at "
-                    + withoutPassword(meta.getURL()) + " as " + meta.getUserName();
+            String product = meta.getDatabaseProductName();
+            return product + " " + meta.getDatabaseProductVersion() + " at "
+                    + withoutPassword(meta.getURL()) + " as " + meta.getUserName()
+                    + (product.toLowerCase(Locale.ROOT).contains("h2") ? EMBEDDED : "");
         } catch (SQLException | RuntimeException e) {
             // The schema migrations have reached the database just before; should it be gone again,
             // the summary still says which one is configured, and the next request will say more.

@@ -44,6 +44,7 @@ class StartupLogIT {
         assertTrue(shown.contains("fl-server started"), shown);
         assertTrue(shown.contains("API /api/ | admin page /admin/ | OpenAPI /api/schema/"), shown);
         assertTrue(shown.contains("database: H2 "), shown);
+        assertTrue(shown.contains("embedded, for trying fl-server out; production runs on PostgreSQL"), shown);
         assertTrue(shown.contains("jdbc:h2:./fl-data/db/fl"), shown);
         assertTrue(shown.contains("data directory: " + dir.resolve("fl-data")), shown);
         assertTrue(shown.contains("inference: fl.inference.sandbox=none, TorchScript runtime from " + libs), shown);
