@@ -40,6 +40,13 @@ public class StartupSummary implements ServletContextListener {
     /** The password of user information in a JDBC URL ({@code //user:secret@host}). */
     private static final Pattern USER_INFO_PASSWORD = Pattern.compile("//([^/:@]*):[^/@]*@");
 
+    /**
+     * Said of H2: it keeps commits in memory up to half a second before writing them (README,
+     * "Configuration"), so an operator should know it is not the database for production.
+     */
+    private static final String EMBEDDED_NOTE = " (embedded, for trying fl-server out; production runs on"
+            + " PostgreSQL: README, \"Configuration\")";
+
     @Resource(lookup = DataSourceConfig.JNDI_NAME)
     DataSource dataSource;
 
@@ -70,13 +77,6 @@ public class StartupSummary implements ServletContextListener {
                 + "\n  inference: " + inference());
     }
 
-    /**
-     * Said of H2: it keeps commits in memory up to half a second before writing them (README,
-     * "Configuration"), so an operator should know it is not the database for production.
-     */
-    static final String EMBEDDED = " (embedded, for trying fl-server out; production runs on PostgreSQL: README,"
-            + " \"Configuration\")";
-
     /** Product, version, URL (without password) and user of the connected database. */
     private String database() {
         try (Connection connection = dataSource.getConnection()) {
@@ -84,7 +84,7 @@ public class StartupSummary implements ServletContextListener {
             String product = meta.getDatabaseProductName();
             return product + " " + meta.getDatabaseProductVersion() + " at "
                     + withoutPassword(meta.getURL()) + " as " + meta.getUserName()
-                    + (product.toLowerCase(Locale.ROOT).contains("h2") ? EMBEDDED : "");
+                    + (product.toLowerCase(Locale.ROOT).contains("h2") ? EMBEDDED_NOTE : "");
         } catch (SQLException | RuntimeException e) {
             // The schema migrations have reached the database just before; should it be gone again,
             // the summary still says which one is configured, and the next request will say more.
