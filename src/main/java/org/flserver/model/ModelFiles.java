@@ -12,10 +12,12 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermission;
 import java.security.MessageDigest;
 import java.time.Duration;
@@ -47,7 +49,9 @@ import org.flserver.tensor.DurableMove;
  *     several files can refuse all of them (e.g. the second is too large) before any is kept.</li>
  * <li>Files are never parsed or executed here; validating them as PyTorch files is the job of the
  *     tensor reader. Files are never deleted by a model delete either: clones share them, so
- *     removing unreferenced files is a separate garbage collection (future work).</li>
+ *     files no row names any more are deleted by a collection of their own, a day after their last
+ *     use ({@link UnreferencedFileCollection}); a commit of content already stored touches the file
+ *     for it.</li>
  * <li>What a crash leaves in {@code tmp/} (a half-received upload, an aggregation's output or
  *     optimizer state that was never committed, each up to several model sizes) is deleted when
  *     the server first uses the store after a start, if it has not been written for {@code fl.tmp.max-idle-hours} (default 24): a
@@ -92,6 +96,15 @@ public class ModelFiles {
         int swept = sweepTemp(Instant.now().minus(Duration.ofHours(Math.max(1, tmpMaxIdleHours))));
         if (swept > 0) {
             LOG.info(() -> "deleted " + swept + " temp file(s) left in " + tmp + " by an earlier crash");
+        }
+        try {
+            int restored = new UnreferencedFiles(files, hashes -> Set.of(), 1).recover();
+            if (restored > 0) {
+                LOG.info(() -> "put back " + restored + " file(s) that a collection of unreferenced files had"
+                        + " set aside when the server stopped");
+            }
+        } catch (IOException e) {
+            LOG.warning(() -> "cannot look for files set aside by a collection of unreferenced files: " + e);
         }
     }
 
@@ -180,7 +193,7 @@ public class ModelFiles {
                 Files.createDirectories(target.getParent());
                 DurableMove.flushDirectory(files); // the new subfolder's entry, or the file below could vanish with it
             }
-            if (Files.exists(target)) {
+            if (Files.exists(target) && touched(target)) {
                 deleteQuietly(received.temp());
             } else {
                 try {
@@ -198,6 +211,28 @@ public class ModelFiles {
         }
         received.committed = true;
         return new StoredFile(received.sha256(), received.size());
+    }
+
+    /**
+     * Sets a stored file's modification time to now, so that the collection of unreferenced files
+     * leaves it alone while the caller's row, about to name it, is not yet committed
+     * ({@link UnreferencedFiles}); false when the file is gone (that collection took it just now) or
+     * cannot be touched, and the caller's copy is to be moved in instead.
+     */
+    private static boolean touched(Path target) {
+        try {
+            Files.setLastModifiedTime(target, FileTime.from(Instant.now()));
+            return true;
+        } catch (NoSuchFileException collectedJustNow) {
+            return false;
+        } catch (IOException notOwner) {
+            return false; // e.g. written by another instance's user: the caller's fresh copy replaces it
+        }
+    }
+
+    /** The store's {@code files/} folder, for the collection of unreferenced files ({@link UnreferencedFiles}). */
+    public Path filesDirectory() {
+        return files;
     }
 
     /** Where the file with this hash lives (it may not exist). Only well-formed hashes are accepted. */

@@ -189,7 +189,7 @@ public class ModelService {
      * the same statement — the training of a global model (and its participants), local models
      * based on it, metrics, and ensemble memberships — on H2 and PostgreSQL alike, so no ordering of
      * deletes is needed here. The weights file stays: files are shared by content (clones,
-     * identical uploads), and removing unreferenced ones is a separate garbage collection.
+     * identical uploads); {@link UnreferencedFileCollection} deletes it once no row names it.
      *
      * <p>The training row (for a local model: its base model's training) is locked first, as every
      * change of a training does (design.md §5.1): the cascade then takes the model's row after it, in

@@ -63,6 +63,12 @@ public class IntegrationEnvironment implements LauncherSessionListener {
         try {
             workDir = Files.createDirectories(Path.of("target", "it")).toAbsolutePath();
             startDatabase();
+            if (postgres != null) {
+                // a new database: the stored files of an earlier run name nothing in it, and the
+                // servers' collection of unreferenced files would delete them while tests compare
+                // the store's contents (ModelApiIT)
+                freshDirectory(DATA_DIRECTORY.toAbsolutePath());
+            }
             if (Boolean.parseBoolean(System.getProperty("it.shared-server", "true"))) {
                 startServer();
             }
@@ -153,6 +159,9 @@ public class IntegrationEnvironment implements LauncherSessionListener {
                 "-Dfl.jobs.lease-seconds=10",
                 // Unreachable notification receivers fail after about a second, not 75 s (api.md §8.2).
                 "-Dfl.notification.retry-delays-seconds=0.2,0.2,0.2,0.2",
+                // The collection of unreferenced stored files runs every 2 s, not hourly
+                // (StoredFileCollectionIT); it takes only files idle for 24 h, which the tests' are not.
+                "-Dfl.files.collect-interval-seconds=2",
                 // A web frontend on another origin may call the API (CorsIT).
                 "-Dfl.cors.allowed-origins=" + CORS_ORIGIN);
     }
