@@ -12,7 +12,6 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -223,10 +222,10 @@ public class ModelFiles {
         try {
             Files.setLastModifiedTime(target, FileTime.from(Instant.now()));
             return true;
-        } catch (NoSuchFileException collectedJustNow) {
+        } catch (IOException goneOrNotOurs) {
+            // gone: the collection took it just now; or another instance's user wrote it: either
+            // way the caller's fresh copy is moved in
             return false;
-        } catch (IOException notOwner) {
-            return false; // e.g. written by another instance's user: the caller's fresh copy replaces it
         }
     }
 

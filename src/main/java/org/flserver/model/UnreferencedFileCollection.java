@@ -18,8 +18,8 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 /**
  * Runs the collection of unreferenced stored files ({@link UnreferencedFiles}) on this instance
- * every {@code fl.files.collect-interval-seconds} (an hour), the first time one interval after the
- * start. Files are collected once no one has written or stored them again for
+ * every {@code fl.files.collect-interval-seconds} (an hour), the first time ten minutes (or one
+ * interval, if shorter) after the start. Files are collected once no one has written or stored them again for
  * {@code fl.files.unreferenced-max-idle-hours} (24, at least 1): far longer than any upload or
  * aggregation takes between storing its file and committing the row that names it. Every instance
  * runs it; they share the store and the protocol lets them.
@@ -28,6 +28,9 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 public class UnreferencedFileCollection {
 
     private static final Logger LOG = Logger.getLogger(UnreferencedFileCollection.class.getName());
+
+    /** The first collection after a start comes after one interval, or after ten minutes if that is sooner. */
+    private static final long FIRST_RUN_AT_MOST_MILLIS = 10 * 60 * 1000;
 
     /** Hashes looked up in one query (eight IN lists of this many parameters). */
     private static final int BATCH = 500;
@@ -54,7 +57,10 @@ public class UnreferencedFileCollection {
     void start(@Observes @Initialized(ApplicationScoped.class) Object applicationStarted) {
         long period = Math.max(1000, (long) (intervalSeconds * 1000));
         executor = new ScheduledThreadPoolExecutor(1, threadFactory);
-        executor.scheduleWithFixedDelay(this::collect, period, period, TimeUnit.MILLISECONDS);
+        // not at start (keeps starts light), but soon after: a server restarted more often than the
+        // interval still collects
+        executor.scheduleWithFixedDelay(this::collect, Math.min(period, FIRST_RUN_AT_MOST_MILLIS), period,
+                TimeUnit.MILLISECONDS);
     }
 
     @PreDestroy
