@@ -19,10 +19,10 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 /**
  * Runs the collection of unreferenced stored files ({@link UnreferencedFiles}) on this instance
  * every {@code fl.files.collect-interval-seconds} (an hour), the first time ten minutes (or one
- * interval, if shorter) after the start. Files are collected once no one has written or stored them again for
- * {@code fl.files.unreferenced-max-idle-hours} (24, at least 1): far longer than any upload or
- * aggregation takes between storing its file and committing the row that names it. Every instance
- * runs it; they share the store and the protocol lets them.
+ * interval, if shorter) after the start. Files are collected once no one has written or stored
+ * them again for {@code fl.files.unreferenced-max-idle-hours} (24, at least 1): far longer than any
+ * upload or aggregation takes between storing its file and committing the row that names it.
+ * Every instance runs it; they share the store and the protocol lets them.
  */
 @ApplicationScoped
 public class UnreferencedFileCollection {
