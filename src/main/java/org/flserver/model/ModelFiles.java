@@ -97,7 +97,7 @@ public class ModelFiles {
             LOG.info(() -> "deleted " + swept + " temp file(s) left in " + tmp + " by an earlier crash");
         }
         try {
-            int restored = new UnreferencedFiles(files, hashes -> Set.of(), 1).recover();
+            int restored = UnreferencedFiles.recover(files);
             if (restored > 0) {
                 LOG.info(() -> "put back " + restored + " file(s) that a collection of unreferenced files had"
                         + " set aside when the server stopped");

@@ -71,11 +71,11 @@ final class UnreferencedFiles {
 
     /** Deletes the files not modified since {@code idleSince} that no row names (see the class comment). */
     Collected collect(Instant idleSince) throws IOException {
-        recover();
+        recover(files);
         int deleted = 0;
         long bytes = 0;
         List<Path> candidates = new ArrayList<>();
-        for (Path shard : shards()) {
+        for (Path shard : shards(files)) {
             try (DirectoryStream<Path> entries = Files.newDirectoryStream(shard)) {
                 for (Path f : entries) {
                     if (isStored(f) && modifiedBefore(f, idleSince)) {
@@ -95,12 +95,13 @@ final class UnreferencedFiles {
     }
 
     /**
-     * Puts back every {@code .deleting} file whose original is missing and removes those whose
-     * original exists again; returns how many were put back.
+     * Puts back every {@code .deleting} file in the store's {@code files} folder whose original is
+     * missing and removes those whose original exists again; returns how many were put back. Needs
+     * no database: putting back a file no row names only delays its collection.
      */
-    int recover() throws IOException {
+    static int recover(Path files) throws IOException {
         int restored = 0;
-        for (Path shard : shards()) {
+        for (Path shard : shards(files)) {
             List<Path> aside = new ArrayList<>();
             try (DirectoryStream<Path> entries = Files.newDirectoryStream(shard, "*" + DELETING)) {
                 entries.forEach(aside::add);
@@ -177,7 +178,7 @@ final class UnreferencedFiles {
         }
     }
 
-    private List<Path> shards() throws IOException {
+    private static List<Path> shards(Path files) throws IOException {
         List<Path> shards = new ArrayList<>();
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(files)) {
             for (Path p : entries) {

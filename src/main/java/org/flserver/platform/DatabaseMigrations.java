@@ -46,6 +46,12 @@ public class DatabaseMigrations {
         LOG.info(() -> vendor + " database schema ready (" + applied + " migrations applied now)");
     }
 
+    /** {@code postgresql} or {@code h2} for a JDBC database product name, null for any other database. */
+    static String vendor(String productName) {
+        String product = productName.toLowerCase(Locale.ROOT);
+        return product.contains("postgres") ? "postgresql" : product.contains("h2") ? "h2" : null;
+    }
+
     /** Flyway with the migrations of {@code vendor} ({@code postgresql} or {@code h2}) for this data source. */
     static FluentConfiguration configuration(DataSource dataSource, String vendor) {
         return Flyway.configure(DatabaseMigrations.class.getClassLoader())
@@ -57,14 +63,12 @@ public class DatabaseMigrations {
     /** The migration folder for the connected database: {@code postgresql} or {@code h2}. */
     private String vendor() {
         try (Connection connection = dataSource.getConnection()) {
-            String product = connection.getMetaData().getDatabaseProductName().toLowerCase(Locale.ROOT);
-            if (product.contains("postgres")) {
-                return "postgresql";
+            String product = connection.getMetaData().getDatabaseProductName();
+            String vendor = vendor(product);
+            if (vendor == null) {
+                throw new IllegalStateException("unsupported database: " + product + " (use PostgreSQL or H2)");
             }
-            if (product.contains("h2")) {
-                return "h2";
-            }
-            throw new IllegalStateException("unsupported database: " + product + " (use PostgreSQL or H2)");
+            return vendor;
         } catch (SQLException e) {
             throw new IllegalStateException("cannot reach the database: " + e.getMessage(), e);
         }

@@ -172,8 +172,9 @@ final class H2SchemaUpgrade {
 
     /**
      * Makes a rename or deletion in {@code directory} survive a power loss (POSIX: fsync of the
-     * directory). The same as the tensor library's {@code DurableMove} does for model files; this
-     * package imports no other of fl-server's. Where a directory cannot be opened as a file
+     * directory). The same as the tensor library's {@code DurableMove.flushDirectory} does for model
+     * files, written again on purpose: both packages are at the bottom of the layering
+     * (LayeringTest), so neither may use the other. Where a directory cannot be opened as a file
      * (Windows), its entries are durable without it.
      */
     private static void flushDirectory(Path directory) throws IOException {
@@ -181,7 +182,7 @@ final class H2SchemaUpgrade {
         try {
             dir = FileChannel.open(directory, StandardOpenOption.READ);
         } catch (AccessDeniedException | UnsupportedOperationException cannotOpenDirectories) {
-            return;
+            return; // Windows: a directory is no file to open, and a rename there is durable without it
         }
         try (dir) {
             dir.force(true);

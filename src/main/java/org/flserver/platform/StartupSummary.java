@@ -9,7 +9,6 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DatabaseMetaData;
 import java.sql.SQLException;
-import java.util.Locale;
 import java.util.Optional;
 import java.util.logging.Logger;
 import java.util.regex.Pattern;
@@ -84,7 +83,7 @@ public class StartupSummary implements ServletContextListener {
             String product = meta.getDatabaseProductName();
             return product + " " + meta.getDatabaseProductVersion() + " at "
                     + withoutPassword(meta.getURL()) + " as " + meta.getUserName()
-                    + (product.toLowerCase(Locale.ROOT).contains("h2") ? EMBEDDED_NOTE : "");
+                    + ("h2".equals(DatabaseMigrations.vendor(product)) ? EMBEDDED_NOTE : "");
         } catch (SQLException | RuntimeException e) {
             // The schema migrations have reached the database just before; should it be gone again,
             // the summary still says which one is configured, and the next request will say more.

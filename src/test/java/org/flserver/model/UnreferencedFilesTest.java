@@ -146,7 +146,7 @@ class UnreferencedFilesTest {
         Path asideTwice = twice.resolveSibling(twice.getFileName() + UnreferencedFiles.DELETING);
         Files.copy(twice, asideTwice);
 
-        assertEquals(1, new UnreferencedFiles(files, rows(Set.of()), 500).recover());
+        assertEquals(1, UnreferencedFiles.recover(files));
 
         assertTrue(Files.exists(alone));
         assertTrue(Files.exists(twice));
