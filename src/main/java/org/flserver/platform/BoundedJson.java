@@ -41,14 +41,28 @@ public final class BoundedJson {
 
     /** The one JSON value of the stream (UTF-8/16/32 detected as {@code JsonReader} does). */
     public static JsonValue read(InputStream in) {
-        try (JsonParser parser = Jsonp.createParser(in)) {
+        JsonParser parser;
+        try {
+            // The provider detects the encoding from the first bytes here already: a body of one
+            // byte such as "{" fails in this call ("not enough chars"), not in the parse below.
+            parser = Jsonp.createParser(in);
+        } catch (RuntimeException e) {
+            throw malformed(e);
+        }
+        try (parser) {
             return read(parser);
         }
     }
 
     /** The one JSON value of the text. */
     public static JsonValue read(Reader in) {
-        try (JsonParser parser = Jsonp.createParser(in)) {
+        JsonParser parser;
+        try {
+            parser = Jsonp.createParser(in);
+        } catch (RuntimeException e) {
+            throw malformed(e);
+        }
+        try (parser) {
             return read(parser);
         }
     }

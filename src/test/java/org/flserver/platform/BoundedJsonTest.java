@@ -87,6 +87,23 @@ class BoundedJsonTest {
         }
     }
 
+    /**
+     * Bodies of one byte: the provider detects a stream's encoding from its first two bytes when
+     * the parser is made, and refused these there (once a 500).
+     */
+    @Test
+    void oneByteBodiesAreA400() {
+        for (String text : new String[]{"{", "[", "1", "x", "\"", "-"}) {
+            byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+            ApiException e = assertThrows(ApiException.class, () -> BoundedJson.read(new ByteArrayInputStream(bytes)), text);
+            assertEquals(400, e.status(), text);
+            assertEquals("{\"detail\":\"JSON parse error - the request body is not valid JSON.\"}", e.body().toString(), text);
+            ApiException body = assertThrows(ApiException.class, () -> JsonBodies.readObject(new ByteArrayInputStream(bytes)), text);
+            assertEquals(400, body.status(), text);
+        }
+        assertEquals(1, ((JsonNumber) BoundedJson.read(new ByteArrayInputStream("1 ".getBytes(StandardCharsets.UTF_8)))).intValue());
+    }
+
     @Test
     void aNulInAStringOrKeyIsRefused() {
         String nul = "{\"detail\":\"JSON parse error - a string contains the character U+0000, which is not accepted.\"}";
