@@ -20,6 +20,7 @@ import java.util.UUID;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.flserver.model.BoundedUpload;
+import org.flserver.model.UploadForm;
 import org.flserver.model.WeightCheckSlots;
 import org.flserver.platform.ApiException;
 import org.flserver.platform.JsonBodies;
@@ -94,6 +95,7 @@ public class InferenceResource {
         String format = null;
         byte[] input = null;
         for (EntityPart part : parts) {
+            UploadForm.requireContentDisposition(part); // without it the part has no name to switch on
             switch (part.getName()) {
                 case "model_id" -> modelId = new String(read(part, 1024), StandardCharsets.UTF_8).strip();
                 case "return_format" -> format = new String(read(part, 1024), StandardCharsets.UTF_8).strip();

@@ -41,11 +41,7 @@ public final class UploadForm {
         Map<String, List<String>> texts = new HashMap<>();
         Map<String, EntityPart> files = new HashMap<>();
         for (EntityPart part : parts) {
-            // without a Content-Disposition the runtime's getFileName() throws (a 500 before this
-            // check); one without a name the runtime refuses itself (400 "Bad request.")
-            if (part.getHeaders().getFirst("Content-Disposition") == null) {
-                throw ApiException.badRequest("A form part has no Content-Disposition header.");
-            }
+            requireContentDisposition(part);
             if (part.getFileName().isPresent()) {
                 files.put(part.getName(), part);
             } else {
@@ -53,6 +49,18 @@ public final class UploadForm {
             }
         }
         return new UploadForm(texts, files);
+    }
+
+    /**
+     * Refuses a form part without a Content-Disposition header (400): the runtime gives such a part
+     * no name, and its getFileName() throws (a 500 before this check). A part whose
+     * Content-Disposition names no field the runtime refuses itself (400 "Bad request."). For every
+     * reader of multipart forms.
+     */
+    public static void requireContentDisposition(EntityPart part) {
+        if (part.getHeaders().getFirst("Content-Disposition") == null) {
+            throw ApiException.badRequest("A form part has no Content-Disposition header.");
+        }
     }
 
     /**

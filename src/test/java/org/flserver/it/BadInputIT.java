@@ -83,6 +83,11 @@ class BadInputIT {
         c.add(json("malformed JSON", "POST", "/api/users/", t -> "{\"username\":", 400, "~JSON parse error - "));
         c.add(json("empty body", "POST", "/api/users/", t -> "", 400,
                 "{\"detail\":\"JSON parse error - the request body is empty.\"}"));
+        // one byte: too short for the JSON provider's encoding detection, once a 500
+        c.add(json("a body of one byte", "POST", "/api/users/", t -> "{", 400,
+                "{\"detail\":\"JSON parse error - the request body is not valid JSON.\"}"));
+        c.add(json("a training of one byte", "POST", "/api/trainings/", t -> "1", 400,
+                "{\"detail\":\"JSON parse error - the request body is not valid JSON.\"}"));
         c.add(json("array instead of object", "POST", "/api/users/", t -> "[1,2]", 400,
                 "{\"_schema\":[\"Invalid input type.\"]}"));
         c.add(json("unknown field", "POST", "/api/users/", t -> user("\"is_staff\":true"), 400,
@@ -231,6 +236,9 @@ class BadInputIT {
                 "{\"detail\":\"Bad request.\"}")); // the runtime's own refusal, as JSON
         c.add(form("form part without any header", "@model/metrics/", t -> new Multipart().rawPart("", "x")
                 .field("metric_names", "a").field("metric_values", "1"), 400,
+                "{\"detail\":\"A form part has no Content-Disposition header.\"}"));
+        c.add(form("inference form part without any header", "/api/inference/", t -> new Multipart().rawPart("", "x")
+                .field("model_id", t.modelId), 400, // its nameless part was an NPE: a 500
                 "{\"detail\":\"A form part has no Content-Disposition header.\"}"));
         // options given as JSON null count as missing (they were an NPE: a 500)
         c.add(json("dp clip norm null", "POST", "/api/trainings/", t -> t.training(b -> b.add("options",
