@@ -10,6 +10,7 @@ import java.io.InputStream;
 import java.io.Reader;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.function.Supplier;
 
 /**
  * Parses client JSON into a JSON-P tree under limits of our own, checked while the text is read:
@@ -41,24 +42,20 @@ public final class BoundedJson {
 
     /** The one JSON value of the stream (UTF-8/16/32 detected as {@code JsonReader} does). */
     public static JsonValue read(InputStream in) {
-        JsonParser parser;
-        try {
-            // The provider detects the encoding from the first bytes here already: a body of one
-            // byte such as "{" fails in this call ("not enough chars"), not in the parse below.
-            parser = Jsonp.createParser(in);
-        } catch (RuntimeException e) {
-            throw malformed(e);
-        }
-        try (parser) {
-            return read(parser);
-        }
+        return read(() -> Jsonp.createParser(in));
     }
 
     /** The one JSON value of the text. */
     public static JsonValue read(Reader in) {
+        return read(() -> Jsonp.createParser(in));
+    }
+
+    private static JsonValue read(Supplier<JsonParser> opening) {
         JsonParser parser;
         try {
-            parser = Jsonp.createParser(in);
+            // The provider detects a stream's encoding from its first bytes here already: a body of
+            // one byte such as "{" fails in this call ("not enough chars"), not in the parse below.
+            parser = opening.get();
         } catch (RuntimeException e) {
             throw malformed(e);
         }
