@@ -2,6 +2,7 @@ package org.flserver.platform;
 
 import jakarta.ws.rs.ApplicationPath;
 import jakarta.ws.rs.core.Application;
+import java.util.Map;
 import org.eclipse.microprofile.openapi.annotations.OpenAPIDefinition;
 import org.eclipse.microprofile.openapi.annotations.enums.SecuritySchemeIn;
 import org.eclipse.microprofile.openapi.annotations.enums.SecuritySchemeType;
@@ -13,7 +14,8 @@ import org.eclipse.microprofile.openapi.annotations.security.SecuritySchemes;
 /**
  * The REST API lives under {@code /api}, as in the DLR FL Demonstrator, so its Python client and
  * web frontend find every route where they expect it. Resources and providers are discovered by
- * the container (CDI bean discovery), so this class only fixes the path and the OpenAPI header.
+ * the container (CDI bean discovery), so this class only fixes the path, the OpenAPI header and one
+ * property of the runtime.
  */
 @ApplicationPath("/api")
 @OpenAPIDefinition(
@@ -27,4 +29,16 @@ import org.eclipse.microprofile.openapi.annotations.security.SecuritySchemes;
         @SecurityScheme(securitySchemeName = "basic", type = SecuritySchemeType.HTTP, scheme = "basic",
                 description = "user name and password, or the token as user name with an empty password")})
 public class FlApplication extends Application {
+
+    /**
+     * Jersey (Payara's JAX-RS) describes the API as WADL, by default to anyone signed in: at
+     * {@code /api/application.wadl} and as the answer to every OPTIONS request. That XML names the
+     * exact Jersey build ("Jersey: 3.1.11.payara-p1 2025-09-11") and the Java methods behind each
+     * route, which helps an attacker and no client (the API's description is the OpenAPI document
+     * at {@code /api/schema/}). Other JAX-RS runtimes ignore the property.
+     */
+    @Override
+    public Map<String, Object> getProperties() {
+        return Map.of("jersey.config.server.wadl.disableWadl", true);
+    }
 }

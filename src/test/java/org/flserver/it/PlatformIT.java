@@ -1,6 +1,7 @@
 package org.flserver.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.flserver.it.ApiClient.Account;
@@ -65,5 +66,18 @@ class PlatformIT {
                 "{\"username\":\"" + "x".repeat(2 << 20) + "\"}");
         assertEquals(413, tooLarge.status());
         assertTrue(tooLarge.detail().startsWith("Request body too large"), tooLarge.toString());
+    }
+
+    /** No WADL (it named the exact Jersey build and the Java methods of every route to any user). */
+    @Test
+    void noWadlDescribesTheApi() {
+        Account a = api.createUser("wadl");
+        Reply wadl = api.get("/api/application.wadl", a);
+        assertEquals(404, wadl.status(), wadl.toString());
+        assertEquals("Not found.", wadl.detail());
+        Reply options = api.send("OPTIONS", "/api/trainings/", a.tokenHeader(), null, null);
+        assertTrue(options.status() < 300, options.toString());
+        assertFalse(options.toString().contains("Jersey"), options.toString());
+        assertFalse(options.toString().contains("wadl"), options.toString());
     }
 }
