@@ -27,6 +27,7 @@ class PlainDeploymentIT {
     void servesTheApiOnTheEmbeddedDatabaseAndKeepsItsDataAcrossARestart() throws Exception {
         Path dir = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "plain-deploy");
         Account account;
+        String daisyId;
         try (PayaraMicroProcess first = PayaraMicroProcess.start(dir, List.of(), List.of(), dir.resolve("first.log"))) {
             ApiClient api = new ApiClient(first.baseUrl());
             Reply health = api.send("GET", "/health/ready", null, null, (String) null);
@@ -56,6 +57,13 @@ class PlainDeploymentIT {
             assertEquals(Set.of(modelId), ModelTesting.ids(api.get("/api/models/", account).array()));
             assertEquals(Set.of(modelId), ModelTesting.ids(api.get("/api/models/", participant).array()));
             assertEquals(Set.of(), ModelTesting.ids(api.get("/api/models/", stranger).array()));
+            // the seed's daisy-chain rule (TrainingListener) on the embedded database, without a warning
+            Reply daisy = api.postJson("/api/trainings/", account, "{\"model_id\": \"" + modelId + "\","
+                    + " \"target_num_updates\": 3, \"metric_names\": [\"accuracy\"], \"aggregation_method\": \"FedAvg\","
+                    + " \"options\": {\"daisy_chain_period\": 4}}");
+            assertEquals(201, daisy.status(), daisy.toString());
+            daisyId = daisy.json().getString("training_id");
+            assertEquals(12, api.get("/api/trainings/" + daisyId + "/", account).json().getInt("target_num_updates"));
             Reply inference = api.postJson("/api/inference/", account, "{\"model_id\": \"" + modelId + "\","
                     + " \"model_input\": [[0, 0, 0, 0, 0, 0, 0, 0]]}");
             assertEquals(503, inference.status(), inference.toString());
@@ -65,6 +73,8 @@ class PlainDeploymentIT {
             RequestBodies.areRefusedByPayara(api);
         }
         assertTrue(Files.isDirectory(dir.resolve("fl-data")), "the embedded database lives in ./fl-data");
+        assertFalse(Files.readString(dir.resolve("first.log")).contains("already flushing"),
+                "EclipseLink's warning about a query during its flush (TrainingTargetWriter)");
         // the schema upgrade of the new database ran with its backup (H2SchemaUpgrade), which is gone again
         assertTrue(Files.readString(dir.resolve("first.log")).contains("holds the database as it was"),
                 "the upgrade's backup is announced in the log");
@@ -76,6 +86,8 @@ class PlainDeploymentIT {
             Reply me = api.send("GET", "/api/users/myself/", account.basicHeader(), null, (String) null);
             assertEquals(200, me.status(), "user survives a restart: " + me);
             assertEquals(200, api.send("GET", "/api/users/myself/", account.tokenHeader(), null, (String) null).status());
+            assertEquals(12, api.get("/api/trainings/" + daisyId + "/", account).json().getInt("target_num_updates"),
+                    "the rewritten target survives a restart");
 
             RequestBodies.reachTheApplication(api);
         }
