@@ -31,14 +31,22 @@ import org.eclipse.microprofile.openapi.annotations.security.SecuritySchemes;
 public class FlApplication extends Application {
 
     /**
-     * Jersey (Payara's JAX-RS) describes the API as WADL, by default to anyone signed in: at
-     * {@code /api/application.wadl} and as the answer to every OPTIONS request. That XML names the
-     * exact Jersey build ("Jersey: 3.1.11.payara-p1 2025-09-11") and the Java methods behind each
-     * route, which helps an attacker and no client (the API's description is the OpenAPI document
-     * at {@code /api/schema/}). Other JAX-RS runtimes ignore the property.
+     * Two properties of Jersey (Payara's JAX-RS); other JAX-RS runtimes ignore them.
+     * <ul>
+     * <li>No WADL: Jersey describes the API as WADL, by default to anyone signed in, at
+     *     {@code /api/application.wadl} and as the answer to every OPTIONS request. That XML names
+     *     the exact Jersey build ("Jersey: 3.1.11.payara-p1 2025-09-11") and the Java methods behind
+     *     each route, which helps an attacker and no client (the API's description is the OpenAPI
+     *     document at {@code /api/schema/}).</li>
+     * <li>A status, not the servlet's {@code sendError}, when Jersey cannot answer: after a client
+     *     closed its connection before the answer, Jersey called {@code sendError(500)}, the
+     *     container then wrote its error page to the closed connection as well and logged two more
+     *     stack traces. Every answer of ours comes from our exception mappers anyway.</li>
+     * </ul>
      */
     @Override
     public Map<String, Object> getProperties() {
-        return Map.of("jersey.config.server.wadl.disableWadl", true);
+        return Map.of("jersey.config.server.wadl.disableWadl", true,
+                "jersey.config.server.response.setStatusOverSendError", true);
     }
 }
