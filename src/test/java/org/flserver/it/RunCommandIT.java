@@ -1,5 +1,6 @@
 package org.flserver.it;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -8,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.flserver.it.ApiClient.Reply;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -43,7 +45,15 @@ class RunCommandIT {
         try {
             String base = "http://localhost:" + port;
             PayaraMicroProcess.waitForHealth(maven, base, dir.resolve("run-command.log"));
-            RequestBodies.reachTheApplication(new ApiClient(base));
+            ApiClient api = new ApiClient(base);
+            RequestBodies.reachTheApplication(api);
+            // Payara's own OpenAPI endpoint keeps serving the document /api/schema/ relays, but no
+            // WADL naming the exact Jersey build (the run command's jersey.config.* properties)
+            assertEquals(404, api.send("GET", "/openapi/application.wadl", null, null, (String) null).status());
+            assertEquals(200, api.send("GET", "/openapi/", null, null, (String) null).status());
+            Reply schema = api.send("GET", "/api/schema/", null, null, (String) null);
+            assertEquals(200, schema.status(), schema.toString());
+            assertTrue(schema.body().startsWith("openapi: "), schema.body());
         } finally {
             // The plugin runs Payara Micro as a child JVM: stop it first, then Maven.
             maven.descendants().forEach(ProcessHandle::destroy);
