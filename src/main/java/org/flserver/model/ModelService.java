@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.flserver.platform.ApiException;
 import org.flserver.platform.Uuids;
 import org.flserver.user.User;
@@ -39,12 +40,24 @@ public class ModelService {
     @Inject
     UserService users;
 
+    /**
+     * The most global, SWAG and mean models one user may own (0: no limit): each is a row every
+     * listing of the user's models carries, and content the store already has costs an upload no
+     * disk, so without a limit one account could fill the database and make its own listings
+     * exhaust the heap. The copy a new training makes of a model that already has a training counts
+     * but is never refused ({@code fl.quota.max-trainings-per-user} bounds those).
+     */
+    @Inject
+    @ConfigProperty(name = "fl.quota.max-models-per-user", defaultValue = "1000")
+    int maxModelsPerUser;
+
     @Inject
     ModelAudience audience;
 
     /** Stores an uploaded GLOBAL or SWAG model whose files are already in {@link ModelFiles}. */
     public GlobalModel create(UUID ownerId, ModelUpload upload) {
-        User owner = users.get(ownerId);
+        User owner = users.lockedForCreation(ownerId);
+        requireRoomForAModel(owner);
         GlobalModel model = "SWAG".equals(upload.type())
                 ? new SWAGModel(owner, upload.round(), upload.name(), upload.description())
                 : new GlobalModel(owner, upload.round(), upload.name(), upload.description());
@@ -61,7 +74,8 @@ public class ModelService {
      * has no weights to run); models of other owners are "Insufficient model permissions".
      */
     public MeanModel createMean(UUID ownerId, String name, String description, int round, List<String> memberIds) {
-        User owner = users.get(ownerId);
+        User owner = users.lockedForCreation(ownerId);
+        requireRoomForAModel(owner);
         if (memberIds.isEmpty()) {
             throw ApiException.list(400, "Invalid model selection. A mean model needs at least one model.");
         }
@@ -88,6 +102,19 @@ public class ModelService {
         MeanModel mean = new MeanModel(owner, round, name, description, ids.stream().map(found::get).toList());
         em.persist(mean);
         return mean;
+    }
+
+    /** 403 when the user already owns {@code fl.quota.max-models-per-user} global, SWAG and mean models. */
+    private void requireRoomForAModel(User owner) {
+        if (maxModelsPerUser <= 0) {
+            return;
+        }
+        long models = em.createQuery("SELECT COUNT(g) FROM GlobalModel g WHERE g.owner = :owner", Long.class)
+                .setParameter("owner", owner).getSingleResult();
+        if (models >= maxModelsPerUser) {
+            throw ApiException.forbidden("You have " + models + " models, the most a user may have on this server"
+                    + " (fl.quota.max-models-per-user). Delete one to upload another.");
+        }
     }
 
     /** Any model by id; unknown → 400 {@code "Model <id> not found."} as the reference answers. */

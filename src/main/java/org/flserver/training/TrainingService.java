@@ -54,6 +54,15 @@ public class TrainingService {
     @ConfigProperty(name = "fl.training.max-participants", defaultValue = "10000")
     int maxParticipants;
 
+    /**
+     * The most trainings one user may have as actor (0: no limit). Creating one is a small JSON
+     * request, and every list of trainings, and the model copies they make, grow with them: without
+     * a limit one account could fill the database and make its own listings exhaust the heap.
+     */
+    @Inject
+    @ConfigProperty(name = "fl.quota.max-trainings-per-user", defaultValue = "1000")
+    int maxTrainingsPerUser;
+
     @Inject
     RoundEngine engine;
 
@@ -89,6 +98,8 @@ public class TrainingService {
      */
     public Training create(UUID callerId, NewTraining request) {
         checkOptions(request.options(), request.targetNumUpdates());
+        User actor = users.lockedForCreation(callerId); // before the model: the one lock order of both
+        requireRoomForATraining(actor);
         // The lock serialises two creations on the same model: the second one sees the first
         // one's training and clones instead of failing on the unique model_id.
         Model model = em.find(Model.class, request.modelId(), LockModeType.PESSIMISTIC_WRITE);
@@ -108,7 +119,7 @@ public class TrainingService {
             trainedModel = global.copyFor(global.getOwner());
             em.persist(trainedModel);
         }
-        Training training = new Training(trainedModel, users.get(callerId), request.targetNumUpdates());
+        Training training = new Training(trainedModel, actor, request.targetNumUpdates());
         training.setAggregationMethod(request.aggregationMethod());
         training.setUncertaintyMethod(request.uncertaintyMethod());
         training.setOptions(request.options());
@@ -241,6 +252,19 @@ public class TrainingService {
         requireAtMostMaxParticipants(training.getParticipants().size() + added.size());
         training.getParticipants().addAll(users.allOf(userIds));
         training.touch();
+    }
+
+    /** 403 when the user already is the actor of {@code fl.quota.max-trainings-per-user} trainings. */
+    private void requireRoomForATraining(User actor) {
+        if (maxTrainingsPerUser <= 0) {
+            return;
+        }
+        long trainings = em.createQuery("SELECT COUNT(t) FROM Training t WHERE t.actor = :actor", Long.class)
+                .setParameter("actor", actor).getSingleResult();
+        if (trainings >= maxTrainingsPerUser) {
+            throw ApiException.forbidden("You have " + trainings + " trainings, the most a user may have on this"
+                    + " server (fl.quota.max-trainings-per-user). Delete one to create another.");
+        }
     }
 
     /** 400 when a training would have more than {@code fl.training.max-participants} participants. */

@@ -79,6 +79,19 @@ public class UserService {
         return user;
     }
 
+    /**
+     * The user's row, locked ({@code PESSIMISTIC_WRITE}) for the rest of the transaction: creations
+     * counted against a per-user limit take it first, so that two at the same time cannot both find
+     * room for one more.
+     */
+    public User lockedForCreation(UUID id) {
+        User user = em.find(User.class, id, jakarta.persistence.LockModeType.PESSIMISTIC_WRITE);
+        if (user == null) {
+            throw ApiException.notFound("User", id);
+        }
+        return user;
+    }
+
     public List<User> all() {
         return em.createNamedQuery(User.ALL, User.class).getResultList();
     }
