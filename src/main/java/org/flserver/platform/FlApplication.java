@@ -14,8 +14,8 @@ import org.eclipse.microprofile.openapi.annotations.security.SecuritySchemes;
 /**
  * The REST API lives under {@code /api}, as in the DLR FL Demonstrator, so its Python client and
  * web frontend find every route where they expect it. Resources and providers are discovered by
- * the container (CDI bean discovery), so this class only fixes the path, the OpenAPI header and one
- * property of the runtime.
+ * the container (CDI bean discovery), so this class only fixes the path, the OpenAPI header and two
+ * properties of the runtime.
  */
 @ApplicationPath("/api")
 @OpenAPIDefinition(

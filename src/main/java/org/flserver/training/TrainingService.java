@@ -98,7 +98,7 @@ public class TrainingService {
      */
     public Training create(UUID callerId, NewTraining request) {
         checkOptions(request.options(), request.targetNumUpdates());
-        User actor = users.lockedForCreation(callerId); // before the model: the one lock order of both
+        User actor = users.lockedForCreation(callerId); // the user's row before the model's, in every creation
         requireRoomForATraining(actor);
         // The lock serialises two creations on the same model: the second one sees the first
         // one's training and clones instead of failing on the unique model_id.

@@ -3,6 +3,7 @@ package org.flserver.user;
 import jakarta.ejb.Stateless;
 import jakarta.inject.Inject;
 import jakarta.persistence.EntityManager;
+import jakarta.persistence.LockModeType;
 import jakarta.persistence.PersistenceContext;
 import java.util.Collection;
 import java.util.Comparator;
@@ -85,7 +86,7 @@ public class UserService {
      * room for one more.
      */
     public User lockedForCreation(UUID id) {
-        User user = em.find(User.class, id, jakarta.persistence.LockModeType.PESSIMISTIC_WRITE);
+        User user = em.find(User.class, id, LockModeType.PESSIMISTIC_WRITE);
         if (user == null) {
             throw ApiException.notFound("User", id);
         }
