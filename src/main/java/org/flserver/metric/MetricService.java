@@ -52,15 +52,21 @@ public class MetricService {
     @Inject
     RoundQueries rounds;
 
+    @Inject
+    MetricLimits limits;
+
     /** Stores the values for the model at its current round (step) and tells the engine about global ones. */
     public void report(UUID modelId, UUID callerId, List<MetricValue> values) {
         Model model = models.visibleModel(modelId, callerId);
         Optional<Training> training = model instanceof GlobalModel global ? trainings.trainingOf(global) : Optional.empty();
-        training.ifPresent(t -> {
-            em.lock(t, LockModeType.PESSIMISTIC_WRITE);
+        if (training.isPresent()) {
+            em.lock(training.get(), LockModeType.PESSIMISTIC_WRITE);
             // the round may have moved on while this transaction waited for the lock
             em.refresh(model);
-        });
+        } else {
+            em.lock(model, LockModeType.PESSIMISTIC_WRITE); // so that concurrent reports meet the limits below in turn
+        }
+        requireRoomFor(model, values);
         int step = model.getRound();
         if (training.isPresent() && rounds.missedTestRound(training.get().getId(), step, callerId)) {
             // a late report for a test round that closed at its deadline without it (api.md §6.6)
@@ -68,6 +74,28 @@ public class MetricService {
         }
         attach(model, em.getReference(User.class, callerId), step, values);
         training.ifPresent(t -> engine.metricsReported(t, (GlobalModel) model, step));
+    }
+
+    /**
+     * 403 when the model's metrics with these would be more than {@code fl.metrics.max-per-model}
+     * rows or {@code fl.metrics.max-binary-bytes-per-model} bytes of values that are no number
+     * ({@link MetricLimits}). The caller holds the lock that orders the model's reports.
+     */
+    private void requireRoomFor(Model model, List<MetricValue> values) {
+        Object[] stored = (Object[]) em.createNativeQuery("SELECT COUNT(*), COALESCE(SUM(OCTET_LENGTH(value_binary)), 0)"
+                + " FROM metric WHERE model_id = ?1").setParameter(1, model.getId()).getSingleResult();
+        long rows = ((Number) stored[0]).longValue();
+        long bytes = ((Number) stored[1]).longValue();
+        long newBytes = values.stream().mapToLong(v -> v.valueBinary() == null ? 0 : v.valueBinary().length).sum();
+        if (rows + values.size() > limits.maxPerModel()) {
+            throw ApiException.forbidden("Model " + model.getId() + " has " + rows + " metrics; it keeps at most "
+                    + limits.maxPerModel() + " (fl.metrics.max-per-model).");
+        }
+        if (bytes + newBytes > limits.maxBinaryBytesPerModel()) {
+            throw ApiException.forbidden("Model " + model.getId() + " has " + bytes + " bytes of metric values that"
+                    + " are no number; it keeps at most " + limits.maxBinaryBytesPerModel()
+                    + " (fl.metrics.max-binary-bytes-per-model).");
+        }
     }
 
     /**

@@ -17,10 +17,11 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The per-user limits on trainings and models ({@code fl.quota.max-trainings-per-user},
- * {@code fl.quota.max-models-per-user}), on a server of its own with limits of 2 and 3 (PostgreSQL,
- * a schema of its own): what is over the limit is a 403 that says why and stores nothing, a
- * deletion makes room again, other users are not affected, and concurrent creations never get past
- * the limit together (they take the user's row lock).
+ * {@code fl.quota.max-models-per-user}) and the per-model limits on metrics
+ * ({@code fl.metrics.max-per-model}, {@code fl.metrics.max-binary-bytes-per-model}), on a server of
+ * its own with small limits (PostgreSQL, a schema of its own): what is over a limit is a 403 that
+ * says why and stores nothing, a deletion makes room again, other users are not affected, and
+ * concurrent creations never get past the limit together (they take the user's row lock).
  */
 @OwnServers
 class QuotaIT {
@@ -37,6 +38,8 @@ class QuotaIT {
         properties.add("-Dfl.db.url=" + IntegrationEnvironment.newSchema("quota")); // a later -D wins
         properties.add("-Dfl.quota.max-trainings-per-user=2");
         properties.add("-Dfl.quota.max-models-per-user=3");
+        properties.add("-Dfl.metrics.max-per-model=4");
+        properties.add("-Dfl.metrics.max-binary-bytes-per-model=10");
         try (PayaraMicroProcess server = IntegrationEnvironment.startOwnServer(work, properties, "quota")) {
             ApiClient api = new ApiClient(server.baseUrl());
             Account alice = api.createUser("quota-a");
@@ -54,7 +57,8 @@ class QuotaIT {
             assertEquals(403, mean.status(), mean.toString());
             assertEquals(MODELS_FULL, mean.detail());
             assertEquals(3, api.get("/api/models/", alice).array().size(), "nothing stored over the limit");
-            assertEquals(201, upload(api, bob).status(), "another user's models do not count");
+            String bobs = upload(api, bob).json().getString("model_id");
+            metricsKeptPerModel(api, alice, models.get(0), bob, bobs);
 
             assertEquals(201, training(api, alice, models.get(0)).status());
             String second = training(api, alice, models.get(1)).json().getString("training_id");
@@ -101,6 +105,41 @@ class QuotaIT {
             }
             assertEquals(2, api.get("/api/trainings/", carol).array().size());
         }
+    }
+
+    /**
+     * A model keeps at most 4 metrics and 10 bytes of values that are no number: a report that
+     * would go beyond is a 403 and stores none of its values.
+     */
+    private static void metricsKeptPerModel(ApiClient api, Account alice, String model, Account bob, String bobs) {
+        assertEquals(201, report(api, alice, model, "a=1&a=2&a=3").status());
+        Reply over = report(api, alice, model, "a=4&a=5");
+        assertEquals(403, over.status(), over.toString());
+        assertEquals("Model " + model + " has 3 metrics; it keeps at most 4 (fl.metrics.max-per-model).", over.detail());
+        assertEquals(201, report(api, alice, model, "a=4").status());
+        assertEquals(4, api.get("/api/models/" + model + "/metrics/", alice).array().size());
+
+        Reply big = report(api, bob, bobs, "t=hello+world!");
+        assertEquals(403, big.status(), big.toString());
+        assertEquals("Model " + bobs + " has 0 bytes of metric values that are no number; it keeps at most 10"
+                + " (fl.metrics.max-binary-bytes-per-model).", big.detail());
+        assertEquals(201, report(api, bob, bobs, "t=hello&n=1.5").status());
+        assertEquals(201, report(api, bob, bobs, "t=hello").status());
+        assertEquals(403, report(api, bob, bobs, "t=x").status());
+        assertEquals(201, report(api, bob, bobs, "n=2").status(), "numbers take no bytes of that limit");
+        assertEquals(4, api.get("/api/models/" + bobs + "/metrics/", bob).array().size());
+    }
+
+    /** Reports name=value pairs (a url-encoded query's form) for the model, as the DLR client does. */
+    private static Reply report(ApiClient api, Account as, String model, String pairs) {
+        StringBuilder body = new StringBuilder();
+        for (String pair : pairs.split("&")) {
+            String[] nv = pair.split("=", 2);
+            body.append(body.length() == 0 ? "" : "&").append("metric_names=").append(nv[0])
+                    .append("&metric_values=").append(nv[1]);
+        }
+        return api.send("POST", "/api/models/" + model + "/metrics/", as.tokenHeader(),
+                "application/x-www-form-urlencoded", body.toString());
     }
 
     private static Reply upload(ApiClient api, Account owner) throws Exception {
