@@ -63,7 +63,8 @@ import org.flserver.tensor.DurableMove;
 public class ModelFiles {
 
     private static final Logger LOG = Logger.getLogger(ModelFiles.class.getName());
-    private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
+    /** A stored file's name: the SHA-256 of its content in lower-case hex. */
+    static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
     private static final int BUFFER = 64 * 1024;
 
     @Inject

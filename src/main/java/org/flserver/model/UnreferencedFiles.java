@@ -45,7 +45,6 @@ final class UnreferencedFiles {
     /** The suffix of a file set aside for deletion. */
     static final String DELETING = ".deleting";
 
-    private static final Pattern HASH = Pattern.compile("[0-9a-f]{64}");
     private static final Pattern SHARD = Pattern.compile("[0-9a-f]{2}");
 
     /** Which of some stored files' hashes a database row names. */
@@ -107,9 +106,8 @@ final class UnreferencedFiles {
                 entries.forEach(aside::add);
             }
             for (Path a : aside) {
-                String name = a.getFileName().toString();
-                String hash = name.substring(0, name.length() - DELETING.length());
-                if (HASH.matcher(hash).matches() && putBack(a, shard.resolve(hash))) {
+                Path original = original(a);
+                if (ModelFiles.SHA256.matcher(original.getFileName().toString()).matches() && putBack(a, original)) {
                     restored++;
                 }
             }
@@ -194,7 +192,7 @@ final class UnreferencedFiles {
     /** A stored file: named by a hash that starts with its folder's name. */
     private static boolean isStored(Path f) {
         String name = f.getFileName().toString();
-        return HASH.matcher(name).matches() && name.startsWith(f.getParent().getFileName().toString());
+        return ModelFiles.SHA256.matcher(name).matches() && name.startsWith(f.getParent().getFileName().toString());
     }
 
     private static boolean modifiedBefore(Path f, Instant idleSince) throws IOException {

@@ -142,10 +142,9 @@ class QuotaIT {
                 "application/x-www-form-urlencoded", body.toString());
     }
 
-    private static Reply upload(ApiClient api, Account owner) throws Exception {
-        byte[] weights = Files.readAllBytes(Path.of(System.getProperty("fl.fixtures"), "models", "mlp.torchscript.pt"));
-        Multipart form = new Multipart().field("name", "q").field("description", "d").file("model_file", "mlp.pt", weights);
-        return api.sendBytes("POST", "/api/models/", owner.tokenHeader(), form.contentType(), form.bytes());
+    private static Reply upload(ApiClient api, Account owner) {
+        return ModelTesting.postModel(api, owner, new Multipart().field("name", "q").field("description", "d")
+                .file("model_file", "mlp.pt", ModelTesting.fixture("models/mlp.torchscript.pt")));
     }
 
     private static Reply training(ApiClient api, Account actor, String model) {
