@@ -129,9 +129,13 @@ final class ModelTesting {
         }
     }
 
+    /** Where the shared server's store keeps the file of this hash ({@code files/<2 hex>/<hash>}). */
+    static Path storedPath(String sha256) {
+        return DATA.resolve("files").resolve(sha256.substring(0, 2)).resolve(sha256);
+    }
+
     static boolean isStored(byte[] content) {
-        String sha = sha256(content);
-        return Files.isRegularFile(DATA.resolve("files").resolve(sha.substring(0, 2)).resolve(sha));
+        return Files.isRegularFile(storedPath(sha256(content)));
     }
 
     static void assertNoTempFiles() throws IOException {

@@ -35,7 +35,7 @@ class StoredFileCollectionIT {
         byte[] weights = ModelTesting.fixture("models/mlp.torchscript.pt");
         String id = ModelTesting.upload(api, owner, new Multipart().field("name", "collected").field("description", "-")
                 .file("model_file", "mlp.pt", weights));
-        Path named = stored(ModelTesting.sha256(weights));
+        Path named = ModelTesting.storedPath(ModelTesting.sha256(weights));
         Path orphan = write(("an update of a round aggregated long ago " + UUID.randomUUID()).getBytes(StandardCharsets.UTF_8));
         Path recentOrphan = write(("an upload whose row is not committed yet " + UUID.randomUUID())
                 .getBytes(StandardCharsets.UTF_8));
@@ -61,12 +61,8 @@ class StoredFileCollectionIT {
         Files.delete(recentOrphan);
     }
 
-    private static Path stored(String sha256) {
-        return IntegrationEnvironment.DATA_DIRECTORY.resolve("files").resolve(sha256.substring(0, 2)).resolve(sha256);
-    }
-
     private static Path write(byte[] content) throws Exception {
-        Path f = stored(ModelTesting.sha256(content));
+        Path f = ModelTesting.storedPath(ModelTesting.sha256(content));
         Files.createDirectories(f.getParent());
         return Files.write(f, content);
     }
